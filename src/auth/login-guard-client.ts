@@ -1,0 +1,27 @@
+import { ACCOUNT_POLICY, type GuardDecision, IP_POLICY } from "../durable-objects/login-guard";
+import { ApiError } from "../lib/errors";
+
+/**
+ * Login throttling across two keys: the account (by email, whether or not it exists, so the limit
+ * reveals nothing) and the client address. Both objects are asked in parallel.
+ */
+export function loginGuard(env: Env, email: string, ip: string) {
+  const account = env.LOGIN_GUARD.getByName(`acct:${email}`);
+  const address = env.LOGIN_GUARD.getByName(`ip:${ip}`);
+  return {
+    /** Throws 429 with Retry-After if either key is slowed down or locked; else counts the attempt. */
+    async begin(): Promise<void> {
+      const decisions: GuardDecision[] = await Promise.all([account.begin(ACCOUNT_POLICY), address.begin(IP_POLICY)]);
+      const wait = Math.max(0, ...decisions.map((d) => (d.allowed ? 0 : d.retryAfterSeconds)));
+      if (wait > 0) {
+        throw new ApiError("RATE_LIMITED", `Too many failed login attempts; try again in ${wait} seconds`, {
+          headers: { "Retry-After": String(wait) },
+        });
+      }
+    },
+    /** A success clears the account's failures and takes back this attempt from the address's count. */
+    async succeed(): Promise<void> {
+      await Promise.all([account.succeed(true), address.succeed(false)]);
+    },
+  };
+}

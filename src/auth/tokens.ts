@@ -1,0 +1,90 @@
+import { errors, jwtVerify, SignJWT } from "jose";
+import type { Config, KeyEntry } from "../config";
+import { ROLES, type Role } from "../domain/vocabulary";
+
+/** Access tokens live 15 minutes; refresh tokens keep a session alive for 30 days. */
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** RFC 9068 media type for JWT access tokens; checked so no other JWT of ours passes as one. */
+export const ACCESS_TOKEN_TYP = "at+jwt";
+const ALGORITHM = "HS256";
+
+export interface AccessClaims {
+  userId: string;
+  role: Role;
+  sessionId: string;
+  tokenVersion: number;
+}
+
+const encoder = new TextEncoder();
+const keyBytes = (key: KeyEntry) => encoder.encode(key.secret);
+
+/** Signs a short-lived access token with the newest key of the ring, naming it by `kid`. */
+export async function signAccessToken(config: Config, claims: AccessClaims): Promise<string> {
+  const key = config.JWT_KEYS[0] as KeyEntry;
+  return new SignJWT({ role: claims.role, sid: claims.sessionId, tv: claims.tokenVersion })
+    .setProtectedHeader({ alg: ALGORITHM, typ: ACCESS_TOKEN_TYP, kid: key.id })
+    .setSubject(claims.userId)
+    .setIssuer(config.JWT_ISSUER)
+    .setAudience(config.JWT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(`${ACCESS_TOKEN_TTL_SECONDS}s`)
+    .setJti(crypto.randomUUID())
+    .sign(keyBytes(key));
+}
+
+export type TokenFailure = "expired" | "invalid";
+
+/**
+ * Verifies an access token: the algorithm is pinned (so `alg:none` and key-confusion tricks fail),
+ * the key is chosen by `kid` from our ring only, and iss, aud, typ, exp and nbf are all checked.
+ */
+export async function verifyAccessToken(
+  config: Config,
+  token: string,
+): Promise<{ ok: true; claims: AccessClaims } | { ok: false; reason: TokenFailure }> {
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      (header) => {
+        const key = config.JWT_KEYS.find((k) => k.id === header.kid);
+        if (!key) throw new errors.JWKSNoMatchingKey();
+        return keyBytes(key);
+      },
+      {
+        algorithms: [ALGORITHM],
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        typ: ACCESS_TOKEN_TYP,
+        requiredClaims: ["sub", "exp", "iat", "sid", "tv", "role"],
+        clockTolerance: 5,
+      },
+    );
+    const role = payload.role as Role;
+    if (
+      typeof payload.sub !== "string" ||
+      typeof payload.sid !== "string" ||
+      typeof payload.tv !== "number" ||
+      !ROLES.includes(role)
+    ) {
+      return { ok: false, reason: "invalid" };
+    }
+    return { ok: true, claims: { userId: payload.sub, role, sessionId: payload.sid, tokenVersion: payload.tv } };
+  } catch (error) {
+    return { ok: false, reason: error instanceof errors.JWTExpired ? "expired" : "invalid" };
+  }
+}
+
+/** 256 bits of randomness, base64url: the opaque refresh token handed to the client. */
+export function randomToken(bytes = 32): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  let s = "";
+  for (const b of raw) s += String.fromCharCode(b);
+  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+/** Refresh tokens are stored as SHA-256 hex: a database leak yields nothing usable. */
+export async function sha256Hex(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(value));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

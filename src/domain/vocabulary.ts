@@ -1,0 +1,43 @@
+/**
+ * The shared words of the platform (see DESIGN.md). Plain constants so both the database schema,
+ * the zod schemas and the pure domain code use the same lists.
+ */
+export const ROLES = ["customer", "provider", "vendor", "partner", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ROADSIDE_SERVICE_TYPES = [
+  "breakdown",
+  "towing",
+  "fuel_delivery",
+  "battery_jump",
+  "tyre_change",
+  "lockout",
+  "mechanic_dispatch",
+] as const;
+export const SERVICE_TYPES = [...ROADSIDE_SERVICE_TYPES, "haulage"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/** Haulage classes from Toota, plus the tow truck for roadside towing. */
+export const VEHICLE_TYPES = [
+  "motorbike",
+  "bakkie",
+  "truck_1t",
+  "truck_1_5t",
+  "truck_2t",
+  "truck_4t",
+  "truck_8t",
+  "tow_truck",
+] as const;
+export type VehicleType = (typeof VEHICLE_TYPES)[number];
+
+export const VERIFICATION_STATUSES = ["unverified", "verified", "rejected"] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+
+export const PARTNER_TYPES = ["insurer", "fleet_owner", "corporate", "garage", "other"] as const;
+
+/** Countries we operate in, with their currency and the time zone that rules local-time pricing. */
+export const COUNTRIES = {
+  KE: { currency: "KES", timeZone: "Africa/Nairobi", dialCode: "+254" },
+  ZA: { currency: "ZAR", timeZone: "Africa/Johannesburg", dialCode: "+27" },
+} as const;
+export type Country = keyof typeof COUNTRIES;

@@ -1,0 +1,87 @@
+import { DurableObject } from "cloudflare:workers";
+
+/**
+ * A throttling policy: after `slowAfter` failures each further attempt must wait an exponentially
+ * growing delay; at `lockAfter` failures the key is locked for `lockMs`. Failures older than
+ * `windowMs` are forgotten.
+ */
+export interface GuardPolicy {
+  slowAfter: number;
+  lockAfter: number;
+  baseDelayMs: number;
+  lockMs: number;
+  windowMs: number;
+}
+
+const MINUTE = 60_000;
+export const ACCOUNT_POLICY: GuardPolicy = {
+  slowAfter: 3,
+  lockAfter: 5,
+  baseDelayMs: 1_000,
+  lockMs: 15 * MINUTE,
+  windowMs: 15 * MINUTE,
+};
+export const IP_POLICY: GuardPolicy = {
+  slowAfter: 10,
+  lockAfter: 30,
+  baseDelayMs: 500,
+  lockMs: 15 * MINUTE,
+  windowMs: 15 * MINUTE,
+};
+
+interface GuardState {
+  failures: number;
+  lastFailureAt: number;
+  nextAllowedAt: number;
+}
+
+export type GuardDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+const STATE_KEY = "state";
+
+/**
+ * Exact login-failure counting for one key (`acct:<email>` or `ip:<address>`). A Durable Object is
+ * single-threaded, so counts are exact under concurrency, unlike the approximate Rate Limiting
+ * binding. Each attempt is counted *before* the password is checked (`begin`), so a burst of
+ * parallel guesses cannot all slip through; a success then clears the count (`succeed`).
+ */
+export class LoginGuard extends DurableObject<Env> {
+  /** Reserves an attempt: denied while slowed down or locked, otherwise counted as a failure. */
+  async begin(policy: GuardPolicy): Promise<GuardDecision> {
+    const now = Date.now();
+    let state = (await this.ctx.storage.get<GuardState>(STATE_KEY)) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    if (now < state.nextAllowedAt) {
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((state.nextAllowedAt - now) / 1000)) };
+    }
+    if (now - state.lastFailureAt > policy.windowMs) state = { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    const failures = state.failures + 1;
+    let delay = 0;
+    if (failures >= policy.lockAfter) delay = policy.lockMs;
+    else if (failures >= policy.slowAfter) delay = policy.baseDelayMs * 2 ** (failures - policy.slowAfter);
+    await this.ctx.storage.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt: now + delay });
+    await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
+    return { allowed: true };
+  }
+
+  /** A successful login: the attempt reserved by `begin` was not a failure. */
+  async succeed(clearAll: boolean): Promise<void> {
+    if (clearAll) {
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    const state = await this.ctx.storage.get<GuardState>(STATE_KEY);
+    if (!state) return;
+    const failures = Math.max(0, state.failures - 1);
+    await this.ctx.storage.put<GuardState>(STATE_KEY, { ...state, failures });
+  }
+
+  /** Current state, for tests and support tooling. */
+  async inspect(): Promise<GuardState | null> {
+    return (await this.ctx.storage.get<GuardState>(STATE_KEY)) ?? null;
+  }
+
+  /** Forget idle keys so storage does not grow with every address that ever failed a login. */
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+}

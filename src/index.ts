@@ -1,0 +1,10 @@
+import { createApp } from "./app";
+
+export { LoginGuard } from "./durable-objects/login-guard";
+
+const app = createApp();
+
+/** The Worker entry: only what the runtime needs. The app itself is built in app.ts. */
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

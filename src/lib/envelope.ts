@@ -1,0 +1,60 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ApiError, errorTitle } from "./errors";
+
+/**
+ * The Fix On Call response envelope, kept verbatim for seed clients:
+ * `{success, message, data, timestamp}` and `{success:false, error, message, code, timestamp}`.
+ * We add `request_id` to both so a client report can be matched to the access log.
+ */
+export function ok<T>(c: Context, data: T, message = "OK", status: ContentfulStatusCode = 200) {
+  return c.json(
+    {
+      success: true as const,
+      message,
+      data,
+      timestamp: new Date().toISOString(),
+      request_id: c.get("requestId") as string,
+    },
+    status,
+  );
+}
+
+/** The JSON body of an error response; `onError`, `notFound` and the validation hook all use it. */
+export function errorBody(error: ApiError, requestId: string) {
+  return {
+    success: false as const,
+    error: errorTitle(error.status),
+    message: error.message,
+    code: error.code,
+    status: error.status,
+    ...(error.details === undefined ? {} : { details: error.details }),
+    timestamp: new Date().toISOString(),
+    request_id: requestId,
+  };
+}
+
+/** Wraps a data schema in the success envelope for the OpenAPI document. */
+export function envelopeOf<T extends z.ZodType>(data: T) {
+  return z.object({
+    success: z.literal(true),
+    message: z.string().openapi({ example: "OK" }),
+    data,
+    timestamp: z.string().openapi({ example: "2026-11-21T10:30:00.000Z" }),
+    request_id: z.string(),
+  });
+}
+
+export const ErrorEnvelope = z
+  .object({
+    success: z.literal(false),
+    error: z.string().openapi({ example: "Validation Error" }),
+    message: z.string().openapi({ example: "The request body is not valid" }),
+    code: z.string().openapi({ example: "VALIDATION_ERROR" }),
+    status: z.number().int().openapi({ example: 422 }),
+    details: z.array(z.object({ field: z.string(), message: z.string(), code: z.string() })).optional(),
+    timestamp: z.string(),
+    request_id: z.string(),
+  })
+  .openapi("Error");

@@ -1,0 +1,50 @@
+import type { Hook } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { z } from "zod";
+import type { AppEnv } from "../types";
+import { ApiError, type FieldIssue } from "./errors";
+
+type Issue = z.core.$ZodIssue;
+
+const isDiscriminatorMiss = (issue: Issue) => issue.code === "invalid_union" && issue.errors.length === 0 && "note" in issue;
+
+/**
+ * Flattens zod issues into field-level details. For a union (our register body accepts two shapes)
+ * it reports the branch the client evidently meant: the one that got past its discriminator with the
+ * fewest problems; if none did, it reports every discriminator that could have matched.
+ */
+export function toFieldIssues(issues: readonly Issue[], prefix: PropertyKey[] = []): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const branches = issue.errors.filter((branch) => !(branch.length === 1 && isDiscriminatorMiss(branch[0] as Issue)));
+      const chosen = branches.length ? [branches.reduce((a, b) => (b.length < a.length ? b : a))] : issue.errors;
+      for (const branch of chosen) out.push(...toFieldIssues(branch, path));
+      continue;
+    }
+    out.push({ field: path.map(String).join(".") || "(body)", message: issue.message, code: issue.code });
+  }
+  return out;
+}
+
+/** The zod-openapi validation hook: every schema failure becomes a 422 in the error envelope. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (!result.success) {
+    const details = toFieldIssues(result.error.issues);
+    const target = (result as { target?: string }).target;
+    const where = target === "query" ? "query string" : target === "param" ? "path" : "request body";
+    throw new ApiError(
+      "VALIDATION_ERROR",
+      `The ${where} is not valid: ${details.map((d) => `${d.field} ${d.message}`).join("; ")}`.slice(0, 500),
+      {
+        details,
+      },
+    );
+  }
+};
+
+/** A router for one resource, with the shared validation hook already attached. */
+export function newRouter() {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}

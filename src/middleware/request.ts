@@ -1,0 +1,54 @@
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { getConfig } from "../config";
+import { createDb } from "../db/client";
+import { ApiError } from "../lib/errors";
+import type { AppEnv } from "../types";
+
+/** Largest JSON body we accept. Our biggest legitimate body (a registration) is far below it. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** The client address as Cloudflare's edge reports it (it overwrites any client-sent value). */
+export function clientIp(headers: Headers): string {
+  return headers.get("cf-connecting-ip") ?? "unknown";
+}
+
+/**
+ * First middleware: a request id (the caller's, if well-formed), typed context built once, and one
+ * structured JSON access-log line per request, written after the response status is known.
+ */
+export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
+  const started = performance.now();
+  const incoming = c.req.header("x-request-id");
+  const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", requestId);
+  try {
+    c.set("config", getConfig(c.env));
+    c.set("db", createDb(c.env.DB));
+    await next();
+  } finally {
+    c.header("X-Request-Id", requestId);
+    console.log(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: "info",
+        request_id: requestId,
+        ip: clientIp(c.req.raw.headers),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      }),
+    );
+  }
+});
+
+/** Rejects oversize bodies with 413 before anything reads them. */
+export const bodySizeLimit = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new ApiError("PAYLOAD_TOO_LARGE", `The request body must be at most ${MAX_BODY_BYTES} bytes`);
+  },
+});

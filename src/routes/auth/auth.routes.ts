@@ -1,0 +1,82 @@
+import { z } from "@hono/zod-openapi";
+import { envelopeOf } from "../../lib/envelope";
+import { route } from "../../lib/route";
+import {
+  AuthResult,
+  LoginBody,
+  LogoutBody,
+  ProfileUpdateBody,
+  RefreshBody,
+  RegisterBody,
+  TokenPair,
+  UserProfile,
+} from "./auth.schemas";
+
+const tags = ["Auth"];
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const reply = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema: envelopeOf(schema) } },
+});
+
+export const register = route("public", {
+  method: "post",
+  path: "/register",
+  tags,
+  summary: "Register a customer, provider, partner or vendor",
+  description:
+    "Accepts our canonical shape (`role`) and Fix On Call's seed shape (`user_type`: driver = customer, mechanic = provider). Admin accounts cannot be self-registered. Providers start unverified.",
+  request: { body: json(RegisterBody) },
+  responses: {
+    201: reply("Account created and logged in", AuthResult),
+    409: reply("Email or phone already registered", z.null()),
+  },
+});
+
+export const login = route("public", {
+  method: "post",
+  path: "/login",
+  tags,
+  summary: "Log in with email and password",
+  description: "Repeated failures slow down, then lock the account (and the address) for 15 minutes with 429 and Retry-After.",
+  request: { body: json(LoginBody) },
+  responses: { 200: reply("Logged in", AuthResult) },
+});
+
+export const refresh = route("public", {
+  method: "post",
+  path: "/refresh",
+  tags,
+  summary: "Rotate a refresh token",
+  description: "Every refresh token works once. Presenting a rotated token revokes its whole session.",
+  request: { body: json(RefreshBody) },
+  responses: { 200: reply("New token pair", TokenPair) },
+});
+
+export const logout = route("authenticated", {
+  method: "post",
+  path: "/logout",
+  tags,
+  summary: "End this session, or every session",
+  request: { body: { content: { "application/json": { schema: LogoutBody } }, required: false } },
+  responses: { 200: reply("Logged out", z.object({ sessions_ended: z.enum(["current", "all"]) })) },
+});
+
+export const getProfile = route("authenticated", {
+  method: "get",
+  path: "/profile",
+  tags,
+  summary: "Read my profile",
+  responses: { 200: reply("The caller's profile", UserProfile) },
+});
+
+export const updateProfile = route("authenticated", {
+  method: "put",
+  path: "/profile",
+  tags,
+  summary: "Update my editable fields",
+  description:
+    "Everyone: name, email, phone, new_password (the last three need current_password). Customers: vehicles, emergency_contacts. Providers: experience_years, service_radius_km, specializations (service types, vehicle and licence details change only through re-verification). Partners: company_name, partner_type, fleet_size. Vendors: business_name.",
+  request: { body: json(ProfileUpdateBody) },
+  responses: { 200: reply("Updated profile", UserProfile) },
+});

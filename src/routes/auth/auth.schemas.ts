@@ -1,0 +1,262 @@
+import { z } from "@hono/zod-openapi";
+import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
+import { Email, Password, PersonName, Phone, ShortText } from "../../lib/schemas";
+
+export const Vehicle = z
+  .strictObject({
+    make: ShortText(50).openapi({ example: "Toyota" }),
+    model: ShortText(50).openapi({ example: "Premio" }),
+    year: z
+      .number()
+      .int()
+      .min(1950)
+      // Checked per request: at module scope a Worker's clock still reads 1970.
+      .refine((year) => year <= new Date().getUTCFullYear() + 1, "year cannot be in the future")
+      .openapi({ example: 2020 }),
+    license_plate: z
+      .string()
+      .trim()
+      .min(2)
+      .max(15)
+      .regex(/^[A-Za-z0-9 -]+$/, "license_plate may contain letters, digits, spaces and dashes")
+      .transform((s) => s.toUpperCase().replace(/\s+/g, " "))
+      .openapi({ example: "KBC123A" }),
+  })
+  .openapi("Vehicle");
+
+export const EmergencyContact = z
+  .strictObject({
+    name: PersonName,
+    phone: Phone,
+    relationship: ShortText(50).optional().openapi({ example: "spouse" }),
+  })
+  .openapi("EmergencyContact");
+
+const Vehicles = z.array(Vehicle).max(10);
+const EmergencyContacts = z.array(EmergencyContact).max(5);
+const ServiceTypes = z
+  .array(z.enum(SERVICE_TYPES))
+  .min(1)
+  .max(SERVICE_TYPES.length)
+  .refine((list) => new Set(list).size === list.length, "service_types must not repeat");
+const Specializations = z
+  .array(ShortText(40))
+  .max(20)
+  .openapi({ example: ["engine", "electrical"] });
+const ExperienceYears = z.number().int().min(0).max(70);
+const ServiceRadiusKm = z
+  .number()
+  .min(1)
+  .max(200)
+  .openapi({ description: "How far from their position the provider will travel" });
+const LicenseNumber = ShortText(40).regex(/^[A-Za-z0-9 /-]+$/, "must be letters, digits, spaces, / or -");
+
+const account = { email: Email, password: Password, name: PersonName, phone: Phone };
+
+const CustomerRegistration = z.strictObject({
+  role: z.literal("customer"),
+  ...account,
+  vehicles: Vehicles.optional(),
+  emergency_contacts: EmergencyContacts.optional(),
+});
+
+const ProviderRegistration = z
+  .strictObject({
+    role: z.literal("provider"),
+    ...account,
+    service_types: ServiceTypes,
+    vehicle_type: z.enum(VEHICLE_TYPES).optional(),
+    load_capacity_kg: z.number().int().min(1).max(40_000).optional(),
+    experience_years: ExperienceYears.optional(),
+    service_radius_km: ServiceRadiusKm.optional(),
+    license_number: LicenseNumber.optional(),
+    vehicle_registration: LicenseNumber.optional(),
+    specializations: Specializations.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.service_types.includes("haulage") && (!p.vehicle_type || p.vehicle_type === "tow_truck")) {
+      ctx.addIssue({ code: "custom", path: ["vehicle_type"], message: "haulage providers must give a haulage vehicle_type" });
+    }
+    if (p.service_types.includes("towing") && p.vehicle_type !== "tow_truck" && !p.service_types.includes("haulage")) {
+      ctx.addIssue({ code: "custom", path: ["vehicle_type"], message: "towing providers must have vehicle_type tow_truck" });
+    }
+  });
+
+const PartnerRegistration = z.strictObject({
+  role: z.literal("partner"),
+  ...account,
+  company_name: ShortText(120),
+  partner_type: z.enum(PARTNER_TYPES),
+  fleet_size: z.number().int().min(0).max(100_000).optional(),
+});
+
+const VendorRegistration = z.strictObject({
+  role: z.literal("vendor"),
+  ...account,
+  business_name: ShortText(120),
+});
+
+/** Present only so the handler can refuse it with a clear 403 instead of a vague validation error. */
+const AdminRegistration = z.looseObject({ role: z.literal("admin") });
+
+export const CanonicalRegistration = z
+  .discriminatedUnion("role", [
+    CustomerRegistration,
+    ProviderRegistration,
+    PartnerRegistration,
+    VendorRegistration,
+    AdminRegistration,
+  ])
+  .openapi("Registration");
+
+/**
+ * The seed's own curl examples, verbatim. Fix On Call calls the motorist a "driver" (our customer)
+ * and the mechanic a "mechanic" (our provider).
+ */
+const SeedDriver = z.strictObject({
+  user_type: z.literal("driver"),
+  ...account,
+  vehicle_info: Vehicle.optional(),
+  emergency_contacts: EmergencyContacts.optional(),
+});
+const SeedMechanic = z.strictObject({
+  user_type: z.literal("mechanic"),
+  ...account,
+  specialization: Specializations.optional(),
+  experience_years: ExperienceYears.optional(),
+  service_radius_km: ServiceRadiusKm.optional(),
+});
+const SeedPartner = z.strictObject({
+  user_type: z.literal("partner"),
+  ...account,
+  company_name: ShortText(120),
+  partner_type: z.enum(PARTNER_TYPES),
+  fleet_size: z.number().int().min(0).max(100_000).optional(),
+});
+const SeedAdmin = z.looseObject({ user_type: z.literal("admin") });
+
+export const SeedRegistration = z
+  .discriminatedUnion("user_type", [SeedDriver, SeedMechanic, SeedPartner, SeedAdmin])
+  .openapi("SeedRegistration", { description: "Fix On Call's original shape: user_type driver | mechanic | partner" });
+
+export const RegisterBody = z.union([CanonicalRegistration, SeedRegistration]);
+export type RegisterInput = z.infer<typeof RegisterBody>;
+export type CanonicalInput = Exclude<z.infer<typeof CanonicalRegistration>, { role: "admin" }>;
+
+/** Maps the seed's shape onto ours, so one code path creates every account. */
+export function toCanonical(input: RegisterInput): CanonicalInput | "admin" {
+  if ("role" in input) return input.role === "admin" ? "admin" : (input as CanonicalInput);
+  const { email, password, name, phone } = input as z.infer<typeof SeedDriver>;
+  const base = { email, password, name, phone };
+  switch (input.user_type) {
+    case "admin":
+      return "admin";
+    case "driver": {
+      const d = input as z.infer<typeof SeedDriver>;
+      return {
+        role: "customer",
+        ...base,
+        vehicles: d.vehicle_info ? [d.vehicle_info] : undefined,
+        emergency_contacts: d.emergency_contacts,
+      };
+    }
+    case "mechanic": {
+      const m = input as z.infer<typeof SeedMechanic>;
+      return {
+        role: "provider",
+        ...base,
+        service_types: ["breakdown", "mechanic_dispatch"],
+        specializations: m.specialization,
+        experience_years: m.experience_years,
+        service_radius_km: m.service_radius_km,
+      };
+    }
+    case "partner": {
+      const p = input as z.infer<typeof SeedPartner>;
+      return { role: "partner", ...base, company_name: p.company_name, partner_type: p.partner_type, fleet_size: p.fleet_size };
+    }
+  }
+}
+
+export const LoginBody = z.strictObject({ email: Email, password: z.string().min(1).max(1024) }).openapi("LoginRequest");
+
+export const RefreshBody = z.strictObject({ refresh_token: z.string().min(20).max(200) }).openapi("RefreshRequest");
+
+export const LogoutBody = z
+  .strictObject({ everywhere: z.boolean().default(false).openapi({ description: "End every session of this account" }) })
+  .openapi("LogoutRequest");
+
+export const ProfileUpdateBody = z
+  .strictObject({
+    name: PersonName.optional(),
+    email: Email.optional(),
+    phone: Phone.optional(),
+    current_password: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .openapi({ description: "Required to change email, phone or password" }),
+    new_password: Password.optional(),
+    vehicles: Vehicles.optional().openapi({ description: "Customers: replaces the vehicle list" }),
+    emergency_contacts: EmergencyContacts.optional().openapi({ description: "Customers: replaces the contact list" }),
+    experience_years: ExperienceYears.optional(),
+    service_radius_km: ServiceRadiusKm.optional(),
+    specializations: Specializations.optional(),
+    company_name: ShortText(120).optional(),
+    partner_type: z.enum(PARTNER_TYPES).optional(),
+    fleet_size: z.number().int().min(0).max(100_000).optional(),
+    business_name: ShortText(120).optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, "send at least one field to update")
+  .openapi("ProfileUpdate");
+export type ProfileUpdate = z.infer<typeof ProfileUpdateBody>;
+
+const Iso = z.string().openapi({ example: "2026-11-21T10:30:00.000Z" });
+
+export const ProviderProfile = z.object({
+  service_types: z.array(z.enum(SERVICE_TYPES)),
+  specializations: z.array(z.string()),
+  vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
+  load_capacity_kg: z.number().nullable(),
+  experience_years: z.number(),
+  service_radius_km: z.number(),
+  license_number: z.string().nullable(),
+  vehicle_registration: z.string().nullable(),
+  verification_status: z.enum(["unverified", "verified", "rejected"]),
+  rating: z.number().nullable(),
+  rating_count: z.number(),
+});
+
+export const UserProfile = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    phone: z.string(),
+    name: z.string(),
+    role: z.enum(ROLES),
+    country: z.enum(["KE", "ZA"]),
+    is_active: z.boolean(),
+    created_at: Iso,
+    updated_at: Iso,
+    vehicles: z.array(Vehicle.extend({ id: z.string() })).optional(),
+    emergency_contacts: z
+      .array(z.object({ id: z.string(), name: z.string(), phone: z.string(), relationship: z.string().nullable() }))
+      .optional(),
+    provider: ProviderProfile.optional(),
+    partner: z.object({ company_name: z.string(), partner_type: z.enum(PARTNER_TYPES), fleet_size: z.number() }).optional(),
+    vendor: z.object({ business_name: z.string() }).optional(),
+  })
+  .openapi("UserProfile");
+export type UserProfileOut = z.infer<typeof UserProfile>;
+
+export const TokenPair = z
+  .object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal("Bearer"),
+    expires_in: z.number().openapi({ description: "Access token lifetime in seconds", example: 900 }),
+  })
+  .openapi("TokenPair");
+
+export const AuthResult = z.object({ user: UserProfile, tokens: TokenPair }).openapi("AuthResult");

@@ -1,0 +1,59 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { route } from "../../lib/route";
+import type { AppEnv } from "../../types";
+
+/** The Swagger UI page. Its script and styles are our own static assets (no CDN), so it works offline. */
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Fix On Call API</title>
+<link rel="stylesheet" href="/docs/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body>
+</html>`;
+
+const OpenApiJson = z.record(z.string(), z.unknown()).openapi("OpenAPIDocument");
+const docSpec = (path: string) =>
+  route("public", {
+    method: "get",
+    path,
+    tags: ["Docs"],
+    summary: "OpenAPI 3.1 document, generated from the zod schemas",
+    responses: { 200: { description: "The document", content: { "application/json": { schema: OpenApiJson } } } },
+  });
+
+const docsPage = route("public", {
+  method: "get",
+  path: "/docs",
+  tags: ["Docs"],
+  summary: "Interactive API documentation (Swagger UI, served locally)",
+  responses: { 200: { description: "HTML page", content: { "text/html": { schema: z.string() } } } },
+});
+
+/**
+ * Mounts `/api/docs`, `/api/swagger.json` (the seed's name) and `/api/openapi.json`. The document is
+ * built from the root app once per isolate: routes do not change at run time.
+ */
+export function docsRouter(document: () => Record<string, unknown>) {
+  let cached: Record<string, unknown> | undefined;
+  const serve = (c: { json: (o: Record<string, unknown>) => Response }) => {
+    cached ??= document();
+    return c.json(cached);
+  };
+  return new OpenAPIHono<AppEnv>()
+    .openapi(docSpec("/swagger.json"), (c) => serve(c) as never)
+    .openapi(docSpec("/openapi.json"), (c) => serve(c) as never)
+    .openapi(docsPage, (c) => {
+      c.header(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'",
+      );
+      return c.html(DOCS_HTML);
+    });
+}

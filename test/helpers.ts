@@ -1,0 +1,44 @@
+import { exports } from "cloudflare:workers";
+
+export const BASE = "http://api.test";
+
+/** Calls the Worker under test through its real fetch handler (all middleware included). */
+export function call(path: string, init: RequestInit & { json?: unknown; token?: string; ip?: string } = {}) {
+  const headers = new Headers(init.headers);
+  if (init.json !== undefined) headers.set("content-type", "application/json");
+  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+  if (init.ip) headers.set("cf-connecting-ip", init.ip);
+  const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
+  return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
+}
+
+/** Parses an envelope response, returning status and body together for compact assertions. */
+export async function callJson<T = any>(path: string, init: Parameters<typeof call>[1] = {}) {
+  const res = await call(path, init);
+  const body = (await res.json()) as T;
+  return { status: res.status, body, headers: res.headers };
+}
+
+let counter = 0;
+/** A unique, valid Kenyan mobile and email per call, so tests in one file never collide. */
+export function uniqueIdentity(prefix = "user") {
+  counter += 1;
+  const n = String(Date.now() % 1_000_000).padStart(6, "0");
+  const tail = String((counter * 7919 + Number(n)) % 10_000_000).padStart(7, "0");
+  return { email: `${prefix}.${n}.${counter}@example.com`, phone: `+25471${tail}` };
+}
+
+export async function registerCustomer(overrides: Record<string, unknown> = {}) {
+  const id = uniqueIdentity("customer");
+  const res = await callJson("/api/auth/register", {
+    method: "POST",
+    json: { role: "customer", email: id.email, password: "Sunny-Kiwi-42", name: "Test Customer", phone: id.phone, ...overrides },
+  });
+  if (res.status !== 201) throw new Error(`register failed: ${JSON.stringify(res.body)}`);
+  return { ...res.body.data, email: id.email, password: "Sunny-Kiwi-42" } as {
+    user: { id: string; role: string };
+    tokens: { access_token: string; refresh_token: string };
+    email: string;
+    password: string;
+  };
+}

@@ -1,0 +1,24 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Test-only secrets: real keys are set with `wrangler secret put` and never live in the repo. */
+export const TEST_SECRETS = {
+  JWT_KEYS: "test-k2:test-signing-secret-0123456789abcdef0123456789,test-k1:older-signing-secret-0123456789abcdef012345",
+  PASSWORD_PEPPERS: "test-p1:test-pepper-0123456789abcdef0123456789abcdef",
+};
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.jsonc" },
+        miniflare: { bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations } },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/setup.ts"],
+      include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+    },
+  };
+});
