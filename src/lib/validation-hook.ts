@@ -23,6 +23,13 @@ export function toFieldIssues(issues: readonly Issue[], prefix: PropertyKey[] = 
       for (const branch of chosen) out.push(...toFieldIssues(branch, path));
       continue;
     }
+    // zod reports extra keys once, at their parent; name each one so a client sees which field was refused.
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        out.push({ field: [...path, key].map(String).join("."), message: "is not an accepted field", code: issue.code });
+      }
+      continue;
+    }
     out.push({ field: path.map(String).join(".") || "(body)", message: issue.message, code: issue.code });
   }
   return out;
