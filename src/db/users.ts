@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Country } from "../domain/vocabulary";
 import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "../routes/auth/auth.schemas";
 import type { Db } from "./client";
@@ -96,9 +96,10 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
   };
   switch (user.role) {
     case "customer": {
+      // A list is inserted in one statement, so its rows share created_at; rowid keeps the order the client gave.
       const [vehicles, contacts] = await db.batch([
-        db.select().from(customerVehicles).where(eq(customerVehicles.userId, userId)).orderBy(customerVehicles.createdAt),
-        db.select().from(emergencyContacts).where(eq(emergencyContacts.userId, userId)).orderBy(emergencyContacts.createdAt),
+        db.select().from(customerVehicles).where(eq(customerVehicles.userId, userId)).orderBy(sql`rowid`),
+        db.select().from(emergencyContacts).where(eq(emergencyContacts.userId, userId)).orderBy(sql`rowid`),
       ]);
       out.vehicles = vehicles.map((v) => ({
         id: v.id,
