@@ -6,6 +6,7 @@ import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "../../auth/tokens";
 import type { Config } from "../../config";
 import { users } from "../../db/schema";
 import { applyProfileUpdate, insertAccount, loadProfile, ROLE_FIELDS } from "../../db/users";
+import { passwordProblem } from "../../domain/validation";
 import type { Role } from "../../domain/vocabulary";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
@@ -50,9 +51,23 @@ function isUniqueViolation(error: unknown): boolean {
   return text.includes("UNIQUE constraint failed");
 }
 
+/**
+ * The password schema sees one field at a time, so the NIST "not your own email" check, which needs
+ * both, runs here once the body has passed validation.
+ */
+function refuseEmailAsPassword(password: string, email: string) {
+  const problem = passwordProblem(password, { email });
+  if (problem) {
+    throw new ApiError("VALIDATION_ERROR", `The request body is not valid: password ${problem}`, {
+      details: [{ field: "password", message: `password ${problem}`, code: "custom" }],
+    });
+  }
+}
+
 export const register: AppRouteHandler<typeof routes.register> = async (c) => {
   const input = toCanonical(c.req.valid("json"));
   if (input === "admin") throw new ApiError("FORBIDDEN", "Admin accounts cannot be self-registered");
+  refuseEmailAsPassword(input.password, input.email);
   const db = c.get("db");
   const config = c.get("config");
 
@@ -172,6 +187,7 @@ export const updateProfile: AppRouteHandler<typeof routes.updateProfile> = async
     const check = await verifyPassword(body.current_password, user.passwordHash, config.PASSWORD_PEPPERS);
     if (!check.valid) throw new ApiError("FORBIDDEN", "current_password is not correct");
   }
+  if (body.new_password) refuseEmailAsPassword(body.new_password, body.email ?? user.email);
   const newHash = body.new_password ? await hashPassword(body.new_password, currentPepper(config)) : null;
   try {
     await applyProfileUpdate(db, auth.userId, auth.role, body, newHash);
