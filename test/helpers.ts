@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 
 export const BASE = "http://api.test";
 
@@ -41,4 +41,24 @@ export async function registerCustomer(overrides: Record<string, unknown> = {}) 
     email: string;
     password: string;
   };
+}
+
+let ipCounter = 0;
+/**
+ * A fresh client address per call. Login throttling counts per address too, so tests that fail
+ * logins on purpose must not share one (calls without `ip` all count as "unknown").
+ */
+export function uniqueIp() {
+  ipCounter += 1;
+  return `198.51.${Math.floor(ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
+}
+
+/** Logs in through the real endpoint from a fresh address; returns status and envelope body. */
+export function login(email: string, password: string, ip = uniqueIp()) {
+  return callJson("/api/auth/login", { method: "POST", json: { email, password }, ip });
+}
+
+/** Reads one user row straight from D1, for assertions on what was (or was not) stored. */
+export async function userRow(email: string) {
+  return env.DB.prepare("SELECT * FROM users WHERE email = ?").bind(email).first<Record<string, unknown>>();
 }
