@@ -184,8 +184,12 @@ export const updateProfile: AppRouteHandler<typeof routes.updateProfile> = async
         details: [{ field: "current_password", message: "required to change email, phone or password", code: "required" }],
       });
     }
+    // Counted like a login: a stolen access token must not buy unlimited guesses at the password.
+    const guard = loginGuard(c.env, user.email, clientIp(c.req.raw.headers));
+    await guard.begin();
     const check = await verifyPassword(body.current_password, user.passwordHash, config.PASSWORD_PEPPERS);
     if (!check.valid) throw new ApiError("FORBIDDEN", "current_password is not correct");
+    await guard.succeed();
   }
   if (body.new_password) refuseEmailAsPassword(body.new_password, body.email ?? user.email);
   const newHash = body.new_password ? await hashPassword(body.new_password, currentPepper(config)) : null;
