@@ -1,0 +1,511 @@
+// Foundation benchmark (issue 2): `npm run bench:foundation`.
+//
+// Starts its own servers on 127.0.0.1 (our API with `wrangler dev` on a fresh local D1, and the bare
+// floor Worker in bench/floor/), then measures, with bounded loops only:
+//   (a) GET /api/health with autocannon at a few concurrency levels, the floor Worker measured the same
+//       way, and a plain node:http server as the ceiling of this machine and load generator;
+//   (b) POST /api/auth/register: sequential requests, then concurrency 2 and 4;
+//   (c) POST /api/auth/login with the accounts (b) created: sequential, then concurrency 2 and 4;
+//   (d) the bundle size `wrangler deploy --dry-run` reports.
+// It stops the servers, prints markdown tables, writes them to bench/results/foundation-<date>.md and
+// appends the raw figures as one JSON line to bench/results/foundation.jsonl (git-ignored).
+//
+// Knobs (environment): BENCH_DURATION seconds per timed run (10), BENCH_CONNECTIONS for health
+// ("1,10,50"), BENCH_SEQUENTIAL requests per sequential run (40), BENCH_PORT (8788) and
+// BENCH_FLOOR_PORT (8789); a busy port is replaced by a free one. Everything else in the environment
+// reaches wrangler as is (e.g. X_LOCAL_OBSERVABILITY=false switches off wrangler's local tracing).
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  appendFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import autocannon from "autocannon";
+import { ensureDevVars } from "../scripts/dev-vars.mjs";
+import { buildSeedSql, DEMO_PASSWORD } from "../scripts/seed.mjs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const RESULTS = join(ROOT, "bench/results");
+const STATE = join(RESULTS, "state");
+const HOST = "127.0.0.1";
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP_S = 2;
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "1,10,50").split(",").map(Number);
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 40);
+const AUTH_CONCURRENCY = [2, 4];
+/** Hard cap on requests in one timed auth run, whatever the duration. */
+const MAX_REQUESTS_PER_RUN = 2_000;
+const BENCH_PASSWORD = "Bench-Runner-Pass-2026";
+
+process.chdir(ROOT);
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true" };
+// npm puts node_modules/.bin first on PATH; do the same when run as `node bench/foundation.mjs`.
+env.PATH = `${join(ROOT, "node_modules/.bin")}:${env.PATH}`;
+
+const log = (...args) => console.error("[bench]", ...args);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function percentile(sorted, p) {
+  if (!sorted.length) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+function summarize(latencies) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const mean = sorted.reduce((sum, v) => sum + v, 0) / (sorted.length || 1);
+  return { count: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
+}
+
+const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
+
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function pickPort(preferred, taken) {
+  if (!taken.has(preferred) && (await portIsFree(preferred))) return preferred;
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
+/** A hash of every file under src/, to notice if someone edits the code while we measure it. */
+function hashTree(dir) {
+  const hash = createHash("sha256");
+  const walk = (d) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else hash.update(path).update(readFileSync(path));
+    }
+  };
+  walk(dir);
+  return hash.digest("hex").slice(0, 12);
+}
+
+function run(command, args) {
+  return execFileSync(command, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function git(args) {
+  try {
+    return run("git", args).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+const servers = [];
+
+function startWrangler(name, args) {
+  const out = createWriteStream(join(RESULTS, `${name}.log`));
+  const child = spawn("wrangler", ["dev", ...args, "--show-interactive-dev-session=false"], {
+    env,
+    detached: true, // its own process group, so stopping it also stops the workerd it starts
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  const server = { name, child, exited: new Promise((resolve) => child.once("exit", resolve)) };
+  servers.push(server);
+  return server;
+}
+
+async function stopServers() {
+  await Promise.all(
+    servers.map(async ({ child, exited }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        return;
+      }
+      const done = await Promise.race([exited.then(() => true), sleep(8_000).then(() => false)]);
+      if (!done) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }
+    }),
+  );
+}
+
+/** A plain node:http server answering the same tiny JSON: what this machine and client can do at all. */
+function startNodeCeiling(port) {
+  const code = `require("node:http").createServer((_q, s) => { s.setHeader("content-type", "application/json"); s.end('{"success":true}'); }).listen(${port}, "${HOST}")`;
+  const child = spawn(process.execPath, ["-e", code], { detached: true, stdio: "ignore" });
+  const server = { name: "node-ceiling", child, exited: new Promise((resolve) => child.once("exit", resolve)) };
+  servers.push(server);
+  return server;
+}
+
+async function waitReady(url, server, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`${server.name} exited early; see bench/results/${server.name}.log`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {}
+    await sleep(250);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs / 1000} s; see bench/results/${server.name}.log`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+/** autocannon for a fixed duration; latency percentiles from our own per-response timings (sub-ms). */
+async function cannon(url, connections, seconds) {
+  const latencies = [];
+  const instance = autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  const result = await instance;
+  const s = summarize(latencies);
+  return {
+    connections,
+    seconds,
+    requests: result.requests.total,
+    rps: result.requests.total / seconds,
+    ok: s.count,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    p50: s.p50,
+    p99: s.p99,
+    mean: s.mean,
+    max: s.max,
+  };
+}
+
+/**
+ * Runs `request(i)` from `concurrency` workers until `seconds` pass or `maxCount` requests started;
+ * returns latency stats of the successful ones and the throughput over the whole run.
+ */
+async function closedLoop({ concurrency, seconds, maxCount, request }) {
+  const latencies = [];
+  const failures = {};
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const worker = async () => {
+    while (started < maxCount && performance.now() < deadline) {
+      const i = started++;
+      const begin = performance.now();
+      let status;
+      try {
+        status = await request(i);
+      } catch (error) {
+        status = `error: ${error?.cause?.code ?? error?.message ?? error}`;
+      }
+      const elapsed = performance.now() - begin;
+      if (typeof status === "number" && status >= 200 && status < 300) latencies.push(elapsed);
+      else failures[status] = (failures[status] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const wall = (performance.now() - t0) / 1000;
+  const s = summarize(latencies);
+  return { concurrency, requests: started, ok: s.count, failures, wall, rps: s.count / wall, ...s };
+}
+
+async function postJson(url, body, ip) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": ip, "user-agent": "fix-on-call-bench" },
+    body: JSON.stringify(body),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Distinct client addresses, so the per-IP login throttle never sees two requests from one bench "client". */
+const ipFor = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  rmSync(STATE, { recursive: true, force: true });
+  rmSync(join(RESULTS, "floor-state"), { recursive: true, force: true });
+  mkdirSync(RESULTS, { recursive: true });
+  const startedAt = new Date();
+  const srcHashBefore = hashTree(join(ROOT, "src"));
+  const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    wrangler: wranglerVersion,
+    date: startedAt.toISOString(),
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    srcDirty: git(["status", "--porcelain", "--", "src"]) !== "",
+    loadavgBefore: os.loadavg().map((v) => Number(v.toFixed(2))),
+  };
+  log("machine", machine);
+
+  // Same steps as scripts/start.mjs, but on a private D1 (bench/results/state) so a developer's
+  // `npm start` data is neither used nor touched.
+  log("preparing assets, migrations and seed");
+  run("node", ["scripts/prepare-assets.mjs"]);
+  const vars = ensureDevVars();
+  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE]);
+  const [pepperId, ...pepperSecret] = vars.PASSWORD_PEPPERS.split(",")[0].split(":");
+  writeFileSync(join(RESULTS, "seed.sql"), await buildSeedSql({ id: pepperId, secret: pepperSecret.join(":") }));
+  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", STATE, "--file", join(RESULTS, "seed.sql")]);
+
+  const taken = new Set();
+  const apiPort = await pickPort(Number(process.env.BENCH_PORT ?? 8788), taken);
+  taken.add(apiPort);
+  const floorPort = await pickPort(Number(process.env.BENCH_FLOOR_PORT ?? 8789), taken);
+  taken.add(floorPort);
+  const apiInspector = await pickPort(9300, taken);
+  taken.add(apiInspector);
+  const floorInspector = await pickPort(9301, taken);
+  taken.add(floorInspector);
+  const nodePort = await pickPort(8790, taken);
+
+  log(`starting API on ${HOST}:${apiPort} and floor on ${HOST}:${floorPort}`);
+  const api = startWrangler("api", [
+    "--ip",
+    HOST,
+    "--port",
+    String(apiPort),
+    "--inspector-port",
+    String(apiInspector),
+    "--persist-to",
+    STATE,
+  ]);
+  const floor = startWrangler("floor", [
+    "-c",
+    "bench/floor/wrangler.jsonc",
+    "--ip",
+    HOST,
+    "--port",
+    String(floorPort),
+    "--inspector-port",
+    String(floorInspector),
+    "--persist-to",
+    join(RESULTS, "floor-state"),
+  ]);
+  const apiBase = `http://${HOST}:${apiPort}`;
+  const floorBase = `http://${HOST}:${floorPort}`;
+  const nodeBase = `http://${HOST}:${nodePort}`;
+  const ceiling = startNodeCeiling(nodePort);
+  await Promise.all([
+    waitReady(`${apiBase}/api/health`, api),
+    waitReady(`${floorBase}/`, floor),
+    waitReady(`${nodeBase}/`, ceiling),
+  ]);
+  log("all servers answer");
+
+  // The seeded demo account must log in: proves seed, pepper and login path before timing anything.
+  const demo = await postJson(
+    `${apiBase}/api/auth/login`,
+    { email: "wanjiku@fixoncall.test", password: DEMO_PASSWORD },
+    "10.255.0.1",
+  );
+  if (demo !== 200) throw new Error(`seeded demo login returned ${demo}`);
+
+  // (a) health vs floor (and plain node:http, the machine's ceiling). Each level: a short unrecorded
+  // warm-up, then the timed run.
+  const health = [];
+  for (const connections of CONNECTIONS) {
+    for (const [target, url] of [
+      ["node", `${nodeBase}/`],
+      ["floor", `${floorBase}/`],
+      ["api", `${apiBase}/api/health`],
+    ]) {
+      await cannon(url, connections, WARMUP_S);
+      const r = await cannon(url, connections, DURATION_S);
+      log(`health ${target} c=${connections}: ${fmt(r.rps, 0)} req/s p50 ${fmt(r.p50, 2)} ms p99 ${fmt(r.p99, 2)} ms`);
+      health.push({ target, ...r });
+    }
+  }
+
+  // (b) register: every account gets a unique email and Kenyan mobile (+254711NNNNNN, unused by the seed).
+  let accountNo = 0;
+  const accounts = [];
+  const register = async () => {
+    const n = ++accountNo;
+    const email = `bench${n}@bench.fixoncall.test`;
+    const status = await postJson(
+      `${apiBase}/api/auth/register`,
+      {
+        role: "customer",
+        email,
+        password: BENCH_PASSWORD,
+        name: `Bench Runner ${n}`,
+        phone: `+254711${String(n).padStart(6, "0")}`,
+      },
+      ipFor(n),
+    );
+    if (status === 201) accounts.push(email);
+    return status;
+  };
+  for (let i = 0; i < 3; i++) await register(); // warm-up, unrecorded
+  const registerRuns = [await closedLoop({ concurrency: 1, seconds: 600, maxCount: SEQUENTIAL, request: register })];
+  for (const concurrency of AUTH_CONCURRENCY) {
+    registerRuns.push(await closedLoop({ concurrency, seconds: DURATION_S, maxCount: MAX_REQUESTS_PER_RUN, request: register }));
+  }
+  for (const r of registerRuns) log(`register c=${r.concurrency}: ${fmt(r.rps)} req/s mean ${fmt(r.mean)} ms`);
+  if (accounts.length < 10) throw new Error(`only ${accounts.length} accounts registered`);
+
+  // (c) login, round-robin over those accounts, each request from its own address.
+  let loginNo = 0;
+  const login = async () => {
+    const n = loginNo++;
+    return postJson(
+      `${apiBase}/api/auth/login`,
+      { email: accounts[n % accounts.length], password: BENCH_PASSWORD },
+      ipFor(100_000 + n),
+    );
+  };
+  for (let i = 0; i < 3; i++) await login(); // warm-up, unrecorded
+  const loginRuns = [await closedLoop({ concurrency: 1, seconds: 600, maxCount: SEQUENTIAL, request: login })];
+  for (const concurrency of AUTH_CONCURRENCY) {
+    loginRuns.push(await closedLoop({ concurrency, seconds: DURATION_S, maxCount: MAX_REQUESTS_PER_RUN, request: login }));
+  }
+  for (const r of loginRuns) log(`login c=${r.concurrency}: ${fmt(r.rps)} req/s mean ${fmt(r.mean)} ms`);
+
+  await stopServers();
+  log("servers stopped");
+
+  // (d) bundle size, built into a temporary folder so a developer's dist/ is left alone (and the
+  // 1.4 MB bundle never sits under bench/, which biome checks).
+  let bundle = null;
+  const outdir = mkdtempSync(join(os.tmpdir(), "fix-on-call-bench-"));
+  try {
+    const out = run("wrangler", ["deploy", "--dry-run", "--outdir", outdir]);
+    const match = /Total Upload:.*?([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(out);
+    if (match) bundle = { uploadKiB: Number(match[1]), gzipKiB: Number(match[2]) };
+  } catch (error) {
+    log("bundle size check failed:", error.message);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+
+  machine.loadavgAfter = os.loadavg().map((v) => Number(v.toFixed(2)));
+  machine.srcChangedDuringRun = hashTree(join(ROOT, "src")) !== srcHashBefore;
+  const results = {
+    machine,
+    settings: { DURATION_S, WARMUP_S, CONNECTIONS, SEQUENTIAL },
+    health,
+    registerRuns,
+    loginRuns,
+    bundle,
+  };
+  const markdown = render(results);
+  const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
+  // One JSON line per run (.jsonl, which biome leaves alone), and the tables as markdown.
+  appendFileSync(join(RESULTS, "foundation.jsonl"), `${JSON.stringify(results)}\n`);
+  writeFileSync(join(RESULTS, `foundation-${stamp}.md`), markdown);
+  console.log(markdown);
+  log(`appended to bench/results/foundation.jsonl; tables in bench/results/foundation-${stamp}.md`);
+}
+
+function render({ machine, health, registerRuns, loginRuns, bundle }) {
+  const lines = [];
+  lines.push(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; wrangler ${machine.wrangler}; commit ${machine.commit}${machine.srcDirty ? " (src/ had uncommitted changes)" : ""}; ${machine.date}`,
+    `Load average before/after: ${machine.loadavgBefore.join(" ")} / ${machine.loadavgAfter.join(" ")}${machine.srcChangedDuringRun ? "; WARNING: src/ changed during the run (wrangler may have reloaded)" : ""}`,
+    "",
+    "GET /api/health vs the floor (a bare Worker under the same `wrangler dev`), autocannon, keep-alive. The node:http row is",
+    "a plain Node server on the same machine: the ceiling of this machine and load generator, not a Worker.",
+    "",
+    "| Connections | Target | req/s | p50 ms | p99 ms | non-2xx / errors | ours/floor req/s | ours/floor p50 |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  const labels = { node: "node:http (ceiling)", floor: "floor Worker", api: "GET /api/health" };
+  for (const connections of [...new Set(health.map((h) => h.connections))]) {
+    const rows = health.filter((h) => h.connections === connections);
+    const floor = rows.find((h) => h.target === "floor");
+    for (const h of rows) {
+      const ratio = h.target === "api" && floor ? [fmt(h.rps / floor.rps, 2), fmt(h.p50 / floor.p50, 1)] : ["", ""];
+      lines.push(
+        `| ${connections} | ${labels[h.target]} | ${fmt(h.rps, 0)} | ${fmt(h.p50, 2)} | ${fmt(h.p99, 2)} | ${h.non2xx} / ${h.errors + h.timeouts} | ${ratio[0]} | ${ratio[1]} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    "Auth (PBKDF2-SHA256, 100,000 iterations per password; closed loop, one request per worker at a time)",
+    "",
+    "| Endpoint | Concurrency | Requests OK | Failed | req/s | mean ms | p50 ms | p99 ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const [name, runs] of [
+    ["POST /api/auth/register", registerRuns],
+    ["POST /api/auth/login", loginRuns],
+  ]) {
+    for (const r of runs) {
+      const failed = Object.values(r.failures).reduce((a, b) => a + b, 0);
+      const failedText = failed ? `${failed} (${Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`)})` : "0";
+      lines.push(
+        `| ${name} | ${r.concurrency === 1 ? "1 (sequential)" : r.concurrency} | ${r.ok} | ${failedText} | ${fmt(r.rps)} | ${fmt(r.mean)} | ${fmt(r.p50)} | ${fmt(r.p99)} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    `Bundle (wrangler deploy --dry-run): ${bundle ? `${bundle.uploadKiB} KiB, gzip ${bundle.gzipKiB} KiB` : "n/a"}`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+let exitCode = 0;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, async () => {
+    await stopServers();
+    process.exit(130);
+  });
+}
+try {
+  await main();
+} catch (error) {
+  log("failed:", error);
+  exitCode = 1;
+} finally {
+  await stopServers();
+}
+process.exit(exitCode);
