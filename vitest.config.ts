@@ -19,6 +19,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/setup.ts"],
       include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+      // The Worker writes one JSON access-log line per request; keep test output readable.
+      onConsoleLog: (log: string) => !log.startsWith('{"time"'),
     },
   };
 });

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
@@ -10,6 +10,7 @@ import { bodySizeLimit, requestContext } from "./middleware/request";
 import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
+import { providersRouter } from "./routes/providers/providers.index";
 import type { AppEnv } from "./types";
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
@@ -50,24 +51,34 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use("*", requestContext);
+  // Header middleware skips WebSocket upgrades: a 101 response's headers are immutable.
+  const skipUpgrades =
+    (handler: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
+    (c, next) =>
+      c.req.header("upgrade") ? next() : handler(c, next);
   app.use(
     "*",
-    secureHeaders({ crossOriginResourcePolicy: "same-site", strictTransportSecurity: "max-age=31536000; includeSubDomains" }),
+    skipUpgrades(
+      secureHeaders({ crossOriginResourcePolicy: "same-site", strictTransportSecurity: "max-age=31536000; includeSubDomains" }),
+    ),
   );
   app.use(
     "/api/*",
-    cors({
-      origin: (origin, c: Context<AppEnv>) => (c.get("config").CORS_ORIGINS.includes(origin) ? origin : null),
-      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["X-Request-Id", "Retry-After"],
-      maxAge: 600,
-    }),
+    skipUpgrades(
+      cors({
+        origin: (origin, c: Context<AppEnv>) => (c.get("config").CORS_ORIGINS.includes(origin) ? origin : null),
+        allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+        allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        exposeHeaders: ["X-Request-Id", "Retry-After"],
+        maxAge: 600,
+      }),
+    ),
   );
   app.use("/api/*", bodySizeLimit);
 
   app.route("/api", healthRouter);
   app.route("/api/auth", authRouter);
+  app.route("/api", providersRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.route(

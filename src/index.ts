@@ -1,5 +1,6 @@
 import { createApp } from "./app";
 
+export { CellIndex } from "./durable-objects/cell-index";
 export { LoginGuard } from "./durable-objects/login-guard";
 
 const app = createApp();

@@ -7,6 +7,9 @@ export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** RFC 9068 media type for JWT access tokens; checked so no other JWT of ours passes as one. */
 export const ACCESS_TOKEN_TYP = "at+jwt";
+/** A socket ticket: a one-minute token for `?ticket=` on a WebSocket URL, so no access token is ever in a URL. */
+export const SOCKET_TICKET_TYP = "ws-ticket+jwt";
+export const SOCKET_TICKET_TTL_SECONDS = 60;
 const ALGORITHM = "HS256";
 
 export interface AccessClaims {
@@ -20,15 +23,19 @@ const encoder = new TextEncoder();
 const keyBytes = (key: KeyEntry) => encoder.encode(key.secret);
 
 /** Signs a short-lived access token with the newest key of the ring, naming it by `kid`. */
-export async function signAccessToken(config: Config, claims: AccessClaims): Promise<string> {
+export async function signAccessToken(
+  config: Config,
+  claims: AccessClaims,
+  kind: { typ: string; ttlSeconds: number } = { typ: ACCESS_TOKEN_TYP, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS },
+): Promise<string> {
   const key = config.JWT_KEYS[0] as KeyEntry;
   return new SignJWT({ role: claims.role, sid: claims.sessionId, tv: claims.tokenVersion })
-    .setProtectedHeader({ alg: ALGORITHM, typ: ACCESS_TOKEN_TYP, kid: key.id })
+    .setProtectedHeader({ alg: ALGORITHM, typ: kind.typ, kid: key.id })
     .setSubject(claims.userId)
     .setIssuer(config.JWT_ISSUER)
     .setAudience(config.JWT_AUDIENCE)
     .setIssuedAt()
-    .setExpirationTime(`${ACCESS_TOKEN_TTL_SECONDS}s`)
+    .setExpirationTime(`${kind.ttlSeconds}s`)
     .setJti(crypto.randomUUID())
     .sign(keyBytes(key));
 }
@@ -42,6 +49,7 @@ export type TokenFailure = "expired" | "invalid";
 export async function verifyAccessToken(
   config: Config,
   token: string,
+  typ = ACCESS_TOKEN_TYP,
 ): Promise<{ ok: true; claims: AccessClaims } | { ok: false; reason: TokenFailure }> {
   try {
     const { payload } = await jwtVerify(
@@ -55,7 +63,7 @@ export async function verifyAccessToken(
         algorithms: [ALGORITHM],
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
-        typ: ACCESS_TOKEN_TYP,
+        typ,
         requiredClaims: ["sub", "exp", "iat", "sid", "tv", "role"],
         clockTolerance: 5,
       },

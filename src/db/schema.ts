@@ -140,3 +140,15 @@ export const refreshTokens = sqliteTable(
   },
   (t) => [uniqueIndex("refresh_tokens_hash_unique").on(t.tokenHash), index("refresh_tokens_session_idx").on(t.sessionId)],
 );
+
+/**
+ * Which cell object holds each provider's socket. Written once per connection (never per position):
+ * it lets a new connection replace one in another cell, and lets an admin take a provider offline.
+ */
+export const providerPresence = sqliteTable("provider_presence", {
+  providerId: text("provider_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  homeCell: text("home_cell").notNull(),
+  connectedAt: integer("connected_at", { mode: "timestamp_ms" }).notNull(),
+});

@@ -1,5 +1,6 @@
+import type { HonoRequest } from "hono";
 import { createMiddleware } from "hono/factory";
-import { verifyAccessToken } from "../auth/tokens";
+import { ACCESS_TOKEN_TYP, SOCKET_TICKET_TYP, verifyAccessToken } from "../auth/tokens";
 import type { Role } from "../domain/vocabulary";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "../types";
@@ -17,6 +18,22 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
+/**
+ * Browsers cannot set headers on a WebSocket, so a socket may carry its access token as a
+ * subprotocol (`Sec-WebSocket-Protocol: fixoncall.v1, bearer.<token>`) or a one-minute ticket in
+ * `?ticket=`. Tickets are accepted only on upgrades, and access tokens never in a URL.
+ */
+export function credentials(req: HonoRequest): { token: string; typ: string } | null {
+  const bearer = bearerToken(req.header("authorization"));
+  if (bearer) return { token: bearer, typ: ACCESS_TOKEN_TYP };
+  if (req.header("upgrade")?.toLowerCase() !== "websocket") return null;
+  const offered = (req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  const fromProtocol = offered.find((p) => p.startsWith("bearer."))?.slice("bearer.".length);
+  if (fromProtocol) return { token: fromProtocol, typ: ACCESS_TOKEN_TYP };
+  const ticket = req.query("ticket");
+  return ticket ? { token: ticket, typ: SOCKET_TICKET_TYP } : null;
+}
+
 interface LiveAccount {
   role: string;
   is_active: number;
@@ -30,8 +47,13 @@ interface LiveAccount {
  * "log out everywhere" or deactivation since), and the session was not revoked. The role comes from
  * the database, so a role change also applies at once.
  */
-export async function authenticate(env: AppEnv["Bindings"], config: AppEnv["Variables"]["config"], token: string) {
-  const verified = await verifyAccessToken(config, token);
+export async function authenticate(
+  env: AppEnv["Bindings"],
+  config: AppEnv["Variables"]["config"],
+  token: string,
+  typ = ACCESS_TOKEN_TYP,
+) {
+  const verified = await verifyAccessToken(config, token, typ);
   if (!verified.ok) {
     throw new ApiError(
       "UNAUTHORIZED",
@@ -57,13 +79,13 @@ export async function authenticate(env: AppEnv["Bindings"], config: AppEnv["Vari
 export function authorize(access: Access) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (access === "public") return next();
-    const token = bearerToken(c.req.header("authorization"));
-    if (!token) {
+    const found = credentials(c.req);
+    if (!found) {
       throw new ApiError("UNAUTHORIZED", "Authentication required", {
         headers: { "WWW-Authenticate": 'Bearer realm="fix-on-call"' },
       });
     }
-    const auth = await authenticate(c.env, c.get("config"), token);
+    const auth = await authenticate(c.env, c.get("config"), found.token, found.typ);
     if (access !== "authenticated" && !access.includes(auth.role)) {
       throw new ApiError("FORBIDDEN", "You do not have permission to do this");
     }

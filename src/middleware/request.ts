@@ -29,7 +29,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
     c.set("db", createDb(c.env.DB));
     await next();
   } finally {
-    c.header("X-Request-Id", requestId);
+    if (c.res.status !== 101) c.header("X-Request-Id", requestId);
     console.log(
       JSON.stringify({
         time: new Date().toISOString(),

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { loginGuard } from "../../auth/login-guard-client";
 import { hashPassword, verifyPassword } from "../../auth/password";
 import { revokeAllSessions, revokeSession, rotateRefreshToken, startSession } from "../../auth/sessions";
-import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "../../auth/tokens";
+import { ACCESS_TOKEN_TTL_SECONDS, SOCKET_TICKET_TTL_SECONDS, SOCKET_TICKET_TYP, signAccessToken } from "../../auth/tokens";
 import type { Config } from "../../config";
 import { users } from "../../db/schema";
 import { applyProfileUpdate, insertAccount, loadProfile, ROLE_FIELDS } from "../../db/users";
@@ -202,4 +202,21 @@ export const updateProfile: AppRouteHandler<typeof routes.updateProfile> = async
   const profile = await loadProfile(db, auth.userId);
   if (!profile) throw new ApiError("NOT_FOUND", "Account not found");
   return ok(c, profile, "Profile updated");
+};
+
+export const socketTicket: AppRouteHandler<typeof routes.socketTicket> = async (c) => {
+  const auth = c.get("auth");
+  const account = await c
+    .get("db")
+    .select({ tokenVersion: users.tokenVersion })
+    .from(users)
+    .where(eq(users.id, auth.userId))
+    .get();
+  if (!account) throw new ApiError("UNAUTHORIZED", "The session has ended; please log in again");
+  const ticket = await signAccessToken(
+    c.get("config"),
+    { userId: auth.userId, role: auth.role, sessionId: auth.sessionId, tokenVersion: account.tokenVersion },
+    { typ: SOCKET_TICKET_TYP, ttlSeconds: SOCKET_TICKET_TTL_SECONDS },
+  );
+  return ok(c, { ticket, expires_in: SOCKET_TICKET_TTL_SECONDS }, "Socket ticket issued");
 };

@@ -9,4 +9,5 @@ export const authRouter = newRouter()
   .openapi(routes.refresh, handlers.refresh)
   .openapi(routes.logout, handlers.logout)
   .openapi(routes.getProfile, handlers.getProfile)
-  .openapi(routes.updateProfile, handlers.updateProfile);
+  .openapi(routes.updateProfile, handlers.updateProfile)
+  .openapi(routes.socketTicket, handlers.socketTicket);

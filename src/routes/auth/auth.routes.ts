@@ -80,3 +80,15 @@ export const updateProfile = route("authenticated", {
   request: { body: json(ProfileUpdateBody) },
   responses: { 200: reply("Updated profile", UserProfile) },
 });
+
+export const socketTicket = route("authenticated", {
+  method: "post",
+  path: "/socket-ticket",
+  tags,
+  summary: "Get a one-minute ticket for opening a WebSocket",
+  description:
+    "For clients that cannot send a subprotocol: open `wss://.../ws?ticket=<ticket>` within 60 s. The ticket only works on WebSocket upgrades, so an access token never appears in a URL or an access log.",
+  responses: {
+    200: reply("A socket ticket", z.object({ ticket: z.string(), expires_in: z.number().openapi({ example: 60 }) })),
+  },
+});

@@ -1,0 +1,130 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { providerPresence, providerProfiles, users } from "../db/schema";
+import { cellOf, coveredRadiusKm, etaMinutes, ringCells, ringsForRadius } from "../domain/geo";
+import { mergeCandidates, type NearbyCandidate, type NearbyQuery, type PresenceProfile } from "../domain/matching";
+import type { ServiceType } from "../domain/vocabulary";
+
+export interface SearchResult {
+  candidates: NearbyCandidate[];
+  /** How far the search had to widen, for clients and benchmarks: rings and cell objects asked. */
+  rings: number;
+  cellsQueried: number;
+}
+
+/**
+ * Nearby search over the cell objects. Starts with the point's cell and its first ring (one
+ * parallel round of 7 objects), then widens one ring at a time, stopping as soon as it holds
+ * `limit` candidates that are all inside the distance the scanned rings are guaranteed to cover
+ * (so nobody nearer can be missing), or when the rings cover the radius.
+ */
+export async function searchNearby(env: Env, query: NearbyQuery): Promise<SearchResult> {
+  const origin = cellOf(query);
+  const maxRing = ringsForRadius(query.radiusKm);
+  let candidates: NearbyCandidate[] = [];
+  let cellsQueried = 0;
+  let ring = Math.min(1, maxRing);
+  for (; ring <= maxRing; ring++) {
+    // The first round asks the origin and its first ring together: ring 0 alone guarantees nothing.
+    const cells = ring <= 1 ? [origin, ...(ring === 1 ? ringCells(origin, 1) : [])] : ringCells(origin, ring);
+    const lists = await Promise.all(cells.map((cell) => env.CELL_INDEX.getByName(cell).search(query)));
+    cellsQueried += cells.length;
+    candidates = mergeCandidates([candidates, ...lists]);
+    const covered = coveredRadiusKm(ring);
+    if (candidates.filter((c) => c.distanceKm <= covered).length >= query.limit) break;
+  }
+  return { candidates: candidates.slice(0, query.limit), rings: Math.min(ring, maxRing), cellsQueried };
+}
+
+/** A candidate as customers see it: no phone, licence, exact position or anything private. */
+export function publicCandidate(c: NearbyCandidate) {
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  return {
+    provider_id: c.entry.providerId,
+    name: c.entry.profile.name,
+    service_types: c.entry.profile.serviceTypes,
+    vehicle_type: c.entry.profile.vehicleType,
+    load_capacity_kg: c.entry.profile.loadCapacityKg,
+    rating: c.entry.profile.rating,
+    rating_count: c.entry.profile.ratingCount,
+    distance_km: Math.round(c.distanceKm * 100) / 100,
+    eta_minutes: etaMinutes(c.distanceKm),
+    // Rounded to ~100 m: enough to show on a map before a trip, not enough to find a home.
+    latitude: round(c.entry.lat),
+    longitude: round(c.entry.lng),
+    heading: c.entry.heading,
+  };
+}
+export type PublicCandidate = ReturnType<typeof publicCandidate>;
+
+export type PresenceEligibility =
+  | { ok: true; profile: PresenceProfile }
+  | { ok: false; reason: "not_provider" | "unverified" | "inactive" };
+
+/** Loads what a provider needs to go online, refusing anyone not active and verified. */
+export async function loadPresenceProfile(db: Db, providerId: string): Promise<PresenceEligibility> {
+  const row = await db
+    .select({
+      name: users.name,
+      isActive: users.isActive,
+      role: users.role,
+      serviceTypes: providerProfiles.serviceTypes,
+      vehicleType: providerProfiles.vehicleType,
+      loadCapacityKg: providerProfiles.loadCapacityKg,
+      serviceRadiusKm: providerProfiles.serviceRadiusKm,
+      verification: providerProfiles.verificationStatus,
+      ratingTotal: providerProfiles.ratingTotal,
+      ratingCount: providerProfiles.ratingCount,
+    })
+    .from(users)
+    .innerJoin(providerProfiles, eq(providerProfiles.userId, users.id))
+    .where(eq(users.id, providerId))
+    .get();
+  if (!row || row.role !== "provider") return { ok: false, reason: "not_provider" };
+  if (!row.isActive) return { ok: false, reason: "inactive" };
+  if (row.verification !== "verified") return { ok: false, reason: "unverified" };
+  return {
+    ok: true,
+    profile: {
+      name: row.name,
+      serviceTypes: row.serviceTypes as ServiceType[],
+      vehicleType: row.vehicleType,
+      loadCapacityKg: row.loadCapacityKg,
+      serviceRadiusKm: row.serviceRadiusKm,
+      rating: row.ratingCount > 0 ? Math.round((row.ratingTotal / row.ratingCount) * 100) / 100 : null,
+      ratingCount: row.ratingCount,
+    },
+  };
+}
+
+/**
+ * Records the provider's new home cell and returns the previous one, whose socket (if still open)
+ * must be replaced. One D1 write per connection, never per position.
+ */
+export async function claimHomeCell(db: Db, providerId: string, homeCell: string): Promise<string | null> {
+  const previous = await db
+    .select({ homeCell: providerPresence.homeCell })
+    .from(providerPresence)
+    .where(eq(providerPresence.providerId, providerId))
+    .get();
+  await db
+    .insert(providerPresence)
+    .values({ providerId, homeCell, connectedAt: new Date() })
+    .onConflictDoUpdate({ target: providerPresence.providerId, set: { homeCell, connectedAt: new Date() } })
+    .run();
+  return previous?.homeCell ?? null;
+}
+
+/**
+ * Takes a provider offline everywhere at once: used when an admin deactivates or un-verifies them.
+ * Returns whether a live socket was closed.
+ */
+export async function takeProviderOffline(env: Env, db: Db, providerId: string, reason: string): Promise<boolean> {
+  const row = await db
+    .select({ homeCell: providerPresence.homeCell })
+    .from(providerPresence)
+    .where(eq(providerPresence.providerId, providerId))
+    .get();
+  if (!row) return false;
+  return env.CELL_INDEX.getByName(row.homeCell).kick(providerId, reason);
+}

@@ -1,0 +1,100 @@
+import { cellOf } from "../../domain/geo";
+import type { NearbyQuery as Query } from "../../domain/matching";
+import { CLOSE_REPLACED, HANDOVER_HEADER, type ProviderHandover } from "../../durable-objects/cell-index";
+import { ok } from "../../lib/envelope";
+import { ApiError } from "../../lib/errors";
+import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/presence";
+import type { AppRouteHandler } from "../../types";
+import type * as routes from "./providers.routes";
+
+const MECHANIC_TYPES = ["breakdown", "mechanic_dispatch"] as const;
+
+export const nearby: AppRouteHandler<typeof routes.nearby> = async (c) => {
+  const q = c.req.valid("query");
+  const query: Query = {
+    lat: q.lat,
+    lng: q.lng,
+    radiusKm: q.radius_km,
+    limit: q.limit,
+    serviceType: q.service_type,
+    vehicleType: q.vehicle_type,
+  };
+  const result = await searchNearby(c.env, query);
+  const providers = result.candidates.map(publicCandidate);
+  return ok(
+    c,
+    {
+      providers,
+      count: providers.length,
+      search: { radius_km: q.radius_km, rings: result.rings, cells_queried: result.cellsQueried },
+    },
+    providers.length ? "Available providers found" : "No available providers nearby",
+  );
+};
+
+export const availableMechanics: AppRouteHandler<typeof routes.availableMechanics> = async (c) => {
+  const q = c.req.valid("query");
+  const base = { lat: q.latitude, lng: q.longitude, radiusKm: q.radius_km, limit: q.limit, vehicleType: q.vehicle_type };
+  // "Mechanics" without a service type means anyone who repairs on the spot: both mechanic types,
+  // searched together and merged so a provider offering both appears once.
+  const types = q.service_type ? [q.service_type] : MECHANIC_TYPES;
+  const results = await Promise.all(types.map((serviceType) => searchNearby(c.env, { ...base, serviceType })));
+  const seen = new Set<string>();
+  const merged = results
+    .flatMap((r) => r.candidates)
+    .sort((a, b) => a.distanceKm - b.distanceKm)
+    .filter((candidate) => !seen.has(candidate.entry.providerId) && seen.add(candidate.entry.providerId))
+    .slice(0, q.limit);
+  const mechanics = merged.map(publicCandidate);
+  return ok(
+    c,
+    {
+      mechanics,
+      count: mechanics.length,
+      search: {
+        radius_km: q.radius_km,
+        rings: Math.max(...results.map((r) => r.rings)),
+        cells_queried: results.reduce((n, r) => n + r.cellsQueried, 0),
+      },
+    },
+    mechanics.length ? "Available mechanics found" : "No available mechanics nearby",
+  );
+};
+
+const REFUSALS = {
+  not_provider: "Only provider accounts can go online",
+  unverified: "Your account must be verified by an admin before you can go online",
+  inactive: "This account is deactivated",
+} as const;
+
+export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
+  }
+  const q = c.req.valid("query");
+  const { userId } = c.get("auth");
+  const eligibility = await loadPresenceProfile(c.get("db"), userId);
+  if (!eligibility.ok) throw new ApiError("FORBIDDEN", REFUSALS[eligibility.reason]);
+
+  const home = cellOf({ lat: q.lat, lng: q.lng });
+  const previous = await claimHomeCell(c.get("db"), userId, home);
+  const handover: ProviderHandover = {
+    providerId: userId,
+    profile: eligibility.profile,
+    lat: q.lat,
+    lng: q.lng,
+    available: q.available === "true",
+  };
+  // A fresh request: nothing the client sent besides the upgrade reaches the object.
+  const response = await c.env.CELL_INDEX.getByName(home).fetch("https://cell.internal/connect", {
+    headers: { upgrade: "websocket", [HANDOVER_HEADER]: JSON.stringify(handover) },
+  });
+  if (previous && previous !== home) {
+    c.executionCtx.waitUntil(
+      c.env.CELL_INDEX.getByName(previous)
+        .kick(userId, "This provider connected again from another socket", CLOSE_REPLACED)
+        .catch(() => false),
+    );
+  }
+  return response as never;
+};
