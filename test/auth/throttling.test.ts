@@ -1,0 +1,219 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ACCOUNT_POLICY, IP_POLICY } from "../../src/durable-objects/login-guard";
+import { login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
+
+interface GuardState {
+  failures: number;
+  lastFailureAt: number;
+  nextAllowedAt: number;
+}
+
+const guard = (key: string) => env.LOGIN_GUARD.getByName(key);
+const accountKey = (email: string) => `acct:${email}`;
+const ipKey = (ip: string) => `ip:${ip}`;
+
+/** Moves a guard's clock forward by rewriting its stored timestamps, instead of sleeping. */
+async function elapse(key: string, ms: number) {
+  await runInDurableObject(guard(key), async (_instance, state) => {
+    const current = await state.storage.get<GuardState>("state");
+    if (!current) return;
+    await state.storage.put<GuardState>("state", {
+      failures: current.failures,
+      lastFailureAt: current.lastFailureAt - ms,
+      nextAllowedAt: current.nextAllowedAt - ms,
+    });
+  });
+}
+
+/**
+ * Restarts a key's pending delay from now, as if its last failure had just happened, so an assertion
+ * that lands inside the delay holds however slowly this machine runs.
+ */
+async function restartDelay(key: string) {
+  await runInDurableObject(guard(key), async (_instance, state) => {
+    const current = await state.storage.get<GuardState>("state");
+    if (!current) return;
+    const now = Date.now();
+    await state.storage.put<GuardState>("state", {
+      failures: current.failures,
+      lastFailureAt: now,
+      nextAllowedAt: now + (current.nextAllowedAt - current.lastFailureAt),
+    });
+  });
+}
+
+/** Makes a key look as if it already had `failures` recent failures and no pending delay. */
+async function seedFailures(key: string, failures: number) {
+  await runInDurableObject(guard(key), async (_instance, state) => {
+    await state.storage.put<GuardState>("state", { failures, lastFailureAt: Date.now(), nextAllowedAt: 0 });
+  });
+}
+
+/** Fails `n` logins in a row, waiting out each slow-down delay (by rewriting time) between them. */
+async function failTimes(email: string, n: number, ip = uniqueIp()) {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) {
+    statuses.push((await login(email, `Wrong-Guess-${i}-x`, ip)).status);
+    await elapse(accountKey(email), 60_000);
+  }
+  return statuses;
+}
+
+function expectRateLimited(res: { status: number; body: Record<string, unknown>; headers: Headers }) {
+  expect(res.status).toBe(429);
+  expect(res.body).toMatchObject({ success: false, code: "RATE_LIMITED", status: 429 });
+  const retryAfter = Number(res.headers.get("retry-after"));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  return retryAfter;
+}
+
+describe("login throttling per account", () => {
+  it("the policy is three failures before slowing down and five before a fifteen-minute lock", () => {
+    expect(ACCOUNT_POLICY).toMatchObject({ slowAfter: 3, lockAfter: 5, lockMs: 15 * 60_000 });
+  });
+
+  it("slows down after three failures: 429 with Retry-After, even for the right password", async () => {
+    const account = await registerCustomer();
+    const ip = uniqueIp();
+    for (let i = 0; i < 3; i++) expect((await login(account.email, `Wrong-${i}-xyz`, ip)).status).toBe(401);
+    await restartDelay(accountKey(account.email));
+    const res = await login(account.email, account.password, ip);
+    expect(expectRateLimited(res)).toBe(1);
+    expect(res.body.data).toBeUndefined();
+  });
+
+  it("lets the next attempt through once the delay has passed", async () => {
+    const account = await registerCustomer();
+    const ip = uniqueIp();
+    for (let i = 0; i < 3; i++) await login(account.email, `Wrong-${i}-xyz`, ip);
+    await restartDelay(accountKey(account.email));
+    expect((await login(account.email, account.password, ip)).status).toBe(429);
+    await elapse(accountKey(account.email), 1_000);
+    expect((await login(account.email, account.password, ip)).status).toBe(200);
+  });
+
+  it("doubles the delay with each further failure", async () => {
+    const account = await registerCustomer();
+    await failTimes(account.email, 3);
+    expect((await login(account.email, "Wrong-again-1")).status).toBe(401);
+    const state = await guard(accountKey(account.email)).inspect();
+    expect(state?.failures).toBe(4);
+    expect((state?.nextAllowedAt ?? 0) - (state?.lastFailureAt ?? 0)).toBe(2 * ACCOUNT_POLICY.baseDelayMs);
+  });
+
+  it("locks the account after five failures", async () => {
+    const account = await registerCustomer();
+    expect(await failTimes(account.email, 4)).toEqual([401, 401, 401, 401]);
+    expect((await login(account.email, "Wrong-fifth-x")).status).toBe(401);
+    const res = await login(account.email, account.password);
+    expect(expectRateLimited(res)).toBeGreaterThan(14 * 60);
+    expect(res.body.message).not.toMatch(/exist/i);
+  });
+
+  it("keeps the lock for its fifteen minutes and lifts it after", async () => {
+    const account = await registerCustomer();
+    await failTimes(account.email, 4);
+    expect((await login(account.email, "Wrong-fifth-x")).status).toBe(401);
+    await elapse(accountKey(account.email), 14 * 60_000);
+    expect((await login(account.email, account.password)).status).toBe(429);
+    await elapse(accountKey(account.email), 60_000);
+    expect((await login(account.email, account.password)).status).toBe(200);
+  });
+
+  it("applies the account's limit from every address", async () => {
+    const account = await registerCustomer();
+    for (let i = 0; i < 3; i++) await login(account.email, `Wrong-${i}-xyz`, uniqueIp());
+    await restartDelay(accountKey(account.email));
+    expect((await login(account.email, account.password, uniqueIp())).status).toBe(429);
+  });
+
+  it("counts an unknown email exactly like a real one", async () => {
+    const ghost = uniqueIdentity("ghost").email;
+    const ip = uniqueIp();
+    for (let i = 0; i < 3; i++) expect((await login(ghost, `Wrong-${i}-xyz`, ip)).status).toBe(401);
+    await restartDelay(accountKey(ghost));
+    expectRateLimited(await login(ghost, "Wrong-3-xyz", ip));
+  });
+
+  it("a success resets the account counter", async () => {
+    const account = await registerCustomer();
+    await failTimes(account.email, 2);
+    expect((await login(account.email, account.password)).status).toBe(200);
+    expect(await guard(accountKey(account.email)).inspect()).toBeNull();
+
+    // Without the reset the next two failures would be the fourth and fifth, and the login a 429.
+    expect(await failTimes(account.email, 2)).toEqual([401, 401]);
+    expect((await login(account.email, account.password)).status).toBe(200);
+  });
+
+  it("forgets failures older than the window", async () => {
+    const account = await registerCustomer();
+    await failTimes(account.email, 2);
+    await elapse(accountKey(account.email), ACCOUNT_POLICY.windowMs + 1_000);
+    expect(await failTimes(account.email, 2)).toEqual([401, 401]);
+    expect((await guard(accountKey(account.email)).inspect())?.failures).toBe(2);
+  });
+
+  it("lets no more than three of ten parallel wrong guesses reach the password check", async () => {
+    const account = await registerCustomer();
+    const ip = uniqueIp();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => login(account.email, `Parallel-${i}-x`, ip)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(ACCOUNT_POLICY.slowAfter);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10 - ACCOUNT_POLICY.slowAfter);
+    expect((await guard(accountKey(account.email)).inspect())?.failures).toBeLessThanOrEqual(ACCOUNT_POLICY.slowAfter);
+  });
+
+  it("holds the same limit when the parallel guesses come from ten addresses", async () => {
+    const account = await registerCustomer();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => login(account.email, `Spread-${i}-x`, uniqueIp())));
+    expect(results.filter((r) => r.status === 401).length).toBeLessThanOrEqual(ACCOUNT_POLICY.slowAfter);
+  });
+});
+
+describe("login throttling per address", () => {
+  it("the policy is ten failures before slowing down and thirty before a lock", () => {
+    expect(IP_POLICY).toMatchObject({ slowAfter: 10, lockAfter: 30, lockMs: 15 * 60_000 });
+  });
+
+  it("slows an address down after ten failures across different accounts", async () => {
+    const ip = uniqueIp();
+    for (let i = 0; i < 10; i++) {
+      expect((await login(uniqueIdentity("spray").email, "Spray-And-Pray-1", ip)).status).toBe(401);
+    }
+    const victim = await registerCustomer();
+    await restartDelay(ipKey(ip));
+    expectRateLimited(await login(victim.email, victim.password, ip));
+    // Another address is not affected, and the account itself has no failures.
+    expect((await login(victim.email, victim.password, uniqueIp())).status).toBe(200);
+  });
+
+  it("locks an address after thirty failures", async () => {
+    const ip = uniqueIp();
+    await seedFailures(ipKey(ip), 29);
+    expect((await login(uniqueIdentity("spray").email, "Spray-And-Pray-1", ip)).status).toBe(401);
+    const account = await registerCustomer();
+    expect(expectRateLimited(await login(account.email, account.password, ip))).toBeGreaterThan(14 * 60);
+  });
+
+  it("a success takes back only its own attempt from the address count", async () => {
+    const account = await registerCustomer();
+    const ip = uniqueIp();
+    await seedFailures(ipKey(ip), 5);
+    expect((await login(account.email, account.password, ip)).status).toBe(200);
+    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(5);
+  });
+
+  it("lets no more than ten of twenty parallel guesses on different accounts through", async () => {
+    const ip = uniqueIp();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => login(uniqueIdentity("burst").email, "Spray-And-Pray-1", ip)),
+    );
+    expect(results.filter((r) => r.status === 401).length).toBeLessThanOrEqual(IP_POLICY.slowAfter);
+    expect(results.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(20 - IP_POLICY.slowAfter);
+  });
+});
