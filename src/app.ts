@@ -41,7 +41,7 @@ function respondWithError(c: Context<AppEnv>, error: ApiError) {
 
 /** Turns a route path like `/api/services/:id/assign` into a matcher for the 405 check. */
 const pathMatcher = (path: string) =>
-  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\/:[^/]+/g, "/[^/]+")}/?$`);
+  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\/:[^/]+/g, "/[^/]+")}$`);
 
 /**
  * Builds the whole API: middleware in order (request context and access log, security headers,
