@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { hashPassword, PBKDF2_ITERATIONS } from "../../src/auth/password";
+import { getConfig } from "../../src/config";
 import { callJson, login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
 
 async function deactivate(userId: string) {
@@ -112,6 +114,42 @@ describe("POST /api/auth/login", () => {
       const res = await callJson("/api/auth/refresh", { method: "POST", json: { refresh_token: account.tokens.refresh_token } });
       expect(res.status).toBe(401);
       expect(res.body.data).toBeUndefined();
+    });
+  });
+
+  describe("password hash upgrade", () => {
+    const storedHash = async (userId: string) =>
+      (await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(userId).first<{ password_hash: string }>())
+        ?.password_hash ?? "";
+
+    it("stores new hashes with the current parameters and pepper", async () => {
+      const account = await registerCustomer();
+      const pepper = getConfig(env).PASSWORD_PEPPERS[0];
+      expect(await storedHash(account.user.id)).toMatch(new RegExp(`^pbkdf2-sha256\\$${PBKDF2_ITERATIONS}\\$${pepper?.id}\\$`));
+    });
+
+    it("upgrades a hash made with fewer iterations at the next successful login", async () => {
+      const account = await registerCustomer();
+      const pepper = getConfig(env).PASSWORD_PEPPERS[0];
+      if (!pepper) throw new Error("no pepper configured");
+      const weak = await hashPassword(account.password, pepper, 1_000);
+      await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(weak, account.user.id).run();
+
+      expect((await login(account.email, account.password)).status).toBe(200);
+      const upgraded = await storedHash(account.user.id);
+      expect(upgraded).not.toBe(weak);
+      expect(upgraded.startsWith(`pbkdf2-sha256$${PBKDF2_ITERATIONS}$${pepper.id}$`)).toBe(true);
+      expect((await login(account.email, account.password)).status).toBe(200);
+    });
+
+    it("leaves the weak hash alone after a failed login", async () => {
+      const account = await registerCustomer();
+      const pepper = getConfig(env).PASSWORD_PEPPERS[0];
+      if (!pepper) throw new Error("no pepper configured");
+      const weak = await hashPassword(account.password, pepper, 1_000);
+      await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(weak, account.user.id).run();
+      expect((await login(account.email, "Wrong-Password-9")).status).toBe(401);
+      expect(await storedHash(account.user.id)).toBe(weak);
     });
   });
 });
