@@ -57,7 +57,10 @@ export class LoginGuard extends DurableObject<Env> {
     const failures = state.failures + 1;
     let delay = 0;
     if (failures >= policy.lockAfter) delay = policy.lockMs;
-    else if (failures >= policy.slowAfter) delay = policy.baseDelayMs * 2 ** (failures - policy.slowAfter);
+    // The doubling is capped at the lock: from a slowAfter far below lockAfter (the address policy) it
+    // would otherwise reach hours and shut out everyone behind a shared carrier NAT.
+    else if (failures >= policy.slowAfter)
+      delay = Math.min(policy.lockMs, policy.baseDelayMs * 2 ** (failures - policy.slowAfter));
     await this.ctx.storage.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt: now + delay });
     await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
     return { allowed: true };
