@@ -18,6 +18,8 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup.ts"],
+      // Each file runs in workerd on a 2-core machine; real sockets and PBKDF2 make some tests take seconds.
+      testTimeout: 20_000,
       include: ["test/**/*.test.ts", "src/**/*.test.ts"],
       // The Worker writes one JSON access-log line per request; keep test output readable.
       onConsoleLog: (log: string) => !log.startsWith('{"time"'),

@@ -11,6 +11,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 import { providersRouter } from "./routes/providers/providers.index";
+import { tripsRouter } from "./routes/trips/trips.index";
 import type { AppEnv } from "./types";
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
@@ -79,6 +80,7 @@ export function createApp() {
   app.route("/api", healthRouter);
   app.route("/api/auth", authRouter);
   app.route("/api", providersRouter);
+  app.route("/api", tripsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.route(

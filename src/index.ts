@@ -2,6 +2,7 @@ import { createApp } from "./app";
 
 export { CellIndex } from "./durable-objects/cell-index";
 export { LoginGuard } from "./durable-objects/login-guard";
+export { TripRoom } from "./durable-objects/trip-room";
 
 const app = createApp();
 

@@ -152,3 +152,82 @@ export const providerPresence = sqliteTable("provider_presence", {
   homeCell: text("home_cell").notNull(),
   connectedAt: integer("connected_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/** One dispatched job, roadside or haulage. The TripRoom object owns it; this row mirrors every transition. */
+export const trips = sqliteTable(
+  "trips",
+  {
+    id: text("id").primaryKey(),
+    customerId: text("customer_id")
+      .notNull()
+      .references(() => users.id),
+    providerId: text("provider_id").references(() => users.id),
+    kind: text("kind", { enum: ["roadside", "haulage"] }).notNull(),
+    serviceType: text("service_type").notNull(),
+    vehicleType: text("vehicle_type"),
+    status: text("status").notNull(),
+    dispatchMode: text("dispatch_mode", { enum: ["auto", "choice"] }).notNull(),
+    country: text("country", { enum: ["KE", "ZA"] }).notNull(),
+    pickupLat: real("pickup_lat").notNull(),
+    pickupLng: real("pickup_lng").notNull(),
+    pickupAddress: text("pickup_address"),
+    destLat: real("dest_lat"),
+    destLng: real("dest_lng"),
+    destAddress: text("dest_address"),
+    description: text("description"),
+    loadDescription: text("load_description"),
+    currency: text("currency").notNull(),
+    fareAmount: integer("fare_amount").notNull(),
+    distanceKm: real("distance_km").notNull(),
+    durationMinutes: integer("duration_minutes").notNull(),
+    surge: integer("surge", { mode: "boolean" }).notNull(),
+    paymentMethod: text("payment_method", { enum: ["cash", "card", "mpesa"] }).notNull(),
+    paymentStatus: text("payment_status").notNull(),
+    cashCollected: integer("cash_collected", { mode: "boolean" }).notNull().default(false),
+    cancelReason: text("cancel_reason"),
+    cancelledBy: text("cancelled_by"),
+    idempotencyKey: text("idempotency_key"),
+    requestHash: text("request_hash"),
+    seq: integer("seq").notNull().default(0),
+    acceptedAt: integer("accepted_at", { mode: "timestamp_ms" }),
+    completedAt: integer("completed_at", { mode: "timestamp_ms" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("trips_customer_idempotency_unique").on(t.customerId, t.idempotencyKey),
+    index("trips_customer_created_idx").on(t.customerId, t.createdAt),
+    index("trips_provider_created_idx").on(t.providerId, t.createdAt),
+    index("trips_status_created_idx").on(t.status, t.createdAt),
+    index("trips_created_idx").on(t.createdAt),
+  ],
+);
+
+/** The trip's event history, one row per sequence number (the same numbers its sockets carry). */
+export const tripEvents = sqliteTable(
+  "trip_events",
+  {
+    tripId: text("trip_id")
+      .notNull()
+      .references(() => trips.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    type: text("type").notNull(),
+    status: text("status").notNull(),
+    actorId: text("actor_id"),
+    actorRole: text("actor_role"),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("trip_events_trip_seq_unique").on(t.tripId, t.seq)],
+);
+
+/**
+ * A provider's one active trip. Claimed with a compare-and-set (`WHERE trip_id IS NULL` semantics
+ * through the primary key), so two trips can never both hold the same provider.
+ */
+export const providerActiveTrips = sqliteTable("provider_active_trips", {
+  providerId: text("provider_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  tripId: text("trip_id").notNull(),
+  claimedAt: integer("claimed_at", { mode: "timestamp_ms" }).notNull(),
+});

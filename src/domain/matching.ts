@@ -12,6 +12,8 @@ export interface PresenceEntry {
   /** Server receive time of the last position, epoch ms: the TTL runs from here. */
   seenAt: number;
   available: boolean;
+  /** The trip the provider is committed to, if any: such providers are not offered other work. */
+  activeTripId: string | null;
   /** The cell whose object holds this provider's socket: offers are delivered through it. */
   homeCell: string;
   profile: PresenceProfile;
@@ -50,7 +52,7 @@ export const PRESENCE_TTL_MS = 30_000;
  * search radius *and* within the provider's own service radius.
  */
 export function matches(entry: PresenceEntry, query: NearbyQuery, now: number): NearbyCandidate | null {
-  if (!entry.available || now - entry.seenAt > PRESENCE_TTL_MS) return null;
+  if (!entry.available || entry.activeTripId || now - entry.seenAt > PRESENCE_TTL_MS) return null;
   if (query.serviceType && !entry.profile.serviceTypes.includes(query.serviceType)) return null;
   if (query.vehicleType && entry.profile.vehicleType !== query.vehicleType) return null;
   if (query.exclude?.includes(entry.providerId)) return null;

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { providerPresence, providerProfiles, users } from "../db/schema";
+import { providerActiveTrips, providerPresence, providerProfiles, users } from "../db/schema";
 import { cellOf, coveredRadiusKm, etaMinutes, ringCells, ringsForRadius } from "../domain/geo";
 import { mergeCandidates, type NearbyCandidate, type NearbyQuery, type PresenceProfile } from "../domain/matching";
 import type { ServiceType } from "../domain/vocabulary";
@@ -58,7 +58,7 @@ export function publicCandidate(c: NearbyCandidate) {
 export type PublicCandidate = ReturnType<typeof publicCandidate>;
 
 export type PresenceEligibility =
-  | { ok: true; profile: PresenceProfile }
+  | { ok: true; profile: PresenceProfile; activeTripId: string | null }
   | { ok: false; reason: "not_provider" | "unverified" | "inactive" };
 
 /** Loads what a provider needs to go online, refusing anyone not active and verified. */
@@ -75,16 +75,19 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
       verification: providerProfiles.verificationStatus,
       ratingTotal: providerProfiles.ratingTotal,
       ratingCount: providerProfiles.ratingCount,
+      activeTripId: providerActiveTrips.tripId,
     })
     .from(users)
     .innerJoin(providerProfiles, eq(providerProfiles.userId, users.id))
+    .leftJoin(providerActiveTrips, eq(providerActiveTrips.providerId, users.id))
     .where(eq(users.id, providerId))
     .get();
-  if (!row || row.role !== "provider") return { ok: false, reason: "not_provider" };
+  if (row?.role !== "provider") return { ok: false, reason: "not_provider" };
   if (!row.isActive) return { ok: false, reason: "inactive" };
   if (row.verification !== "verified") return { ok: false, reason: "unverified" };
   return {
     ok: true,
+    activeTripId: row.activeTripId ?? null,
     profile: {
       name: row.name,
       serviceTypes: row.serviceTypes as ServiceType[],

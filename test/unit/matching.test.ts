@@ -18,6 +18,7 @@ const entry = (over: Partial<PresenceEntry> = {}, profile: Partial<PresenceEntry
   accuracyM: null,
   seenAt: NOW,
   available: true,
+  activeTripId: null,
   homeCell: "cell",
   profile: {
     name: "P",

@@ -8,6 +8,7 @@ import {
   type PresenceEntry,
   type PresenceProfile,
 } from "../../domain/matching";
+import { FloodGate } from "../shared/flood";
 import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
 
 /** Who is on a socket and where they last were; survives hibernation via `serializeAttachment`. */
@@ -16,6 +17,8 @@ export interface ProviderAttachment {
   profile: PresenceProfile;
   connectedAt: number;
   available: boolean;
+  /** The trip this provider is committed to (set by the trip room on acceptance). */
+  activeTripId: string | null;
   lat: number;
   lng: number;
   heading: number | null;
@@ -35,6 +38,7 @@ export interface ProviderHandover {
   lat: number;
   lng: number;
   available: boolean;
+  activeTripId: string | null;
 }
 export const HANDOVER_HEADER = "x-presence-handover";
 export const SUBPROTOCOL = "fixoncall.v1";
@@ -44,18 +48,11 @@ export const CLOSE_REPLACED = 4001;
 export const CLOSE_DEACTIVATED = 4003;
 
 /** Per-socket flood limit: a bucket of 10 frames refilled at 2 per second (a ping every 0.5 s). */
-const BUCKET_SIZE = 10;
-const REFILL_PER_MS = 2 / 1000;
+const flood = new FloodGate(10, 2);
 /** Server keepalive frame interval (Toota's consumers pinged every 30 s). */
 const KEEPALIVE_MS = 30_000;
 
 const providerTag = (providerId: string) => `p:${providerId}`;
-
-interface Bucket {
-  tokens: number;
-  at: number;
-  lastErrorAt: number;
-}
 
 /**
  * One region cell's live index of providers: the cell's provider sockets (hibernation API) and
@@ -70,7 +67,6 @@ interface Bucket {
  */
 export class CellIndex extends DurableObject<Env> {
   private readonly entries = new Map<string, PresenceEntry>();
-  private readonly buckets = new WeakMap<WebSocket, Bucket>();
   /** This object's cell, known once a socket was handed over here (RPC-only objects never need it). */
   private cellId: string | null = null;
 
@@ -98,6 +94,7 @@ export class CellIndex extends DurableObject<Env> {
       accuracyM: a.accuracyM,
       seenAt: a.seenAt,
       available: a.available,
+      activeTripId: a.activeTripId,
       homeCell: a.homeCell,
       profile: a.profile,
     };
@@ -128,6 +125,7 @@ export class CellIndex extends DurableObject<Env> {
       profile: handover.profile,
       connectedAt: now,
       available: handover.available,
+      activeTripId: handover.activeTripId,
       lat: handover.lat,
       lng: handover.lng,
       heading: null,
@@ -152,7 +150,12 @@ export class CellIndex extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const now = Date.now();
-    if (!this.takeToken(ws, now)) return;
+    const gate = flood.take(ws, now);
+    if (gate !== "ok") {
+      if (gate === "drop-and-tell")
+        this.send(ws, { type: "error", code: "rate_limited", message: "too many messages; at most 2 per second" });
+      return;
+    }
     const parsed = parseProviderFrame(data);
     if (!parsed.ok) {
       this.send(ws, { type: "error", code: parsed.code, message: parsed.message });
@@ -174,6 +177,12 @@ export class CellIndex extends DurableObject<Env> {
         this.send(ws, { type: "presence", cell: next.positionedCell, available: next.available, searchable: next.available });
         return;
       }
+      case "offer_response": {
+        const result = await this.env.TRIP_ROOM.getByName(message.trip_id).respond(a.providerId, message.response);
+        // On acceptance the trip room marks this provider busy here (setActiveTrip) before answering.
+        this.send(ws, { type: "offer_result", trip_id: message.trip_id, response: message.response, ...result });
+        return;
+      }
       case "position": {
         const next: ProviderAttachment = {
           ...a,
@@ -186,6 +195,13 @@ export class CellIndex extends DurableObject<Env> {
           positionedCell: cellOf({ lat: message.latitude, lng: message.longitude }),
         };
         await this.place(ws, a, next);
+        if (next.activeTripId) {
+          // A provider on a trip: their position goes to the trip's watchers too (the flood gate
+          // already caps it at 2/s). Not awaited, so a slow trip room cannot hold up this cell.
+          this.env.TRIP_ROOM.getByName(next.activeTripId)
+            .providerPosition(next.providerId, { lat: next.lat, lng: next.lng, heading: next.heading })
+            .catch(() => undefined);
+        }
         return;
       }
     }
@@ -309,6 +325,30 @@ export class CellIndex extends DurableObject<Env> {
     return sockets.length > 0;
   }
 
+  /** The live state of a provider whose socket is here, or null if they are not connected here. */
+  async describe(providerId: string): Promise<ProviderAttachment | null> {
+    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
+      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      if (a) return a;
+    }
+    return null;
+  }
+
+  /**
+   * Marks a provider as committed to a trip (or free again). Committed providers stay visible to
+   * their trip but are no longer offered other work, and their positions are relayed to the trip.
+   */
+  async setActiveTrip(providerId: string, tripId: string | null): Promise<boolean> {
+    let found = false;
+    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
+      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      if (!a) continue;
+      found = true;
+      await this.place(ws, a, { ...a, activeTripId: tripId });
+    }
+    return found;
+  }
+
   /** Counts for tests, benchmarks and ops. */
   async stats(): Promise<{ cell: string | null; entries: number; sockets: number }> {
     return { cell: this.cellId, entries: this.entries.size, sockets: this.ctx.getWebSockets().length };
@@ -328,23 +368,6 @@ export class CellIndex extends DurableObject<Env> {
 
   private async armKeepalive() {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
-  }
-
-  /** Token bucket per socket; over the limit, frames are dropped with at most one error a second. */
-  private takeToken(ws: WebSocket, now: number): boolean {
-    const bucket = this.buckets.get(ws) ?? { tokens: BUCKET_SIZE, at: now, lastErrorAt: 0 };
-    bucket.tokens = Math.min(BUCKET_SIZE, bucket.tokens + (now - bucket.at) * REFILL_PER_MS);
-    bucket.at = now;
-    this.buckets.set(ws, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return true;
-    }
-    if (now - bucket.lastErrorAt >= 1000) {
-      bucket.lastErrorAt = now;
-      this.send(ws, { type: "error", code: "rate_limited", message: "too many messages; at most 2 per second" });
-    }
-    return false;
   }
 
   private send(ws: WebSocket, message: ProviderServerMessage) {

@@ -32,12 +32,29 @@ export const AvailabilityMessage = z.strictObject({
 
 export const PingMessage = z.strictObject({ type: z.literal("ping") });
 
-export const ProviderMessage = z.discriminatedUnion("type", [PositionMessage, AvailabilityMessage, PingMessage]);
+/** A provider's answer to an offer; Toota's `{trip_id, driver_response_status}` is accepted too. */
+export const OfferResponseMessage = z.strictObject({
+  type: z.literal("offer_response"),
+  trip_id: z.uuid(),
+  response: z.enum(["accepted", "rejected"]),
+});
+export const TootaOfferResponse = z.strictObject({
+  trip_id: z.uuid(),
+  driver_response_status: z.enum(["accepted", "rejected"]),
+});
+
+export const ProviderMessage = z.discriminatedUnion("type", [
+  PositionMessage,
+  AvailabilityMessage,
+  PingMessage,
+  OfferResponseMessage,
+]);
 
 export type ParsedProviderMessage =
   | z.infer<typeof PositionMessage>
   | z.infer<typeof AvailabilityMessage>
-  | z.infer<typeof PingMessage>;
+  | z.infer<typeof PingMessage>
+  | z.infer<typeof OfferResponseMessage>;
 
 export type ParseResult = { ok: true; message: ParsedProviderMessage } | { ok: false; code: string; message: string };
 
@@ -61,6 +78,13 @@ export function parseProviderFrame(data: string | ArrayBuffer): ParseResult {
   if (!("type" in json)) {
     const toota = TootaPosition.safeParse(json);
     if (toota.success) return { ok: true, message: { type: "position", ...toota.data } };
+    const answer = TootaOfferResponse.safeParse(json);
+    if (answer.success) {
+      return {
+        ok: true,
+        message: { type: "offer_response", trip_id: answer.data.trip_id, response: answer.data.driver_response_status },
+      };
+    }
     return { ok: false, code: "invalid_message", message: describe(toota.error) };
   }
   const parsed = ProviderMessage.safeParse(json);
@@ -87,4 +111,10 @@ export type ProviderServerMessage =
   | { type: "ping"; ts: number }
   | { type: "pong"; ts: number }
   | { type: "error"; code: string; message: string }
-  | { type: "replaced"; message: string };
+  | { type: "replaced"; message: string }
+  | ({ type: "offer_result"; trip_id: string; response: "accepted" | "rejected" } & OfferOutcome);
+
+/** What a provider's answer to an offer led to (the trip room's verdict). */
+export type OfferOutcome =
+  | { ok: true; customer?: { user_id: string; first_name: string; last_name: string; email: string; phone: string } }
+  | { ok: false; code: string; reason: string; message: string };

@@ -84,6 +84,7 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
     lat: q.lat,
     lng: q.lng,
     available: q.available === "true",
+    activeTripId: eligibility.activeTripId,
   };
   // A fresh request: nothing the client sent besides the upgrade reaches the object.
   const response = await c.env.CELL_INDEX.getByName(home).fetch("https://cell.internal/connect", {

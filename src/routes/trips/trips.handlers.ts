@@ -1,0 +1,303 @@
+import { and, desc, eq, or, type SQL } from "drizzle-orm";
+import type { Context } from "hono";
+import { sha256Hex } from "../../auth/tokens";
+import { trips } from "../../db/schema";
+import { seedStatus, type TripStatus } from "../../domain/trip-state";
+import type { OpResult, WatcherHandover } from "../../durable-objects/trip-room";
+import { WATCHER_HEADER } from "../../durable-objects/trip-room";
+import { ok } from "../../lib/envelope";
+import { ApiError } from "../../lib/errors";
+import { publicCandidate, searchNearby } from "../../presence/presence";
+import { claimTrip, loadCustomer, type NewTrip, prepareTrip } from "../../trips/service";
+import type { AppEnv, AppRouteHandler } from "../../types";
+import type * as routes from "./trips.routes";
+import type { NewTripInput } from "./trips.schemas";
+
+type Ctx = Context<AppEnv>;
+const room = (c: Ctx, id: string) => c.env.TRIP_ROOM.getByName(id);
+
+/** Maps a room's refusal to the error envelope, keeping its machine reason in `details`. */
+function unwrap<T>(result: OpResult<T>): T {
+  if (result.ok) return result.trip;
+  throw new ApiError(result.code, result.message, { details: { reason: result.reason } });
+}
+
+/**
+ * Loads a trip the caller may see: its customer, its assigned provider, or an admin. Anyone else
+ * gets the same 404 as for a trip that does not exist, so IDs cannot be probed.
+ */
+async function partyTrip(c: Ctx, id: string) {
+  const auth = c.get("auth");
+  const row = await c
+    .get("db")
+    .select({ id: trips.id, customerId: trips.customerId, providerId: trips.providerId })
+    .from(trips)
+    .where(eq(trips.id, id))
+    .get();
+  const allowed = row && (auth.role === "admin" || row.customerId === auth.userId || row.providerId === auth.userId);
+  if (!row || !allowed) throw new ApiError("NOT_FOUND", "Trip not found");
+  return row;
+}
+
+function toNewTrip(body: NewTripInput): NewTrip {
+  return {
+    serviceType: body.service_type,
+    vehicleType: body.vehicle_type ?? null,
+    pickup: { lat: body.pickup.latitude, lng: body.pickup.longitude, address: body.pickup.address ?? null },
+    destination: body.destination
+      ? { lat: body.destination.latitude, lng: body.destination.longitude, address: body.destination.address ?? null }
+      : null,
+    description: body.description ?? null,
+    loadDescription: body.load_description ?? null,
+    paymentMethod: body.payment_method,
+    dispatchMode: body.dispatch ?? (body.service_type === "haulage" ? "choice" : "auto"),
+  };
+}
+
+/** The shared creation path of `POST /api/trips` and Fix On Call's `POST /api/services/request`. */
+async function create(c: Ctx, input: NewTrip, rawBody: unknown, key: string | undefined) {
+  const auth = c.get("auth");
+  const customer = await loadCustomer(c.get("db"), auth.userId);
+  if (!customer) throw new ApiError("FORBIDDEN", "Only customers can request trips");
+  const prepared = await prepareTrip(c.env, crypto.randomUUID(), customer, input);
+  if (!prepared.ok) {
+    throw new ApiError("VALIDATION_ERROR", prepared.message, {
+      details: [{ field: prepared.field ?? "(body)", message: prepared.message, code: prepared.reason }],
+    });
+  }
+  const record = {
+    ...prepared.record,
+    idempotencyKey: key ?? null,
+    requestHash: key ? await sha256Hex(JSON.stringify(rawBody)) : null,
+  };
+  const claim = await claimTrip(c.get("db"), record);
+  if (!claim.claimed) {
+    if (!claim.sameRequest)
+      throw new ApiError("VALIDATION_ERROR", "This Idempotency-Key was already used with a different request");
+    const existing = await room(c, claim.existingId).view();
+    if (!existing)
+      throw new ApiError("CONFLICT", "The first request with this Idempotency-Key is still in progress; retry shortly");
+    c.header("Idempotent-Replayed", "true");
+    return ok(
+      c,
+      { trip: existing, available_providers: prepared.available },
+      "Trip already created for this Idempotency-Key",
+      200,
+    );
+  }
+  const trip = await room(c, record.id).create(record);
+  return ok(c, { trip, available_providers: prepared.available }, "Trip created successfully", 201);
+}
+
+export const createTrip: AppRouteHandler<typeof routes.createTrip> = async (c) => {
+  const body = c.req.valid("json");
+  return create(c, toNewTrip(body), body, c.req.valid("header")["idempotency-key"]) as never;
+};
+
+export const serviceRequest: AppRouteHandler<typeof routes.serviceRequest> = async (c) => {
+  const body = c.req.valid("json");
+  const { location, ...rest } = body;
+  return create(c, toNewTrip({ ...rest, pickup: location }), body, c.req.valid("header")["idempotency-key"]) as never;
+};
+
+async function list(c: Ctx, query: { limit: number; offset: number; status?: TripStatus }) {
+  const auth = c.get("auth");
+  const filters: SQL[] = [];
+  if (auth.role !== "admin") {
+    const mine = or(eq(trips.customerId, auth.userId), eq(trips.providerId, auth.userId));
+    if (mine) filters.push(mine);
+  }
+  if (query.status) filters.push(eq(trips.status, query.status));
+  const rows = await c
+    .get("db")
+    .select()
+    .from(trips)
+    .where(filters.length ? and(...filters) : undefined)
+    .orderBy(desc(trips.createdAt))
+    .limit(query.limit)
+    .offset(query.offset)
+    .all();
+  const view = rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    service_type: r.serviceType as never,
+    vehicle_type: r.vehicleType as never,
+    status: r.status as TripStatus,
+    seed_status: seedStatus(r.status as TripStatus),
+    dispatch_mode: r.dispatchMode,
+    pickup: { latitude: r.pickupLat, longitude: r.pickupLng, address: r.pickupAddress },
+    destination:
+      r.destLat === null || r.destLng === null ? null : { latitude: r.destLat, longitude: r.destLng, address: r.destAddress },
+    description: r.description,
+    load_description: r.loadDescription,
+    quote: {
+      currency: r.currency,
+      amount: r.fareAmount,
+      distance_km: r.distanceKm,
+      duration_minutes: r.durationMinutes,
+      surge: r.surge,
+      breakdown: { base: 0, distance: 0, time: 0, surge_multiplier: r.surge ? 1.5 : 1 },
+    },
+    payment: { method: r.paymentMethod, status: r.paymentStatus, cash_collected: r.cashCollected },
+    customer_id: r.customerId,
+    provider_id: r.providerId,
+    arrived_at_destination: false,
+    cancel_reason: r.cancelReason,
+    cancelled_by: r.cancelledBy,
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+    accepted_at: r.acceptedAt?.toISOString() ?? null,
+    completed_at: r.completedAt?.toISOString() ?? null,
+    seq: r.seq,
+  }));
+  return ok(c, { trips: view, count: view.length, limit: query.limit, offset: query.offset }, "Trips retrieved");
+}
+
+export const listTrips: AppRouteHandler<typeof routes.listTrips> = async (c) => list(c, c.req.valid("query")) as never;
+export const serviceHistory: AppRouteHandler<typeof routes.serviceHistory> = async (c) => list(c, c.req.valid("query")) as never;
+
+export const getTrip: AppRouteHandler<typeof routes.getTrip> = async (c) => {
+  const { id } = c.req.valid("param");
+  await partyTrip(c, id);
+  const view = await room(c, id).view();
+  if (!view) throw new ApiError("NOT_FOUND", "Trip not found");
+  return ok(c, view, "Trip retrieved") as never;
+};
+
+export const getTripStatus: AppRouteHandler<typeof routes.getTripStatus> = async (c) => {
+  const { id } = c.req.valid("param");
+  await partyTrip(c, id);
+  const view = await room(c, id).view();
+  if (!view) throw new ApiError("NOT_FOUND", "Trip not found");
+  return ok(c, { trip_status: view.status, seq: view.seq }, "Trip status retrieved");
+};
+
+async function offer(c: Ctx, id: string, providerId: string) {
+  await partyTrip(c, id);
+  const auth = c.get("auth");
+  return ok(
+    c,
+    unwrap(await room(c, id).offerTo({ userId: auth.userId, role: auth.role }, providerId)),
+    "Awaiting provider response",
+  );
+}
+
+export const offerTrip: AppRouteHandler<typeof routes.offerTrip> = async (c) =>
+  offer(c, c.req.valid("param").id, c.req.valid("json").provider_id) as never;
+
+export const assignService: AppRouteHandler<typeof routes.assignService> = async (c) => {
+  const body = c.req.valid("json");
+  return offer(c, c.req.valid("param").id, (body.mechanic_id ?? body.provider_id) as string) as never;
+};
+
+async function respond(c: Ctx, response: "accepted" | "rejected") {
+  const { id } = c.req.param() as { id: string };
+  const outcome = await room(c, id).respond(c.get("auth").userId, response);
+  if (!outcome.ok) throw new ApiError(outcome.code as "CONFLICT", outcome.message, { details: { reason: outcome.reason } });
+  return ok(c, { trip_id: id, response, ...(outcome.customer ? { customer: outcome.customer } : {}) }, `Offer ${response}`);
+}
+export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => respond(c, "accepted") as never;
+export const rejectTrip: AppRouteHandler<typeof routes.rejectTrip> = async (c) => respond(c, "rejected") as never;
+
+async function move(c: Ctx, id: string, status: string, reason?: string) {
+  await partyTrip(c, id);
+  const auth = c.get("auth");
+  return ok(c, unwrap(await room(c, id).transition({ userId: auth.userId, role: auth.role }, status, reason)), "Trip updated");
+}
+export const updateStatus: AppRouteHandler<typeof routes.updateStatus> = async (c) => {
+  const body = c.req.valid("json");
+  return move(c, c.req.valid("param").id, body.status, body.reason) as never;
+};
+export const serviceStatus: AppRouteHandler<typeof routes.serviceStatus> = async (c) => {
+  const body = c.req.valid("json");
+  return move(c, c.req.valid("param").id, body.status, body.reason) as never;
+};
+export const cancelTrip: AppRouteHandler<typeof routes.cancelTrip> = async (c) =>
+  move(c, c.req.valid("param").id, "cancelled", c.req.valid("json").reason) as never;
+
+export const cashCollected: AppRouteHandler<typeof routes.cashCollected> = async (c) => {
+  const { id } = c.req.valid("param");
+  await partyTrip(c, id);
+  const auth = c.get("auth");
+  return ok(
+    c,
+    unwrap(await room(c, id).confirmCash({ userId: auth.userId, role: auth.role })),
+    "Cash collection recorded",
+  ) as never;
+};
+
+export const reassignTrip: AppRouteHandler<typeof routes.reassignTrip> = async (c) => {
+  const { id } = c.req.valid("param");
+  await partyTrip(c, id);
+  const body = c.req.valid("json");
+  const auth = c.get("auth");
+  return ok(
+    c,
+    unwrap(await room(c, id).reassign({ userId: auth.userId, role: auth.role }, body.reason, body.provider_id)),
+    "Trip reassigned",
+  ) as never;
+};
+
+const requireUpgrade = (c: Ctx) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
+  }
+};
+
+/** Toota clients speak Toota on their sockets; they say so with the `toota.v1` subprotocol. */
+const flavorOf = (c: Ctx) => ((c.req.header("sec-websocket-protocol") ?? "").includes("toota") ? "toota" : "canonical");
+
+export const watchTrip: AppRouteHandler<typeof routes.watchTrip> = async (c) => {
+  requireUpgrade(c);
+  const { id } = c.req.valid("param");
+  const row = await partyTrip(c, id);
+  const auth = c.get("auth");
+  const actor = auth.role === "admin" ? "admin" : row.customerId === auth.userId ? "customer" : "provider";
+  const handover: WatcherHandover = {
+    userId: auth.userId,
+    role: auth.role,
+    actor,
+    flavor: flavorOf(c),
+    since: c.req.valid("query").since ?? null,
+  };
+  return room(c, id).fetch("https://trip.internal/watch", {
+    headers: { upgrade: "websocket", [WATCHER_HEADER]: JSON.stringify(handover) },
+  }) as never;
+};
+
+export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = async (c) => {
+  requireUpgrade(c);
+  const auth = c.get("auth");
+  const customer = await loadCustomer(c.get("db"), auth.userId);
+  if (!customer) throw new ApiError("FORBIDDEN", "Only customers can request trips");
+  const tripId = crypto.randomUUID();
+  const handover: WatcherHandover = {
+    userId: auth.userId,
+    role: auth.role,
+    actor: "customer",
+    flavor: "toota",
+    since: null,
+    draft: { tripId, customerName: customer.name, customerPhone: customer.phone, customerEmail: customer.email },
+  };
+  return room(c, tripId).fetch("https://trip.internal/watch", {
+    headers: { upgrade: "websocket", [WATCHER_HEADER]: JSON.stringify(handover) },
+  }) as never;
+};
+
+export const findDriver: AppRouteHandler<typeof routes.findDriver> = async (c) => {
+  const q = c.req.valid("query");
+  const found = await searchNearby(c.env, {
+    lat: q.lat,
+    lng: q.lng,
+    radiusKm: 20,
+    limit: 20,
+    serviceType: q.vehicle_type ? "haulage" : undefined,
+    vehicleType: q.vehicle_type,
+  });
+  const drivers = found.candidates.map(publicCandidate);
+  return ok(
+    c,
+    { message: drivers.length ? "Available drivers found" : "No available drivers nearby", drivers },
+    drivers.length ? "Available drivers found" : "No available drivers nearby",
+  );
+};

@@ -1,0 +1,202 @@
+import { z } from "@hono/zod-openapi";
+import { envelopeOf } from "../../lib/envelope";
+import { route } from "../../lib/route";
+import { IdParam } from "../../lib/schemas";
+import { NearbyProvider } from "../providers/providers.schemas";
+import {
+  AssignBody,
+  CancelBody,
+  DraftSocketQuery,
+  FindDriverQuery,
+  IdempotencyHeaders,
+  NewTripBody,
+  OfferBody,
+  ReassignBody,
+  ServiceRequestBody,
+  StatusBody,
+  TripListQuery,
+  TripViewSchema,
+  WatchQuery,
+} from "./trips.schemas";
+
+const tags = ["Trips"];
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const reply = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema: envelopeOf(schema) } },
+});
+const Created = z.object({ trip: TripViewSchema, available_providers: z.array(NearbyProvider) });
+const TripList = z.object({
+  trips: z.array(TripViewSchema.partial({ offer: true })),
+  count: z.number(),
+  limit: z.number(),
+  offset: z.number(),
+});
+const PARTIES = ["customer", "provider", "admin"] as const;
+const socket = { 101: { description: "Switching protocols" }, 426: { description: "Not a WebSocket upgrade" } };
+
+export const createTrip = route(["customer"], {
+  method: "post",
+  path: "/trips",
+  tags,
+  summary: "Request roadside help or a truck",
+  description:
+    "The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe.",
+  request: { body: json(NewTripBody), headers: IdempotencyHeaders },
+  responses: {
+    201: reply("Trip created", Created),
+    200: reply("Replay of an earlier request with the same Idempotency-Key", Created),
+  },
+});
+
+export const serviceRequest = route(["customer"], {
+  method: "post",
+  path: "/services/request",
+  tags: ["Services (Fix On Call)"],
+  summary: "Fix On Call: request roadside service",
+  request: { body: json(ServiceRequestBody), headers: IdempotencyHeaders },
+  responses: { 201: reply("Service requested", Created), 200: reply("Replay", Created) },
+});
+
+export const listTrips = route(PARTIES, {
+  method: "get",
+  path: "/trips",
+  tags,
+  summary: "My trips (admins: all), newest first",
+  request: { query: TripListQuery },
+  responses: { 200: reply("Trips", TripList) },
+});
+
+export const serviceHistory = route(PARTIES, {
+  method: "get",
+  path: "/services/history",
+  tags: ["Services (Fix On Call)"],
+  summary: "Fix On Call: my service history (from D1)",
+  request: { query: TripListQuery },
+  responses: { 200: reply("Trips", TripList) },
+});
+
+export const getTrip = route(PARTIES, {
+  method: "get",
+  path: "/trips/{id}",
+  tags,
+  summary: "A trip's live state (its customer, its provider, admins)",
+  request: { params: IdParam },
+  responses: { 200: reply("The trip", TripViewSchema), 404: reply("Not found (or not yours)", z.null()) },
+});
+
+export const getTripStatus = route(PARTIES, {
+  method: "get",
+  path: "/trips/{id}/status",
+  tags,
+  summary: "Toota: a trip's status",
+  request: { params: IdParam },
+  responses: { 200: reply("Status", z.object({ trip_status: z.string(), seq: z.number() })) },
+});
+
+export const offerTrip = route(["customer", "admin"], {
+  method: "post",
+  path: "/trips/{id}/offer",
+  tags,
+  summary: "Offer the trip to a provider of your choice (Toota confirm_driver)",
+  description: "The provider gets new_trip_request and has 30 seconds to answer.",
+  request: { params: IdParam, body: json(OfferBody) },
+  responses: { 200: reply("Offer sent", TripViewSchema) },
+});
+
+export const assignService = route(["customer", "admin"], {
+  method: "post",
+  path: "/services/{id}/assign",
+  tags: ["Services (Fix On Call)"],
+  summary: "Fix On Call: assign a mechanic (an offer they must accept within 30 s)",
+  request: { params: IdParam, body: json(AssignBody) },
+  responses: { 200: reply("Offer sent", TripViewSchema) },
+});
+
+const answer = (path: string, summary: string) =>
+  route(["provider"], {
+    method: "post",
+    path,
+    tags,
+    summary,
+    request: { params: IdParam },
+    responses: {
+      200: reply("Answer recorded", z.object({ trip_id: z.string(), response: z.string(), customer: z.unknown().optional() })),
+    },
+  });
+export const acceptTrip = answer("/trips/{id}/accept", "Accept the offer you hold");
+export const rejectTrip = answer("/trips/{id}/reject", "Reject the offer you hold");
+
+export const updateStatus = route(PARTIES, {
+  method: "post",
+  path: "/trips/{id}/status",
+  tags,
+  summary: "Move a trip along (provider: en_route, arrived, in_progress, completed; anyone allowed: cancelled with a reason)",
+  request: { params: IdParam, body: json(StatusBody) },
+  responses: { 200: reply("Updated", TripViewSchema) },
+});
+
+export const serviceStatus = route(PARTIES, {
+  method: "put",
+  path: "/services/{id}/status",
+  tags: ["Services (Fix On Call)"],
+  summary: "Fix On Call: update a service's status",
+  request: { params: IdParam, body: json(StatusBody) },
+  responses: { 200: reply("Updated", TripViewSchema) },
+});
+
+export const cancelTrip = route(PARTIES, {
+  method: "post",
+  path: "/trips/{id}/cancel",
+  tags,
+  summary: "Cancel with a reason (customers until the provider arrives)",
+  request: { params: IdParam, body: json(CancelBody) },
+  responses: { 200: reply("Cancelled", TripViewSchema) },
+});
+
+export const cashCollected = route(["provider"], {
+  method: "post",
+  path: "/trips/{id}/cash-collected",
+  tags,
+  summary: "Provider confirms the cash was collected (required before a cash job starts)",
+  request: { params: IdParam },
+  responses: { 200: reply("Recorded", TripViewSchema) },
+});
+
+export const reassignTrip = route(["admin"], {
+  method: "post",
+  path: "/trips/{id}/reassign",
+  tags,
+  summary: "Admin: take the trip off its provider and dispatch it again",
+  request: { params: IdParam, body: json(ReassignBody) },
+  responses: { 200: reply("Reassigned", TripViewSchema) },
+});
+
+export const watchTrip = route(PARTIES, {
+  method: "get",
+  path: "/trips/{id}/ws",
+  tags,
+  summary: "Watch a trip live (WebSocket): every event with its sequence number",
+  description:
+    "Reconnect with ?since=<last seq> to receive what you missed (or a snapshot). Providers may send {type:'position'}, {trip_status} (Toota words), {type:'cash_collected'}; customers {type:'cancel', reason}.",
+  request: { params: IdParam, query: WatchQuery },
+  responses: socket,
+});
+
+export const tootaTripSocket = route(["customer"], {
+  method: "get",
+  path: "/trips/ws",
+  tags,
+  summary: "Toota's trip-request socket: create_trip, confirm_driver, nearest drivers, then live updates",
+  request: { query: DraftSocketQuery },
+  responses: socket,
+});
+
+export const findDriver = route(["customer", "admin"], {
+  method: "get",
+  path: "/trips/find-driver",
+  tags,
+  summary: "Toota: available drivers near a point",
+  request: { query: FindDriverQuery },
+  responses: { 200: reply("Drivers", z.object({ message: z.string(), drivers: z.array(NearbyProvider) })) },
+});
