@@ -14,31 +14,32 @@
 // ("1,10,50"), BENCH_SEQUENTIAL requests per sequential run (40), BENCH_PORT (8788) and
 // BENCH_FLOOR_PORT (8789); a busy port is replaced by a free one. Everything else in the environment
 // reaches wrangler as is (e.g. X_LOCAL_OBSERVABILITY=false switches off wrangler's local tracing).
-import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  appendFileSync,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { createServer } from "node:net";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import autocannon from "autocannon";
 import { ensureDevVars } from "../scripts/dev-vars.mjs";
 import { buildSeedSql, DEMO_PASSWORD } from "../scripts/seed.mjs";
+import {
+  benchEnv,
+  cannon,
+  fmt,
+  HOST,
+  hashTree,
+  machineInfo,
+  makeLog,
+  pickPort,
+  ROOT,
+  run,
+  startProcess,
+  startWrangler as startWranglerIn,
+  stopServers,
+  stopServersOnSignals,
+  summarize,
+  waitReady,
+} from "./lib/common.mjs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const RESULTS = join(ROOT, "bench/results");
 const STATE = join(RESULTS, "state");
-const HOST = "127.0.0.1";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP_S = 2;
@@ -50,170 +51,23 @@ const MAX_REQUESTS_PER_RUN = 2_000;
 const BENCH_PASSWORD = "Bench-Runner-Pass-2026";
 
 process.chdir(ROOT);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true" };
-// npm puts node_modules/.bin first on PATH; do the same when run as `node bench/foundation.mjs`.
-env.PATH = `${join(ROOT, "node_modules/.bin")}:${env.PATH}`;
+const env = benchEnv();
 
-const log = (...args) => console.error("[bench]", ...args);
+const log = makeLog("bench");
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers
+// Servers (start/stop/ready helpers live in bench/lib/common.mjs)
 
-function percentile(sorted, p) {
-  if (!sorted.length) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
-function summarize(latencies) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const mean = sorted.reduce((sum, v) => sum + v, 0) / (sorted.length || 1);
-  return { count: sorted.length, mean, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
-}
-
-const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
-
-function portIsFree(port) {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function pickPort(preferred, taken) {
-  if (!taken.has(preferred) && (await portIsFree(preferred))) return preferred;
-  for (;;) {
-    const port = await freePort();
-    if (!taken.has(port)) return port;
-  }
-}
-
-/** A hash of every file under src/, to notice if someone edits the code while we measure it. */
-function hashTree(dir) {
-  const hash = createHash("sha256");
-  const walk = (d) => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(path).update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return hash.digest("hex").slice(0, 12);
-}
-
-function run(command, args) {
-  return execFileSync(command, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function git(args) {
-  try {
-    return run("git", args).trim();
-  } catch {
-    return "unknown";
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Servers
-
-const servers = [];
-
-function startWrangler(name, args) {
-  const out = createWriteStream(join(RESULTS, `${name}.log`));
-  const child = spawn("wrangler", ["dev", ...args, "--show-interactive-dev-session=false"], {
-    env,
-    detached: true, // its own process group, so stopping it also stops the workerd it starts
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  const server = { name, child, exited: new Promise((resolve) => child.once("exit", resolve)) };
-  servers.push(server);
-  return server;
-}
-
-async function stopServers() {
-  await Promise.all(
-    servers.map(async ({ child, exited }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        return;
-      }
-      const done = await Promise.race([exited.then(() => true), sleep(8_000).then(() => false)]);
-      if (!done) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {}
-      }
-    }),
-  );
-}
+const startWrangler = (name, args) => startWranglerIn(name, args, { env, logDir: RESULTS });
 
 /** A plain node:http server answering the same tiny JSON: what this machine and client can do at all. */
 function startNodeCeiling(port) {
   const code = `require("node:http").createServer((_q, s) => { s.setHeader("content-type", "application/json"); s.end('{"success":true}'); }).listen(${port}, "${HOST}")`;
-  const child = spawn(process.execPath, ["-e", code], { detached: true, stdio: "ignore" });
-  const server = { name: "node-ceiling", child, exited: new Promise((resolve) => child.once("exit", resolve)) };
-  servers.push(server);
-  return server;
-}
-
-async function waitReady(url, server, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) throw new Error(`${server.name} exited early; see bench/results/${server.name}.log`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {}
-    await sleep(250);
-  }
-  throw new Error(`${url} not ready after ${timeoutMs / 1000} s; see bench/results/${server.name}.log`);
+  return startProcess("node-ceiling", process.execPath, ["-e", code], { env });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Load
-
-/** autocannon for a fixed duration; latency percentiles from our own per-response timings (sub-ms). */
-async function cannon(url, connections, seconds) {
-  const latencies = [];
-  const instance = autocannon({ url, connections, duration: seconds, pipelining: 1 });
-  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-  });
-  const result = await instance;
-  const s = summarize(latencies);
-  return {
-    connections,
-    seconds,
-    requests: result.requests.total,
-    rps: result.requests.total / seconds,
-    ok: s.count,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    p50: s.p50,
-    p99: s.p99,
-    mean: s.mean,
-    max: s.max,
-  };
-}
 
 /**
  * Runs `request(i)` from `concurrency` workers until `seconds` pass or `maxCount` requests started;
@@ -268,19 +122,7 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const startedAt = new Date();
   const srcHashBefore = hashTree(join(ROOT, "src"));
-  const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
-  const machine = {
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? "unknown",
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    wrangler: wranglerVersion,
-    date: startedAt.toISOString(),
-    commit: git(["rev-parse", "--short", "HEAD"]),
-    srcDirty: git(["status", "--porcelain", "--", "src"]) !== "",
-    loadavgBefore: os.loadavg().map((v) => Number(v.toFixed(2))),
-  };
+  const machine = machineInfo(startedAt);
   log("machine", machine);
 
   // Same steps as scripts/start.mjs, but on a private D1 (bench/results/state) so a developer's
@@ -295,13 +137,9 @@ async function main() {
 
   const taken = new Set();
   const apiPort = await pickPort(Number(process.env.BENCH_PORT ?? 8788), taken);
-  taken.add(apiPort);
   const floorPort = await pickPort(Number(process.env.BENCH_FLOOR_PORT ?? 8789), taken);
-  taken.add(floorPort);
   const apiInspector = await pickPort(9300, taken);
-  taken.add(apiInspector);
   const floorInspector = await pickPort(9301, taken);
-  taken.add(floorInspector);
   const nodePort = await pickPort(8790, taken);
 
   log(`starting API on ${HOST}:${apiPort} and floor on ${HOST}:${floorPort}`);
@@ -494,12 +332,7 @@ function render({ machine, health, registerRuns, loginRuns, bundle }) {
 }
 
 let exitCode = 0;
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, async () => {
-    await stopServers();
-    process.exit(130);
-  });
-}
+stopServersOnSignals();
 try {
   await main();
 } catch (error) {
