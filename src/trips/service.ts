@@ -10,7 +10,7 @@ import type { ServiceType, VehicleType } from "../domain/vocabulary";
 import type { DraftTrip } from "../durable-objects/trip-room";
 import { AUTO_DISPATCH_WINDOW_MS } from "../durable-objects/trip-room";
 import { normaliseVehicleType, type TootaCreateTrip } from "../durable-objects/trip-room/protocol";
-import type { PaymentMethod, Place, TripRecord } from "../durable-objects/trip-room/record";
+import { type PaymentMethod, type Place, type TripRecord, tripRow } from "../durable-objects/trip-room/record";
 import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/presence";
 
 /** A new trip, whichever door it came in by (REST canonical, Fix On Call, Toota's socket). */
@@ -115,7 +115,7 @@ export async function prepareTrip(
     loadDescription: input.loadDescription,
     quote: priced.quote,
     paymentMethod: input.paymentMethod,
-    paymentStatus: input.paymentMethod === "cash" ? "pending" : "pending",
+    paymentStatus: "pending",
     cashCollected: false,
     arrivedAtDestination: false,
     offer: null,
@@ -153,7 +153,6 @@ export async function claimTrip(
   db: Db,
   record: TripRecord,
 ): Promise<{ claimed: true } | { claimed: false; existingId: string; sameRequest: boolean }> {
-  const { tripRow } = await import("../durable-objects/trip-room/record");
   const inserted = await db.insert(trips).values(tripRow(record)).onConflictDoNothing().run();
   if (inserted.meta.changes === 1) return { claimed: true };
   if (!record.idempotencyKey) return { claimed: false, existingId: record.id, sameRequest: true };
