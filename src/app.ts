@@ -7,6 +7,7 @@ import { errorBody } from "./lib/envelope";
 import { ApiError, type ErrorCode } from "./lib/errors";
 import { validationHook } from "./lib/validation-hook";
 import { bodySizeLimit, requestContext } from "./middleware/request";
+import { adminRouter } from "./routes/admin/admin.index";
 import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
@@ -81,6 +82,7 @@ export function createApp() {
   app.route("/api/auth", authRouter);
   app.route("/api", providersRouter);
   app.route("/api", tripsRouter);
+  app.route("/api", adminRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.route(

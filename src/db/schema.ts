@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { PARTNER_TYPES, ROLES, VEHICLE_TYPES, VERIFICATION_STATUSES } from "../domain/vocabulary";
+import { TRIP_STATUSES } from "../domain/trip-state";
+import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES, VERIFICATION_STATUSES } from "../domain/vocabulary";
 
 /** Creation and update times in epoch milliseconds; the API renders them as ISO-8601 UTC. */
 const timestamps = {
@@ -151,6 +152,8 @@ export const providerPresence = sqliteTable("provider_presence", {
     .references(() => users.id, { onDelete: "cascade" }),
   homeCell: text("home_cell").notNull(),
   connectedAt: integer("connected_at", { mode: "timestamp_ms" }).notNull(),
+  /** 1 while a socket is open (set on connect, cleared on close): what the admin dashboard counts. */
+  online: integer("online", { mode: "boolean" }).notNull().default(false),
 });
 
 /** One dispatched job, roadside or haulage. The TripRoom object owns it; this row mirrors every transition. */
@@ -163,9 +166,9 @@ export const trips = sqliteTable(
       .references(() => users.id),
     providerId: text("provider_id").references(() => users.id),
     kind: text("kind", { enum: ["roadside", "haulage"] }).notNull(),
-    serviceType: text("service_type").notNull(),
-    vehicleType: text("vehicle_type"),
-    status: text("status").notNull(),
+    serviceType: text("service_type", { enum: SERVICE_TYPES }).notNull(),
+    vehicleType: text("vehicle_type", { enum: VEHICLE_TYPES }),
+    status: text("status", { enum: TRIP_STATUSES }).notNull(),
     dispatchMode: text("dispatch_mode", { enum: ["auto", "choice"] }).notNull(),
     country: text("country", { enum: ["KE", "ZA"] }).notNull(),
     pickupLat: real("pickup_lat").notNull(),
@@ -199,6 +202,7 @@ export const trips = sqliteTable(
     index("trips_provider_created_idx").on(t.providerId, t.createdAt),
     index("trips_status_created_idx").on(t.status, t.createdAt),
     index("trips_created_idx").on(t.createdAt),
+    index("trips_status_completed_idx").on(t.status, t.completedAt),
   ],
 );
 
@@ -231,3 +235,20 @@ export const providerActiveTrips = sqliteTable("provider_active_trips", {
   tripId: text("trip_id").notNull(),
   claimedAt: integer("claimed_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/** Every admin action, who did it, to what, and why. Append-only. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    adminId: text("admin_id")
+      .notNull()
+      .references(() => users.id),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("audit_log_created_idx").on(t.createdAt), index("audit_log_target_idx").on(t.targetType, t.targetId)],
+);

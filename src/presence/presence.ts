@@ -112,8 +112,8 @@ export async function claimHomeCell(db: Db, providerId: string, homeCell: string
     .get();
   await db
     .insert(providerPresence)
-    .values({ providerId, homeCell, connectedAt: new Date() })
-    .onConflictDoUpdate({ target: providerPresence.providerId, set: { homeCell, connectedAt: new Date() } })
+    .values({ providerId, homeCell, connectedAt: new Date(), online: true })
+    .onConflictDoUpdate({ target: providerPresence.providerId, set: { homeCell, connectedAt: new Date(), online: true } })
     .run();
   return previous?.homeCell ?? null;
 }

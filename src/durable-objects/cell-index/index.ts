@@ -265,6 +265,15 @@ export class CellIndex extends DurableObject<Env> {
         .removeRemote(a.providerId)
         .catch(() => undefined);
     }
+    await this.markOffline(a.providerId, a.homeCell);
+  }
+
+  /** Clears the provider's online flag in D1, unless they have since connected in another cell. */
+  private async markOffline(providerId: string, homeCell: string) {
+    await this.env.DB.prepare("UPDATE provider_presence SET online = 0 WHERE provider_id = ? AND home_cell = ?")
+      .bind(providerId, homeCell)
+      .run()
+      .catch(() => undefined);
   }
 
   /** Indexes a provider whose socket lives in another cell (called by their home cell). */
@@ -320,6 +329,7 @@ export class CellIndex extends DurableObject<Env> {
       }
       this.send(ws, { type: "error", code: "offline", message: reason });
       ws.close(code, reason.slice(0, 100));
+      if (a && code !== CLOSE_REPLACED) await this.markOffline(providerId, a.homeCell);
     }
     this.entries.delete(providerId);
     return sockets.length > 0;

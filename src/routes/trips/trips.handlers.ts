@@ -2,13 +2,14 @@ import { and, desc, eq, or, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { sha256Hex } from "../../auth/tokens";
 import { trips } from "../../db/schema";
-import { seedStatus, type TripStatus } from "../../domain/trip-state";
+import type { TripStatus } from "../../domain/trip-state";
 import type { OpResult, WatcherHandover } from "../../durable-objects/trip-room";
 import { WATCHER_HEADER } from "../../durable-objects/trip-room";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
 import { publicCandidate, searchNearby } from "../../presence/presence";
 import { claimTrip, loadCustomer, type NewTrip, prepareTrip } from "../../trips/service";
+import { tripRowView } from "../../trips/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import type * as routes from "./trips.routes";
 import type { NewTripInput } from "./trips.schemas";
@@ -117,37 +118,7 @@ async function list(c: Ctx, query: { limit: number; offset: number; status?: Tri
     .limit(query.limit)
     .offset(query.offset)
     .all();
-  const view = rows.map((r) => ({
-    id: r.id,
-    kind: r.kind,
-    service_type: r.serviceType as never,
-    vehicle_type: r.vehicleType as never,
-    status: r.status as TripStatus,
-    seed_status: seedStatus(r.status as TripStatus),
-    dispatch_mode: r.dispatchMode,
-    pickup: { latitude: r.pickupLat, longitude: r.pickupLng, address: r.pickupAddress },
-    destination:
-      r.destLat === null || r.destLng === null ? null : { latitude: r.destLat, longitude: r.destLng, address: r.destAddress },
-    description: r.description,
-    load_description: r.loadDescription,
-    quote: {
-      currency: r.currency,
-      amount: r.fareAmount,
-      distance_km: r.distanceKm,
-      duration_minutes: r.durationMinutes,
-      surge: r.surge,
-    },
-    payment: { method: r.paymentMethod, status: r.paymentStatus, cash_collected: r.cashCollected },
-    customer_id: r.customerId,
-    provider_id: r.providerId,
-    cancel_reason: r.cancelReason,
-    cancelled_by: r.cancelledBy,
-    created_at: r.createdAt.toISOString(),
-    updated_at: r.updatedAt.toISOString(),
-    accepted_at: r.acceptedAt?.toISOString() ?? null,
-    completed_at: r.completedAt?.toISOString() ?? null,
-    seq: r.seq,
-  }));
+  const view = rows.map(tripRowView);
   return ok(c, { trips: view, count: view.length, limit: query.limit, offset: query.offset }, "Trips retrieved");
 }
 

@@ -1,0 +1,155 @@
+import { z } from "@hono/zod-openapi";
+import { TRIP_STATUSES } from "../../domain/trip-state";
+import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
+import { envelopeOf } from "../../lib/envelope";
+import { route } from "../../lib/route";
+import { IdParam } from "../../lib/schemas";
+
+const tags = ["Admin"];
+const ADMIN = ["admin"] as const;
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const reply = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema: envelopeOf(schema) } },
+});
+const page = {
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+};
+
+export const DashboardQuery = z.strictObject({
+  period: z
+    .enum(["day", "week", "month", "year"])
+    .default("week")
+    .openapi({ description: "Counts and revenue over the last day/week/month/year" }),
+});
+const Dashboard = z
+  .object({
+    period: z.string(),
+    since: z.string(),
+    users: z.record(z.string(), z.number()),
+    new_users: z.number(),
+    trips: z.object({ total: z.number(), by_status: z.record(z.string(), z.number()) }),
+    revenue: z.array(z.object({ currency: z.string(), amount: z.number(), trips: z.number() })),
+    online_providers: z.number(),
+    pending_verifications: z.number(),
+    average_seconds_to_accept: z.number().nullable(),
+  })
+  .openapi("AdminDashboard");
+
+export const dashboard = route(ADMIN, {
+  method: "get",
+  path: "/admin/dashboard",
+  tags,
+  summary: "Counts, revenue, trips by status, online providers, time to accept",
+  request: { query: DashboardQuery },
+  responses: { 200: reply("Dashboard", Dashboard) },
+});
+
+export const UsersQuery = z.strictObject({
+  ...page,
+  role: z.enum(ROLES).optional(),
+  status: z.enum(["active", "inactive"]).optional(),
+  verification: z.enum(["unverified", "verified", "rejected"]).optional(),
+  q: z.string().trim().min(2).max(100).optional().openapi({ description: "Search name, email or phone" }),
+});
+const AdminUser = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    phone: z.string(),
+    name: z.string(),
+    role: z.enum(ROLES),
+    country: z.string(),
+    is_active: z.boolean(),
+    verification_status: z.string().nullable(),
+    created_at: z.string(),
+    last_login_at: z.string().nullable(),
+  })
+  .openapi("AdminUser");
+
+export const users = route(ADMIN, {
+  method: "get",
+  path: "/admin/users",
+  tags,
+  summary: "Find users (search, role, status, verification), paginated",
+  request: { query: UsersQuery },
+  responses: {
+    200: reply("Users", z.object({ users: z.array(AdminUser), total: z.number(), limit: z.number(), offset: z.number() })),
+  },
+});
+
+export const ReasonBody = z.strictObject({ reason: z.string().trim().min(3).max(300).optional() });
+export const toggleActive = route(ADMIN, {
+  method: "post",
+  path: "/admin/users/{id}/toggle-active",
+  tags,
+  summary: "Activate or deactivate a user (deactivation ends their sessions and sockets at once)",
+  request: { params: IdParam, body: { content: { "application/json": { schema: ReasonBody } }, required: false } },
+  responses: { 200: reply("New state", z.object({ id: z.string(), is_active: z.boolean() })) },
+});
+
+export const VerifyBody = z
+  .strictObject({ decision: z.enum(["approve", "reject"]), reason: z.string().trim().min(3).max(300).optional() })
+  .refine((b) => b.decision === "approve" || Boolean(b.reason), { message: "a rejection needs a reason", path: ["reason"] })
+  .openapi("ProviderVerification");
+export const verifyProvider = route(ADMIN, {
+  method: "post",
+  path: "/admin/providers/{id}/verify",
+  tags,
+  summary: "Approve or reject a provider (rejection takes them offline)",
+  request: { params: IdParam, body: json(VerifyBody) },
+  responses: { 200: reply("Verification recorded", z.object({ id: z.string(), verification_status: z.string() })) },
+});
+
+export const ServicesQuery = z.strictObject({
+  ...page,
+  status: z.enum(TRIP_STATUSES).optional(),
+  service_type: z.enum(SERVICE_TYPES).optional(),
+  customer_id: z.uuid().optional(),
+  provider_id: z.uuid().optional(),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+});
+export const services = route(ADMIN, {
+  method: "get",
+  path: "/admin/services",
+  tags,
+  summary: "All trips with filters, newest first",
+  request: { query: ServicesQuery },
+  responses: {
+    200: reply(
+      "Trips",
+      z.object({ trips: z.array(z.record(z.string(), z.unknown())), total: z.number(), limit: z.number(), offset: z.number() }),
+    ),
+  },
+});
+
+export const AuditQuery = z.strictObject({ ...page, target_id: z.string().max(64).optional() });
+export const audit = route(ADMIN, {
+  method: "get",
+  path: "/admin/audit-log",
+  tags,
+  summary: "Every admin action, newest first",
+  request: { query: AuditQuery },
+  responses: {
+    200: reply(
+      "Audit entries",
+      z.object({
+        entries: z.array(
+          z.object({
+            id: z.string(),
+            admin_id: z.string(),
+            action: z.string(),
+            target_type: z.string(),
+            target_id: z.string(),
+            details: z.record(z.string(), z.unknown()).nullable(),
+            created_at: z.string(),
+          }),
+        ),
+        limit: z.number(),
+        offset: z.number(),
+      }),
+    ),
+  },
+});
