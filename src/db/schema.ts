@@ -20,6 +20,9 @@ export const users = sqliteTable(
     country: text("country", { enum: ["KE", "ZA"] }).notNull(),
     passwordHash: text("password_hash").notNull(),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** A customer's rating by providers, as a sum and a count (providers' own live in provider_profiles). */
+    ratingTotal: integer("rating_total").notNull().default(0),
+    ratingCount: integer("rating_count").notNull().default(0),
     /** Bumped on deactivation and "log out everywhere": every access token carrying an older value dies. */
     tokenVersion: integer("token_version").notNull().default(0),
     lastLoginAt: integer("last_login_at", { mode: "timestamp_ms" }),
@@ -251,4 +254,232 @@ export const auditLog = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [index("audit_log_created_idx").on(t.createdAt), index("audit_log_target_idx").on(t.targetType, t.targetId)],
+);
+
+/** A payment for one trip (or booking), for the server's quote; never a client amount. */
+export const payments = sqliteTable(
+  "payments",
+  {
+    id: text("id").primaryKey(),
+    tripId: text("trip_id")
+      .notNull()
+      .references(() => trips.id),
+    customerId: text("customer_id")
+      .notNull()
+      .references(() => users.id),
+    method: text("method", { enum: ["mpesa", "card", "cash"] }).notNull(),
+    gateway: text("gateway").notNull(),
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    status: text("status", { enum: ["pending", "authorised", "succeeded", "failed", "refunded"] }).notNull(),
+    refundedAmount: integer("refunded_amount").notNull().default(0),
+    /** The gateway's id: M-Pesa CheckoutRequestID, Stripe PaymentIntent id. */
+    gatewayRef: text("gateway_ref"),
+    phone: text("phone"),
+    failureReason: text("failure_reason"),
+    idempotencyKey: text("idempotency_key"),
+    ...timestamps,
+  },
+  (t) => [
+    index("payments_trip_idx").on(t.tripId),
+    index("payments_customer_created_idx").on(t.customerId, t.createdAt),
+    uniqueIndex("payments_gateway_ref_unique").on(t.gateway, t.gatewayRef),
+    uniqueIndex("payments_customer_idempotency_unique").on(t.customerId, t.idempotencyKey),
+    index("payments_status_created_idx").on(t.status, t.createdAt),
+  ],
+);
+
+/** Every change of a payment's state, in order. */
+export const paymentEvents = sqliteTable(
+  "payment_events",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    type: text("type").notNull(),
+    fromStatus: text("from_status"),
+    toStatus: text("to_status").notNull(),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("payment_events_payment_idx").on(t.paymentId, t.createdAt)],
+);
+
+/** Refunds issued through a gateway; their sum never exceeds what was paid. */
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    amount: integer("amount").notNull(),
+    reason: text("reason").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull(),
+    gatewayRef: text("gateway_ref"),
+    requestedBy: text("requested_by"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("refunds_payment_idx").on(t.paymentId)],
+);
+
+/** Webhook and callback deliveries already processed: a replay of the same id does nothing. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    source: text("source").notNull(),
+    eventId: text("event_id").notNull(),
+    receivedAt: integer("received_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("webhook_events_source_event_unique").on(t.source, t.eventId)],
+);
+
+/** Stored responses of POSTs made with an Idempotency-Key (Stripe's design): a retry replays the first answer. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    userId: text("user_id").notNull(),
+    key: text("key").notNull(),
+    route: text("route").notNull(),
+    requestHash: text("request_hash").notNull(),
+    statusCode: integer("status_code"),
+    responseBody: text("response_body"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("idempotency_keys_user_key_unique").on(t.userId, t.key)],
+);
+
+/** In-app notifications; SMS and email copies go out through the queue. */
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    title: text("title").notNull(),
+    body: text("body").notNull(),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
+    readAt: integer("read_at", { mode: "timestamp_ms" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [
+    index("notifications_user_created_idx").on(t.userId, t.createdAt),
+    index("notifications_user_unread_idx").on(t.userId, t.readAt),
+  ],
+);
+
+export const notificationPreferences = sqliteTable("notification_preferences", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  sms: integer("sms", { mode: "boolean" }).notNull().default(true),
+  email: integer("email", { mode: "boolean" }).notNull().default(true),
+  push: integer("push", { mode: "boolean" }).notNull().default(true),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Every SMS and email we tried to send: the record that bounds spend per user per day. */
+export const outboundMessages = sqliteTable(
+  "outbound_messages",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id"),
+    channel: text("channel", { enum: ["sms", "email"] }).notNull(),
+    recipient: text("recipient").notNull(),
+    body: text("body").notNull(),
+    status: text("status", { enum: ["queued", "sent", "failed", "suppressed", "dead"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    providerRef: text("provider_ref"),
+    error: text("error"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("outbound_messages_user_channel_created_idx").on(t.userId, t.channel, t.createdAt)],
+);
+
+/** A trip scheduled for later; at its time it becomes an ordinary trip and dispatch starts. */
+export const bookings = sqliteTable(
+  "bookings",
+  {
+    id: text("id").primaryKey(),
+    customerId: text("customer_id")
+      .notNull()
+      .references(() => users.id),
+    tripId: text("trip_id"),
+    scheduledFor: integer("scheduled_for", { mode: "timestamp_ms" }).notNull(),
+    timeZone: text("time_zone").notNull(),
+    /** The trip request as given (validated), replayed at the scheduled time. */
+    request: text("request", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    currency: text("currency").notNull(),
+    quoteAmount: integer("quote_amount").notNull(),
+    status: text("status", { enum: ["scheduled", "dispatched", "cancelled", "failed"] }).notNull(),
+    cancelReason: text("cancel_reason"),
+    failureReason: text("failure_reason"),
+    ...timestamps,
+  },
+  (t) => [
+    index("bookings_customer_scheduled_idx").on(t.customerId, t.scheduledFor),
+    index("bookings_status_scheduled_idx").on(t.status, t.scheduledFor),
+  ],
+);
+
+/** One rating each way per trip. */
+export const ratings = sqliteTable(
+  "ratings",
+  {
+    id: text("id").primaryKey(),
+    tripId: text("trip_id")
+      .notNull()
+      .references(() => trips.id),
+    raterId: text("rater_id")
+      .notNull()
+      .references(() => users.id),
+    rateeId: text("ratee_id")
+      .notNull()
+      .references(() => users.id),
+    stars: integer("stars").notNull(),
+    comment: text("comment"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("ratings_trip_rater_unique").on(t.tripId, t.raterId), index("ratings_ratee_idx").on(t.rateeId)],
+);
+
+/** SOS raised during a trip. */
+export const emergencyAlerts = sqliteTable(
+  "emergency_alerts",
+  {
+    id: text("id").primaryKey(),
+    tripId: text("trip_id").references(() => trips.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    lat: real("lat"),
+    lng: real("lng"),
+    message: text("message"),
+    priority: text("priority", { enum: ["high", "critical"] }).notNull(),
+    status: text("status", { enum: ["open", "resolved"] }).notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    resolvedAt: integer("resolved_at", { mode: "timestamp_ms" }),
+    resolvedBy: text("resolved_by"),
+  },
+  (t) => [index("emergency_alerts_status_created_idx").on(t.status, t.createdAt)],
+);
+
+/** Read-only links a customer shares so a trusted contact can follow a trip; stored hashed. */
+export const shareLinks = sqliteTable(
+  "share_links",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    tripId: text("trip_id")
+      .notNull()
+      .references(() => trips.id),
+    createdBy: text("created_by").notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("share_links_trip_idx").on(t.tripId)],
 );
