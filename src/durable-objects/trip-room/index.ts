@@ -70,6 +70,17 @@ export type OpResult<T = ReturnType<typeof tripView>> =
 type Deadlines = Partial<Record<"offer" | "redispatch" | "unfulfilled" | "flush", number>>;
 
 const flood = new FloodGate(20, 5);
+/** Events that reach people outside the trip's sockets (see notifications/messages.ts for wording). */
+const NOTIFIED_EVENTS = new Set([
+  "offered",
+  "accepted",
+  "en_route",
+  "arrived",
+  "completed",
+  "cancelled",
+  "unfulfilled",
+  "payment_updated",
+]);
 const eventKey = (seq: number) => `event:${String(seq).padStart(8, "0")}`;
 const fail = (code: "NOT_FOUND" | "FORBIDDEN" | "CONFLICT" | "VALIDATION_ERROR", reason: string, message: string) =>
   ({ ok: false, code, reason, message }) as const;
@@ -135,7 +146,35 @@ export class TripRoom extends DurableObject<Env> {
     this.trip = next;
     this.broadcast(event);
     await this.flush();
+    await this.notify(next, event);
     return event;
+  }
+
+  /**
+   * Hands the event to the notification queue (in-app rows, SMS, email happen in its consumer,
+   * with retries). A failed enqueue is logged, never allowed to undo the committed event.
+   */
+  private async notify(trip: TripRecord, event: TripEvent) {
+    if (!NOTIFIED_EVENTS.has(event.type)) return;
+    await this.env.NOTIFY_QUEUE.send({
+      type: "trip_event",
+      tripId: trip.id,
+      seq: event.seq,
+      event: event.type,
+      customerId: trip.customerId,
+      providerId: trip.providerId,
+      data: { ...event.data, cancelled_by: trip.cancelledBy },
+    }).catch((error: unknown) => {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "notification enqueue failed",
+          trip: trip.id,
+          seq: event.seq,
+          error: String(error),
+        }),
+      );
+    });
   }
 
   /** Mirrors every event not yet in D1, with the current trip row, in one atomic batch. */
