@@ -14,7 +14,7 @@
 // ("1,10,50"), BENCH_SEQUENTIAL requests per sequential run (40), BENCH_PORT (8788) and
 // BENCH_FLOOR_PORT (8789); a busy port is replaced by a free one. Everything else in the environment
 // reaches wrangler as is (e.g. X_LOCAL_OBSERVABILITY=false switches off wrangler's local tracing).
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { ensureDevVars } from "../scripts/dev-vars.mjs";
@@ -186,6 +186,9 @@ async function main() {
     "10.255.0.1",
   );
   if (demo !== 200) throw new Error(`seeded demo login returned ${demo}`);
+  // wrangler dev rebuilds and reloads when a watched file changes (src/, but also package.json files
+  // esbuild reads): count reloads from here on, since one in the middle of a timed run spoils it.
+  const logMarks = [api, floor].map((server) => ({ server, from: statSync(server.logFile).size }));
 
   // (a) health vs floor (and plain node:http, the machine's ceiling). Each level: a short unrecorded
   // warm-up, then the timed run.
@@ -273,6 +276,16 @@ async function main() {
 
   machine.loadavgAfter = os.loadavg().map((v) => Number(v.toFixed(2)));
   machine.srcChangedDuringRun = hashTree(join(ROOT, "src")) !== srcHashBefore;
+  machine.reloadsDuringRun = Object.fromEntries(
+    logMarks.map(({ server, from }) => [
+      server.name,
+      (
+        readFileSync(server.logFile, "utf8")
+          .slice(from)
+          .match(/Reloading local server/g) ?? []
+      ).length,
+    ]),
+  );
   const results = {
     machine,
     settings: { DURATION_S, WARMUP_S, CONNECTIONS, SEQUENTIAL },
@@ -295,7 +308,12 @@ function render({ machine, health, registerRuns, loginRuns, warmLoginRun, bundle
   const lines = [];
   lines.push(
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}; Node ${machine.node}; wrangler ${machine.wrangler}; commit ${machine.commit}${machine.srcDirty ? " (src/ had uncommitted changes)" : ""}; ${machine.date}`,
-    `Load average before/after: ${machine.loadavgBefore.join(" ")} / ${machine.loadavgAfter.join(" ")}${machine.srcChangedDuringRun ? "; WARNING: src/ changed during the run (wrangler may have reloaded)" : ""}`,
+    `Load average before/after: ${machine.loadavgBefore.join(" ")} / ${machine.loadavgAfter.join(" ")}${machine.srcChangedDuringRun ? "; WARNING: src/ changed during the run" : ""}`,
+    `wrangler reloads during the measurements: ${Object.entries(machine.reloadsDuringRun)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(
+        ", ",
+      )}${Object.values(machine.reloadsDuringRun).some(Boolean) ? " (WARNING: a reload stalls the run it falls in)" : ""}`,
     "",
     "GET /api/health vs the floor (a bare Worker under the same `wrangler dev`), autocannon, keep-alive. The node:http row is",
     "a plain Node server on the same machine: the ceiling of this machine and load generator, not a Worker.",
