@@ -4,14 +4,15 @@ import type { Db } from "../db/client";
 import { createDb } from "../db/client";
 import { trips, users } from "../db/schema";
 import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
-import { quote } from "../domain/pricing";
+import { type Quote, quote } from "../domain/pricing";
 import { countryAt } from "../domain/service-area";
-import type { ServiceType, VehicleType } from "../domain/vocabulary";
+import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
 import type { DraftTrip } from "../durable-objects/trip-room";
 import { AUTO_DISPATCH_WINDOW_MS } from "../durable-objects/trip-room";
 import { normaliseVehicleType, type TootaCreateTrip } from "../durable-objects/trip-room/protocol";
 import { type PaymentMethod, type Place, type TripRecord, tripRow } from "../durable-objects/trip-room/record";
 import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/presence";
+import type { NewTripInput } from "../routes/trips/trips.schemas";
 
 /** A new trip, whichever door it came in by (REST canonical, Fix On Call, Toota's socket). */
 export interface NewTrip {
@@ -23,6 +24,22 @@ export interface NewTrip {
   loadDescription: string | null;
   paymentMethod: PaymentMethod;
   dispatchMode: "auto" | "choice";
+}
+
+/** A validated trip request body (canonical shape) as a `NewTrip`; shared by instant trips and bookings. */
+export function toNewTrip(body: NewTripInput): NewTrip {
+  return {
+    serviceType: body.service_type,
+    vehicleType: body.vehicle_type ?? null,
+    pickup: { lat: body.pickup.latitude, lng: body.pickup.longitude, address: body.pickup.address ?? null },
+    destination: body.destination
+      ? { lat: body.destination.latitude, lng: body.destination.longitude, address: body.destination.address ?? null }
+      : null,
+    description: body.description ?? null,
+    loadDescription: body.load_description ?? null,
+    paymentMethod: body.payment_method,
+    dispatchMode: body.dispatch ?? (body.service_type === "haulage" ? "choice" : "auto"),
+  };
 }
 
 export interface Customer {
@@ -41,17 +58,16 @@ export function roadDistanceKm(a: Place, b: Place): number {
   return haversineKm(a, b) * ROAD_FACTOR;
 }
 
+export type Quoted =
+  | { ok: true; country: Country; quote: Quote }
+  | { ok: false; reason: string; message: string; field?: string };
+
 /**
- * Builds the trip record with the server's quote, and lists the providers available now. Checks
- * what zod cannot: the pickup lies in a service area, M-Pesa only in Kenya, the vehicle for haulage.
+ * Checks what zod cannot (the pickup lies in a service area, the destination in the same country,
+ * M-Pesa only in Kenya, the vehicle for haulage) and quotes the job as of `at`. Instant trips quote
+ * now; bookings quote their scheduled time, whose local clock decides the surge.
  */
-export async function prepareTrip(
-  env: Env,
-  tripId: string,
-  customer: Customer,
-  input: NewTrip,
-  now = Date.now(),
-): Promise<Prepared> {
+export function quoteNewTrip(input: NewTrip, at: Date): Quoted {
   const country = countryAt(input.pickup);
   if (!country)
     return {
@@ -84,10 +100,26 @@ export async function prepareTrip(
     vehicleType: input.vehicleType,
     distanceKm: km,
     durationMinutes: minutes,
-    at: new Date(now),
+    at,
   });
   if (!priced.ok) return { ok: false, reason: "vehicle_required", message: priced.message, field: "vehicle_type" };
+  return { ok: true, country, quote: priced.quote };
+}
 
+/**
+ * Builds the trip record with the server's quote as of `now` (after the checks of `quoteNewTrip`),
+ * and lists the providers available now.
+ */
+export async function prepareTrip(
+  env: Env,
+  tripId: string,
+  customer: Customer,
+  input: NewTrip,
+  now = Date.now(),
+): Promise<Prepared> {
+  const priced = quoteNewTrip(input, new Date(now));
+  if (!priced.ok) return priced;
+  const { country } = priced;
   const found = await searchNearby(env, {
     lat: input.pickup.lat,
     lng: input.pickup.lng,
@@ -118,6 +150,8 @@ export async function prepareTrip(
     paymentStatus: "pending",
     cashCollected: false,
     arrivedAtDestination: false,
+    handoverPin: randomPin(),
+    pinAttempts: 0,
     offer: null,
     tried: [],
     offersMade: 0,
@@ -195,4 +229,14 @@ export async function createTripFromToota(
   const claim = await claimTrip(createDb(env.DB), prepared.record);
   if (!claim.claimed) return { ok: false, reason: "trip_exists", message: "This trip was already created" };
   return prepared;
+}
+
+/** A 4-digit handover PIN from the CSPRNG (rejection sampling keeps every PIN equally likely). */
+export function randomPin(): string {
+  const buffer = new Uint16Array(1);
+  for (;;) {
+    crypto.getRandomValues(buffer);
+    const value = buffer[0] as number;
+    if (value < 60_000) return String(value % 10_000).padStart(4, "0");
+  }
 }

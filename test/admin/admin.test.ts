@@ -50,8 +50,9 @@ describe("GET /api/admin/dashboard", () => {
     for (const status of ["en_route", "arrived"])
       await callJson(`/api/trips/${id}/status`, { method: "POST", token: provider.token, json: { status } });
     await callJson(`/api/trips/${id}/cash-collected`, { method: "POST", token: provider.token });
+    const pin = created.body.data.trip.handover_pin;
     for (const status of ["in_progress", "completed"])
-      await callJson(`/api/trips/${id}/status`, { method: "POST", token: provider.token, json: { status } });
+      await callJson(`/api/trips/${id}/status`, { method: "POST", token: provider.token, json: { status, pin } });
 
     const res = await callJson("/api/admin/dashboard?period=day", { token: admin.token });
     expect(res.status).toBe(200);

@@ -140,7 +140,15 @@ describe("dispatch chosen by the customer (Toota confirm_driver)", () => {
     expect((await driver.next("error")).code).toBe("cash_not_collected");
     driver.send({ type: "cash_collected" });
     await nextEvent(watcher, "cash_collected");
+    // The provider has never seen the PIN; only the customer's view carries it.
+    const driverView = await callJson(`/api/trips/${trip.id}`, { token: provider.token });
+    expect(driverView.body.data).not.toHaveProperty("handover_pin");
+    const pin = trip.handover_pin as string;
     driver.send({ type: "status", status: "in_progress" });
+    expect((await driver.next("error")).code).toBe("pin_required");
+    driver.send({ type: "status", status: "in_progress", pin: pin === "0000" ? "0001" : "0000" });
+    expect((await driver.next("error")).code).toBe("wrong_pin");
+    driver.send({ type: "status", status: "in_progress", pin });
     await nextEvent(watcher, "in_progress");
     driver.send({ trip_status: "arrived at destination" });
     await nextEvent(watcher, "arrived_at_destination");
@@ -508,5 +516,41 @@ describe("Toota's trip-request socket", () => {
     const update = await waitFor(socket, (f) => f.type === "trip_status_update");
     expect(update).toMatchObject({ status: "accepted", trip_id: created.trip_id });
     expect((update.trip_details as { fare: number }).fare).toBe(created.estimated_fare);
+  });
+});
+
+describe("handover PIN", () => {
+  it("locks after five wrong PINs, and an admin can still start the job", async () => {
+    const { customer, provider, trip } = await haulageSetup();
+    const token = customer.tokens.access_token;
+    await callJson(`/api/trips/${trip.id}/offer`, { method: "POST", token, json: { provider_id: provider.id } });
+    await callJson(`/api/trips/${trip.id}/accept`, { method: "POST", token: provider.token });
+    for (const status of ["en_route", "arrived"])
+      await callJson(`/api/trips/${trip.id}/status`, { method: "POST", token: provider.token, json: { status } });
+    await callJson(`/api/trips/${trip.id}/cash-collected`, { method: "POST", token: provider.token });
+    const wrong = trip.handover_pin === "1111" ? "2222" : "1111";
+    for (let i = 0; i < 5; i++) {
+      const res = await callJson(`/api/trips/${trip.id}/status`, {
+        method: "POST",
+        token: provider.token,
+        json: { status: "in_progress", pin: wrong },
+      });
+      expect(res.body.details.reason).toBe("wrong_pin");
+    }
+    const locked = await callJson(`/api/trips/${trip.id}/status`, {
+      method: "POST",
+      token: provider.token,
+      json: { status: "in_progress", pin: trip.handover_pin },
+    });
+    expect(locked.body.details.reason).toBe("pin_locked");
+    expect(
+      (
+        await callJson(`/api/trips/${trip.id}/status`, {
+          method: "POST",
+          token: provider.token,
+          json: { status: "in_progress", pin: "12a4" },
+        })
+      ).status,
+    ).toBe(422);
   });
 });

@@ -1,16 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
+import { timingSafeEqual } from "../../auth/password";
+import { getConfig } from "../../config";
 import { createDb } from "../../db/client";
 import { providerActiveTrips, providerPresence, tripEvents, trips } from "../../db/schema";
 import { haversineKm } from "../../domain/geo";
 import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../../domain/trip-state";
 import type { Role } from "../../domain/vocabulary";
+import { endTask, paymentDeps, recordCashCollected, runTripTask } from "../../payments/service";
 import { type PublicCandidate, publicCandidate, searchNearby } from "../../presence/presence";
 import { createTripFromToota } from "../../trips/service";
 import type { ProviderAttachment } from "../cell-index";
 import type { OfferOutcome } from "../cell-index/protocol";
 import { FloodGate } from "../shared/flood";
 import {
+  type Audience,
   eventFrame,
   liveEta,
   newTripRequest,
@@ -32,6 +36,7 @@ export const AUTO_DISPATCH_WINDOW_MS = 5 * 60_000;
 export const REDISPATCH_DELAY_MS = 15_000;
 export const AUTO_SEARCH_RADIUS_KM = 20;
 const FLUSH_RETRY_MS = 2_000;
+export const MAX_PIN_ATTEMPTS = 5;
 
 /** Who is on a trip socket. Survives hibernation via `serializeAttachment`. */
 export interface WatcherAttachment {
@@ -67,7 +72,9 @@ export type OpResult<T = ReturnType<typeof tripView>> =
   | { ok: true; trip: T }
   | { ok: false; code: "NOT_FOUND" | "FORBIDDEN" | "CONFLICT" | "VALIDATION_ERROR"; reason: string; message: string };
 
-type Deadlines = Partial<Record<"offer" | "redispatch" | "unfulfilled" | "flush", number>>;
+type Deadlines = Partial<Record<"offer" | "redispatch" | "unfulfilled" | "flush" | "payments", number>>;
+/** A payment task that failed unexpectedly is tried again this much later. */
+const PAYMENT_TASK_RETRY_MS = 30_000;
 
 const flood = new FloodGate(20, 5);
 /** Events that reach people outside the trip's sockets (see notifications/messages.ts for wording). */
@@ -265,6 +272,7 @@ export class TripRoom extends DurableObject<Env> {
 
   /** Drains due deadlines; each handler re-checks the trip, so a repeated delivery is harmless. */
   override async alarm(): Promise<void> {
+    const paymentTasks: string[] = [];
     await this.exclusive(async () => {
       const deadlines = (await this.ctx.storage.get<Deadlines>("deadlines")) ?? {};
       const now = Date.now();
@@ -276,12 +284,15 @@ export class TripRoom extends DurableObject<Env> {
         if (kind === "offer") await this.expireOffer(now);
         if (kind === "redispatch") await this.dispatchNext();
         if (kind === "unfulfilled") await this.giveUp();
+        if (kind === "payments") paymentTasks.push(...(await this.takePaymentTasks(now)));
       }
       // Re-arm for whatever is left (setDeadline only re-arms on change; a no-op pass must too).
       const left = (await this.ctx.storage.get<Deadlines>("deadlines")) ?? {};
       const earliest = Math.min(...Object.values(left));
       if (Number.isFinite(earliest)) await this.ctx.storage.setAlarm(Math.max(earliest, Date.now() + 1));
     });
+    // Payment tasks call gateways: outside `exclusive`, so a slow gateway never holds the trip up.
+    await this.runPaymentTasks(paymentTasks);
   }
 
   // ---------------------------------------------------------------- creation
@@ -289,20 +300,26 @@ export class TripRoom extends DurableObject<Env> {
   /** Creates the trip (idempotent: a second call returns the existing trip) and starts dispatch. */
   async create(record: TripRecord): Promise<ReturnType<typeof tripView>> {
     return this.exclusive(async () => {
-      if (this.trip) return tripView(this.trip);
+      if (this.trip) return tripView(this.trip, "customer");
       this.trip = { ...record, seq: 0 };
       await this.commit("created", { id: record.customerId, role: "customer" }, {}, { quote: tripView(record).quote });
       if (record.dispatchMode === "auto") {
         await this.setDeadline("unfulfilled", record.dispatchDeadline);
         await this.dispatchNext();
       }
-      return tripView(this.trip);
+      return tripView(this.trip, "customer");
     });
   }
 
   /** The trip as the API shows it, or null if this room holds no trip. */
-  async view(): Promise<ReturnType<typeof tripView> | null> {
-    return this.trip ? tripView(this.trip) : null;
+  async view(audience: Audience = "provider"): Promise<ReturnType<typeof tripView> | null> {
+    return this.trip ? tripView(this.trip, audience) : null;
+  }
+
+  /** Whose eyes a result is for (the handover PIN is hidden from providers). */
+  private audienceOf(caller: Caller): Audience {
+    if (caller.role === "admin") return "admin";
+    return this.trip && caller.userId === this.trip.customerId ? "customer" : "provider";
   }
 
   /** The raw record, for the payments code and tests. */
@@ -339,7 +356,7 @@ export class TripRoom extends DurableObject<Env> {
       if (problem) return fail("CONFLICT", problem.reason, problem.message);
       const offered = await this.makeOffer(providerId, live.homeCell, by);
       return offered
-        ? { ok: true, trip: tripView(this.current()) }
+        ? { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) }
         : fail("CONFLICT", "provider_offline", "This provider is not online");
     });
   }
@@ -441,6 +458,7 @@ export class TripRoom extends DurableObject<Env> {
       },
     );
     await this.clearDeadlines();
+    if (trip.paymentMethod !== "cash") await this.addPaymentTask(endTask(trip.status, "system"), Date.now());
   }
 
   /** The offer window closed without an answer (alarm). */
@@ -601,7 +619,7 @@ export class TripRoom extends DurableObject<Env> {
    * Moves the trip for a caller, through the one transition table. Also takes the seeds' status
    * words ("arrived at pickup", "dispatched", ...). Starting a cash trip needs the cash collected.
    */
-  async transition(caller: Caller, requested: string, reason?: string): Promise<OpResult> {
+  async transition(caller: Caller, requested: string, reason?: string, pin?: string): Promise<OpResult> {
     return this.exclusive(async () => {
       const trip = this.trip;
       if (!trip) return fail("NOT_FOUND", "no_trip", "Trip not found");
@@ -617,6 +635,10 @@ export class TripRoom extends DurableObject<Env> {
       if (target === "cancelled" && !reason) return fail("VALIDATION_ERROR", "reason_required", "A cancellation needs a reason");
       if (target === "in_progress" && trip.paymentMethod === "cash" && !trip.cashCollected) {
         return fail("CONFLICT", "cash_not_collected", "You must collect payment from the customer before the job starts");
+      }
+      if (target === "in_progress" && actor === "provider") {
+        const refused = await this.checkPin(pin);
+        if (refused) return refused;
       }
       const changes: Partial<TripRecord> = { status: target };
       if (target === "completed") changes.completedAt = Date.now();
@@ -646,8 +668,30 @@ export class TripRoom extends DurableObject<Env> {
             .catch(() => false);
         }
       }
-      return { ok: true, trip: tripView(this.current()) };
+      // Money paid for a cancelled trip goes back by the refund policy, from the alarm (gateway calls).
+      if (target === "cancelled" && trip.paymentMethod !== "cash")
+        await this.addPaymentTask(endTask(trip.status, actor), Date.now());
+      return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
     });
+  }
+
+  /**
+   * The handover PIN: the customer reads it out, the provider enters it to start the job, so a job
+   * only starts with the right person present. Five wrong tries lock it; an admin can still start.
+   */
+  private async checkPin(pin: string | undefined): Promise<OpResult | null> {
+    const trip = this.current();
+    if (trip.pinAttempts >= MAX_PIN_ATTEMPTS) {
+      return fail("CONFLICT", "pin_locked", "Too many wrong PINs; contact support to start this job");
+    }
+    if (!pin) return fail("VALIDATION_ERROR", "pin_required", "Enter the customer's 4-digit handover PIN to start the job");
+    if (!timingSafeEqual(new TextEncoder().encode(pin), new TextEncoder().encode(trip.handoverPin))) {
+      const updated = { ...trip, pinAttempts: trip.pinAttempts + 1 };
+      await this.ctx.storage.put("trip", updated);
+      this.trip = updated;
+      return fail("CONFLICT", "wrong_pin", `That PIN is not correct (${MAX_PIN_ATTEMPTS - updated.pinAttempts} tries left)`);
+    }
+    return null;
   }
 
   private async arriveAtDestination(actor: Exclude<Actor, "system">, caller: Caller): Promise<OpResult> {
@@ -657,7 +701,7 @@ export class TripRoom extends DurableObject<Env> {
       return fail("CONFLICT", "invalid_transition", "Arrival at the destination is a step of a haulage trip in progress");
     }
     await this.commit("arrived_at_destination", { id: caller.userId, role: caller.role }, { arrivedAtDestination: true });
-    return { ok: true, trip: tripView(this.current()) };
+    return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
   }
 
   /** Admin: takes the trip off its provider and dispatches it again (to a named provider, or automatically). */
@@ -682,7 +726,7 @@ export class TripRoom extends DurableObject<Env> {
       );
       if (previous) await this.releaseProvider(previous, trip.id);
       if (!providerId && trip.dispatchMode === "auto") await this.dispatchNext();
-      return { ok: true, trip: tripView(this.current()) };
+      return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
     });
     if (!released.ok || !providerId) return released;
     return this.offerTo(caller, providerId);
@@ -709,8 +753,13 @@ export class TripRoom extends DurableObject<Env> {
             currency: trip.quote.currency,
           },
         );
+        await recordCashCollected(
+          this.env,
+          { id: trip.id, customerId: trip.customerId, amount: trip.quote.amount, currency: trip.quote.currency },
+          caller.userId,
+        );
       }
-      return { ok: true, trip: tripView(this.current()) };
+      return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
     });
   }
 
@@ -720,6 +769,52 @@ export class TripRoom extends DurableObject<Env> {
       if (!this.trip || this.trip.paymentStatus === status) return;
       await this.commit("payment_updated", { id: null, role: "system" }, { paymentStatus: status }, { payment_status: status });
     });
+  }
+
+  /**
+   * Schedules a payment task on this trip's alarm: `query:<paymentId>` (ask M-Pesa when no callback
+   * came), `refunds` (send reserved refunds) or `end:…` (apply the refund policy). The earliest time
+   * asked for a task wins, and every task is idempotent, so asking twice is harmless.
+   */
+  async watchPayment(task: string, at: number): Promise<void> {
+    await this.exclusive(() => this.addPaymentTask(task, at));
+  }
+
+  private async addPaymentTask(task: string, at: number) {
+    const tasks = (await this.ctx.storage.get<Record<string, number>>("paymentTasks")) ?? {};
+    tasks[task] = Math.min(tasks[task] ?? at, at);
+    await this.ctx.storage.put("paymentTasks", tasks);
+    await this.setDeadline("payments", Math.min(...Object.values(tasks)));
+  }
+
+  /** Removes and returns the payment tasks due at `now`, and moves the deadline to the next one. */
+  private async takePaymentTasks(now: number): Promise<string[]> {
+    const tasks = (await this.ctx.storage.get<Record<string, number>>("paymentTasks")) ?? {};
+    const due = Object.keys(tasks).filter((task) => (tasks[task] ?? 0) <= now);
+    for (const task of due) delete tasks[task];
+    await this.ctx.storage.put("paymentTasks", tasks);
+    const next = Math.min(...Object.values(tasks));
+    await this.setDeadline("payments", Number.isFinite(next) ? next : null);
+    return due;
+  }
+
+  /** Runs due payment tasks (see payments/service.ts), applying the trip's new payment status and re-arming what is unfinished. */
+  private async runPaymentTasks(tasks: string[]) {
+    const trip = this.trip;
+    if (!trip || tasks.length === 0) return;
+    const deps = await paymentDeps(this.env, getConfig(this.env), (work) => this.ctx.waitUntil(work));
+    for (const task of tasks) {
+      try {
+        const { status, retryAt } = await runTripTask(deps, trip.id, task);
+        if (status) await this.setPaymentStatus(status);
+        if (retryAt !== null) await this.watchPayment(task, retryAt);
+      } catch (error) {
+        console.error(
+          JSON.stringify({ level: "error", msg: "payment task failed; will retry", trip: trip.id, task, error: String(error) }),
+        );
+        await this.watchPayment(task, Date.now() + PAYMENT_TASK_RETRY_MS);
+      }
+    }
   }
 
   /** A live position of the assigned provider: relayed to watchers with an ETA, not stored. */
@@ -772,7 +867,8 @@ export class TripRoom extends DurableObject<Env> {
   private async replay(ws: WebSocket, since: number | null) {
     const trip = this.current();
     if (since === null || since > trip.seq) {
-      this.send(ws, { type: "snapshot", seq: trip.seq, trip: tripView(trip) });
+      const a = ws.deserializeAttachment() as WatcherAttachment;
+      this.send(ws, { type: "snapshot", seq: trip.seq, trip: tripView(trip, a.actor) });
       return;
     }
     const missed = await this.ctx.storage.list<TripEvent>({ start: eventKey(since + 1), prefix: "event:" });
@@ -869,7 +965,7 @@ export class TripRoom extends DurableObject<Env> {
         await this.replay(ws, m.since);
         return;
       case "status":
-        answer(await this.transition(caller, m.status, m.reason));
+        answer(await this.transition(caller, m.status, m.reason, m.pin));
         return;
       case "cancel":
         answer(await this.transition(caller, "cancelled", m.reason));

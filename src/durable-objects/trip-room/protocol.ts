@@ -16,7 +16,15 @@ const reason = z.string().trim().min(3).max(300);
 export const TripClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ping") }),
   z.strictObject({ type: z.literal("resume"), since: z.number().int().min(0) }),
-  z.strictObject({ type: z.literal("status"), status: z.string().min(1).max(40), reason: reason.optional() }),
+  z.strictObject({
+    type: z.literal("status"),
+    status: z.string().min(1).max(40),
+    reason: reason.optional(),
+    pin: z
+      .string()
+      .regex(/^\d{4}$/)
+      .optional(),
+  }),
   z.strictObject({ type: z.literal("cancel"), reason }),
   z.strictObject({ type: z.literal("cash_collected") }),
   z.strictObject({ type: z.literal("offer_response"), response: z.enum(["accepted", "rejected"]) }),
@@ -47,7 +55,13 @@ export const TootaConfirmDriver = z.strictObject({
   trip_id: z.string().uuid(),
   driver_id: z.string().uuid(),
 });
-const TootaStatus = z.strictObject({ trip_status: z.string().min(1).max(40) });
+const TootaStatus = z.strictObject({
+  trip_status: z.string().min(1).max(40),
+  pin: z
+    .string()
+    .regex(/^\d{4}$/)
+    .optional(),
+});
 const TootaResponse = z.strictObject({ trip_id: z.string().uuid(), driver_response_status: z.enum(["accepted", "rejected"]) });
 const TootaNearest = z.strictObject({ user_latitude: latitude, user_longitude: longitude });
 const BarePosition = z.strictObject({ latitude, longitude });
@@ -105,7 +119,9 @@ export function parseTripFrame(
   }
   if ("trip_status" in json) {
     const parsed = TootaStatus.safeParse(json);
-    return parsed.success ? { ok: true, message: { type: "status", status: parsed.data.trip_status } } : fail(parsed.error);
+    return parsed.success
+      ? { ok: true, message: { type: "status", status: parsed.data.trip_status, pin: parsed.data.pin } }
+      : fail(parsed.error);
   }
   if ("driver_response_status" in json) {
     const parsed = TootaResponse.safeParse(json);
@@ -146,8 +162,11 @@ export function normaliseVehicleType(input: string): (typeof VEHICLE_TYPES)[numb
 
 const major = (minor: number) => minor / 100;
 
+/** Who a trip view is for: the handover PIN is the customer's (and admins') to show, never the provider's. */
+export type Audience = "customer" | "provider" | "admin";
+
 /** The API's view of a trip (REST responses and socket snapshots). */
-export function tripView(t: TripRecord) {
+export function tripView(t: TripRecord, audience: Audience = "provider") {
   return {
     id: t.id,
     kind: t.kind,
@@ -180,6 +199,7 @@ export function tripView(t: TripRecord) {
     provider_id: t.providerId,
     offer: t.offer ? { provider_id: t.offer.providerId, expires_at: new Date(t.offer.expiresAt).toISOString() } : null,
     arrived_at_destination: t.arrivedAtDestination,
+    ...(audience === "provider" ? {} : { handover_pin: t.handoverPin }),
     cancel_reason: t.cancelReason,
     cancelled_by: t.cancelledBy,
     created_at: new Date(t.createdAt).toISOString(),

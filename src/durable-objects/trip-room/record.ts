@@ -43,6 +43,10 @@ export interface TripRecord {
   paymentStatus: PaymentStatus;
   cashCollected: boolean;
   arrivedAtDestination: boolean;
+  /** Shown only to the customer; the provider must enter it to start the job (safety). */
+  handoverPin: string;
+  /** Wrong PINs so far; after MAX_PIN_ATTEMPTS only an admin can start the job. */
+  pinAttempts: number;
   offer: Offer | null;
   /** Providers who rejected, timed out or could not be reached: never offered this trip again. */
   tried: string[];

@@ -8,11 +8,10 @@ import { WATCHER_HEADER } from "../../durable-objects/trip-room";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
 import { publicCandidate, searchNearby } from "../../presence/presence";
-import { claimTrip, loadCustomer, type NewTrip, prepareTrip } from "../../trips/service";
+import { claimTrip, loadCustomer, type NewTrip, prepareTrip, toNewTrip } from "../../trips/service";
 import { tripRowView } from "../../trips/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import type * as routes from "./trips.routes";
-import type { NewTripInput } from "./trips.schemas";
 
 type Ctx = Context<AppEnv>;
 const room = (c: Ctx, id: string) => c.env.TRIP_ROOM.getByName(id);
@@ -40,21 +39,6 @@ async function partyTrip(c: Ctx, id: string) {
   return row;
 }
 
-function toNewTrip(body: NewTripInput): NewTrip {
-  return {
-    serviceType: body.service_type,
-    vehicleType: body.vehicle_type ?? null,
-    pickup: { lat: body.pickup.latitude, lng: body.pickup.longitude, address: body.pickup.address ?? null },
-    destination: body.destination
-      ? { lat: body.destination.latitude, lng: body.destination.longitude, address: body.destination.address ?? null }
-      : null,
-    description: body.description ?? null,
-    loadDescription: body.load_description ?? null,
-    paymentMethod: body.payment_method,
-    dispatchMode: body.dispatch ?? (body.service_type === "haulage" ? "choice" : "auto"),
-  };
-}
-
 /** The shared creation path of `POST /api/trips` and Fix On Call's `POST /api/services/request`. */
 async function create(c: Ctx, input: NewTrip, rawBody: unknown, key: string | undefined) {
   const auth = c.get("auth");
@@ -75,7 +59,7 @@ async function create(c: Ctx, input: NewTrip, rawBody: unknown, key: string | un
   if (!claim.claimed) {
     if (!claim.sameRequest)
       throw new ApiError("VALIDATION_ERROR", "This Idempotency-Key was already used with a different request");
-    const existing = await room(c, claim.existingId).view();
+    const existing = await room(c, claim.existingId).view("customer");
     if (!existing)
       throw new ApiError("CONFLICT", "The first request with this Idempotency-Key is still in progress; retry shortly");
     c.header("Idempotent-Replayed", "true");
@@ -127,8 +111,9 @@ export const serviceHistory: AppRouteHandler<typeof routes.serviceHistory> = asy
 
 export const getTrip: AppRouteHandler<typeof routes.getTrip> = async (c) => {
   const { id } = c.req.valid("param");
-  await partyTrip(c, id);
-  const view = await room(c, id).view();
+  const row = await partyTrip(c, id);
+  const auth = c.get("auth");
+  const view = await room(c, id).view(auth.role === "admin" ? "admin" : row.customerId === auth.userId ? "customer" : "provider");
   if (!view) throw new ApiError("NOT_FOUND", "Trip not found");
   return ok(c, view, "Trip retrieved") as never;
 };
@@ -168,18 +153,22 @@ async function respond(c: Ctx, response: "accepted" | "rejected") {
 export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => respond(c, "accepted") as never;
 export const rejectTrip: AppRouteHandler<typeof routes.rejectTrip> = async (c) => respond(c, "rejected") as never;
 
-async function move(c: Ctx, id: string, status: string, reason?: string) {
+async function move(c: Ctx, id: string, status: string, reason?: string, pin?: string) {
   await partyTrip(c, id);
   const auth = c.get("auth");
-  return ok(c, unwrap(await room(c, id).transition({ userId: auth.userId, role: auth.role }, status, reason)), "Trip updated");
+  return ok(
+    c,
+    unwrap(await room(c, id).transition({ userId: auth.userId, role: auth.role }, status, reason, pin)),
+    "Trip updated",
+  );
 }
 export const updateStatus: AppRouteHandler<typeof routes.updateStatus> = async (c) => {
   const body = c.req.valid("json");
-  return move(c, c.req.valid("param").id, body.status, body.reason) as never;
+  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin) as never;
 };
 export const serviceStatus: AppRouteHandler<typeof routes.serviceStatus> = async (c) => {
   const body = c.req.valid("json");
-  return move(c, c.req.valid("param").id, body.status, body.reason) as never;
+  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin) as never;
 };
 export const cancelTrip: AppRouteHandler<typeof routes.cancelTrip> = async (c) =>
   move(c, c.req.valid("param").id, "cancelled", c.req.valid("json").reason) as never;

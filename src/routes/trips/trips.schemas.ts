@@ -82,6 +82,11 @@ export const StatusBody = z
         "One of en_route, arrived, in_progress, completed, cancelled, or a seed word: dispatched, 'arrived at pickup', in_service, 'arrived at destination'",
     }),
     reason: z.string().trim().min(3).max(300).optional(),
+    pin: z
+      .string()
+      .regex(/^\d{4}$/, "pin must be 4 digits")
+      .optional()
+      .openapi({ description: "The customer's handover PIN; required for the provider to start the job (in_progress)" }),
   })
   .openapi("StatusUpdate");
 export const CancelBody = z.strictObject({ reason: z.string().trim().min(3).max(300) }).openapi("CancelRequest");
@@ -137,6 +142,10 @@ export const TripViewSchema = z
     provider_id: z.string().nullable(),
     offer: z.object({ provider_id: z.string(), expires_at: z.string() }).nullable(),
     arrived_at_destination: z.boolean(),
+    handover_pin: z
+      .string()
+      .optional()
+      .openapi({ description: "Shown to the customer and admins only; the provider asks for it to start the job" }),
     cancel_reason: z.string().nullable(),
     cancelled_by: z.string().nullable(),
     created_at: z.string(),
