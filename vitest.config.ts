@@ -5,6 +5,13 @@ import { defineConfig } from "vitest/config";
 export const TEST_SECRETS = {
   JWT_KEYS: "test-k2:test-signing-secret-0123456789abcdef0123456789,test-k1:older-signing-secret-0123456789abcdef012345",
   PASSWORD_PEPPERS: "test-p1:test-pepper-0123456789abcdef0123456789abcdef",
+  // Payments run against the labelled sandbox (fakes of Daraja and Stripe): no gateway credentials in
+  // tests, whatever a developer's .dev.vars holds.
+  PAYMENTS_SANDBOX: "true",
+  MPESA_CONSUMER_KEY: "",
+  STRIPE_SECRET_KEY: "",
+  STRIPE_WEBHOOK_SECRET: "",
+  PAYMENTS_CALLBACK_SECRET: "",
 };
 
 export default defineConfig(async () => {

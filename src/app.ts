@@ -12,6 +12,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 import { notificationsRouter } from "./routes/notifications/notifications.index";
+import { paymentsRouter } from "./routes/payments/payments.index";
 import { providersRouter } from "./routes/providers/providers.index";
 import { tripsRouter } from "./routes/trips/trips.index";
 import type { AppEnv } from "./types";
@@ -83,6 +84,7 @@ export function createApp() {
   app.route("/api/auth", authRouter);
   app.route("/api", providersRouter);
   app.route("/api", tripsRouter);
+  app.route("/api", paymentsRouter);
   app.route("/api", adminRouter);
   app.route("/api", notificationsRouter);
 

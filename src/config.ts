@@ -21,6 +21,12 @@ const KeyRing = z
     return keys;
   });
 
+/** An optional secret or var: absent and "" (an unset placeholder in wrangler.jsonc) both mean "not configured". */
+const Optional = z
+  .string()
+  .optional()
+  .transform((value) => value?.trim() || undefined);
+
 const ConfigSchema = z.object({
   APP_VERSION: z.string().min(1),
   JWT_ISSUER: z.string().min(1),
@@ -36,6 +42,33 @@ const ConfigSchema = z.object({
         .map((o) => o.trim())
         .filter(Boolean),
     ),
+  /** Our public origin: gateway callback URLs are built from it on the server, never from a request. */
+  PUBLIC_BASE_URL: z.url().default("http://127.0.0.1:8787"),
+  /**
+   * Payments without gateway credentials use the labelled local sandbox only when this is "true"
+   * (set in .dev.vars and in tests). Without it and without credentials, card and M-Pesa answer 503,
+   * so a deploy with a forgotten secret can never take fake payments.
+   */
+  PAYMENTS_SANDBOX: z
+    .enum(["true", "false", ""])
+    .default("false")
+    .transform((v) => v === "true"),
+  /** Secret path segment of the M-Pesa callback URLs (Daraja callbacks are unsigned). */
+  PAYMENTS_CALLBACK_SECRET: Optional.pipe(z.string().min(32).optional()),
+  MPESA_BASE_URL: z.url().default("https://sandbox.safaricom.co.ke"),
+  MPESA_CONSUMER_KEY: Optional,
+  MPESA_CONSUMER_SECRET: Optional,
+  MPESA_SHORTCODE: Optional,
+  MPESA_PASSKEY: Optional,
+  /** Till number for CustomerBuyGoodsOnline; PayBill uses the shortcode. */
+  MPESA_PARTY_B: Optional,
+  MPESA_TRANSACTION_TYPE: z.enum(["CustomerPayBillOnline", "CustomerBuyGoodsOnline"]).default("CustomerPayBillOnline"),
+  /** B2C initiator and its encrypted credential (from the Daraja portal): needed to refund M-Pesa payments. */
+  MPESA_INITIATOR_NAME: Optional,
+  MPESA_SECURITY_CREDENTIAL: Optional,
+  STRIPE_BASE_URL: z.url().default("https://api.stripe.com"),
+  STRIPE_SECRET_KEY: Optional,
+  STRIPE_WEBHOOK_SECRET: Optional,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
