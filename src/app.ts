@@ -9,11 +9,14 @@ import { validationHook } from "./lib/validation-hook";
 import { bodySizeLimit, requestContext } from "./middleware/request";
 import { adminRouter } from "./routes/admin/admin.index";
 import { authRouter } from "./routes/auth/auth.index";
+import { bookingsRouter } from "./routes/bookings/bookings.index";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 import { notificationsRouter } from "./routes/notifications/notifications.index";
 import { paymentsRouter } from "./routes/payments/payments.index";
 import { providersRouter } from "./routes/providers/providers.index";
+import { ratingsRouter } from "./routes/ratings/ratings.index";
+import { safetyRouter } from "./routes/safety/safety.index";
 import { tripsRouter } from "./routes/trips/trips.index";
 import type { AppEnv } from "./types";
 
@@ -85,8 +88,11 @@ export function createApp() {
   app.route("/api", providersRouter);
   app.route("/api", tripsRouter);
   app.route("/api", paymentsRouter);
+  app.route("/api", bookingsRouter);
+  app.route("/api", ratingsRouter);
   app.route("/api", adminRouter);
   app.route("/api", notificationsRouter);
+  app.route("/api", safetyRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.route(

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { notificationPreferences, notifications, outboundMessages, users } from "../db/schema";
+import { emergencyContacts, notificationPreferences, notifications, outboundMessages, users } from "../db/schema";
 import { emailSender } from "../integrations/email";
 import { smsSender } from "../integrations/sms";
 import {
@@ -10,6 +10,7 @@ import {
   planTripNotifications,
   SMS_DAILY_LIMIT,
   smsText,
+  sosText,
 } from "./messages";
 
 export const DEAD_LETTER_QUEUE = "fix-on-call-notify-dlq";
@@ -122,6 +123,35 @@ async function reserveSms(db: Db, id: string, person: Recipient, body: string, n
   return false;
 }
 
+/**
+ * Texts the customer's emergency contacts (at most five, by the profile schema). Safety messages
+ * are not held back by the daily SMS budget; the row ids make a redelivery send nothing twice.
+ */
+async function alertContacts(env: Env, db: Db, m: Extract<NotifyMessage, { type: "sos" }>) {
+  const contacts = await db.select().from(emergencyContacts).where(eq(emergencyContacts.userId, m.customerId)).all();
+  const now = new Date();
+  const outgoing: MessageSendRequest<NotifyMessage>[] = [];
+  for (const contact of contacts) {
+    const id = `sos:${m.alertId}:${contact.id}`;
+    const inserted = await db
+      .insert(outboundMessages)
+      .values({
+        id,
+        userId: null,
+        channel: "sms",
+        recipient: contact.phone,
+        body: sosText(m, contact.name),
+        status: "queued",
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflictDoNothing()
+      .run();
+    if (inserted.meta.changes === 1) outgoing.push({ body: { type: "sms", outboundId: id } });
+  }
+  if (outgoing.length) await env.NOTIFY_QUEUE.sendBatch(outgoing);
+}
+
 type SendResult = { ok: true } | { ok: false; retry: boolean; error: string };
 
 /** Sends one queued SMS or email. A row already sent (a redelivery) is not sent again. */
@@ -195,6 +225,9 @@ export async function handleNotifyBatch(batch: MessageBatch<NotifyMessage>, env:
               email: m.channels.includes("email"),
             })),
           );
+          break;
+        case "sos":
+          await alertContacts(env, db, m);
           break;
         case "sms":
         case "email": {

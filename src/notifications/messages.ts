@@ -13,6 +13,15 @@ export type NotifyMessage =
       data: Record<string, unknown>;
     }
   | { type: "direct"; id: string; userIds: string[]; title: string; body: string; channels: ("sms" | "email")[]; sentBy: string }
+  | {
+      type: "sos";
+      alertId: string;
+      tripId: string;
+      customerId: string;
+      raisedByName: string;
+      lat: number | null;
+      lng: number | null;
+    }
   | { type: "sms"; outboundId: string }
   | { type: "email"; outboundId: string; subject: string };
 
@@ -95,4 +104,14 @@ export function smsText(title: string, body: string): string {
 /** Retry delay for attempt n (1-based): 10 s, 20 s, 40 s, … capped at 10 minutes. */
 export function backoffSeconds(attempt: number): number {
   return Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
+}
+
+/** The SMS a customer's emergency contacts get on an SOS: who, which trip, and where. */
+export function sosText(m: Extract<NotifyMessage, { type: "sos" }>, contactName: string): string {
+  const where =
+    m.lat !== null && m.lng !== null ? ` Last position: https://maps.google.com/?q=${m.lat.toFixed(5)},${m.lng.toFixed(5)}` : "";
+  return smsText(
+    "EMERGENCY",
+    `${contactName}, ${m.raisedByName} raised an SOS during a trip (ref ${m.tripId.slice(0, 8)}). Our team is responding.${where}`,
+  );
 }

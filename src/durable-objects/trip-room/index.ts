@@ -106,6 +106,8 @@ const fail = (code: "NOT_FOUND" | "FORBIDDEN" | "CONFLICT" | "VALIDATION_ERROR",
  */
 export class TripRoom extends DurableObject<Env> {
   private trip: TripRecord | null = null;
+  /** The assigned provider's last relayed position: soft state for share links, never stored. */
+  private lastPosition: { lat: number; lng: number; heading: number | null; at: number } | null = null;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -821,6 +823,7 @@ export class TripRoom extends DurableObject<Env> {
   async providerPosition(providerId: string, at: { lat: number; lng: number; heading: number | null }): Promise<void> {
     const trip = this.trip;
     if (!trip || trip.providerId !== providerId || !ACTIVE_FOR_PROVIDER.has(trip.status)) return;
+    this.lastPosition = { ...at, at: Date.now() };
     const frame = JSON.stringify({
       type: "provider_position",
       trip_id: trip.id,
@@ -830,6 +833,72 @@ export class TripRoom extends DurableObject<Env> {
       eta_minutes: liveEta(trip, at, haversineKm),
     } satisfies TripServerFrame);
     for (const { ws, a } of this.watchers()) if (a.actor !== "provider") this.sendRaw(ws, frame);
+  }
+
+  /**
+   * An SOS from the trip's customer or provider: recorded as a trip event (so every watcher, admins
+   * included, sees it at once with its sequence number). The caller files the alert and tells ops.
+   */
+  async raiseSos(
+    caller: Caller,
+    alertId: string,
+    at: { lat: number; lng: number } | null,
+    message: string | null,
+  ): Promise<OpResult> {
+    return this.exclusive(async () => {
+      const trip = this.trip;
+      if (!trip || !this.actorOf(caller, trip)) return fail("NOT_FOUND", "no_trip", "Trip not found");
+      await this.commit(
+        "sos",
+        { id: caller.userId, role: caller.role },
+        {},
+        {
+          alert_id: alertId,
+          latitude: at?.lat ?? null,
+          longitude: at?.lng ?? null,
+          message,
+        },
+      );
+      return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
+    });
+  }
+
+  /**
+   * What a trusted contact with a share link may see: progress, the provider's first name and
+   * vehicle, their live position while committed, and nothing that identifies the customer.
+   */
+  async shareView() {
+    const trip = this.trip;
+    if (!trip) return null;
+    const live = this.lastPosition && ACTIVE_FOR_PROVIDER.has(trip.status) ? this.lastPosition : null;
+    const driver = trip.providerId ? await this.providerSummary(trip.providerId) : null;
+    return {
+      trip_id: trip.id,
+      status: trip.status,
+      service_type: trip.serviceType,
+      destination: trip.destination?.address ?? null,
+      provider: driver,
+      provider_position: live
+        ? { latitude: live.lat, longitude: live.lng, heading: live.heading, at: new Date(live.at).toISOString() }
+        : null,
+      eta_minutes: live ? liveEta(trip, live, haversineKm) : null,
+      updated_at: new Date(trip.updatedAt).toISOString(),
+    };
+  }
+
+  private async providerSummary(providerId: string) {
+    const row = await this.env.DB.prepare(
+      "SELECT u.name, p.vehicle_type, p.vehicle_registration FROM users u JOIN provider_profiles p ON p.user_id = u.id WHERE u.id = ?",
+    )
+      .bind(providerId)
+      .first<{ name: string; vehicle_type: string | null; vehicle_registration: string | null }>();
+    return row
+      ? {
+          first_name: row.name.split(" ")[0] ?? "",
+          vehicle_type: row.vehicle_type,
+          vehicle_registration: row.vehicle_registration,
+        }
+      : null;
   }
 
   private actorOf(caller: Caller, trip: TripRecord): Exclude<Actor, "system"> | null {

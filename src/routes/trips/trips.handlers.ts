@@ -1,7 +1,7 @@
 import { and, desc, eq, or, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { sha256Hex } from "../../auth/tokens";
-import { trips } from "../../db/schema";
+import { emergencyAlerts, trips } from "../../db/schema";
 import type { TripStatus } from "../../domain/trip-state";
 import type { OpResult, WatcherHandover } from "../../durable-objects/trip-room";
 import { WATCHER_HEADER } from "../../durable-objects/trip-room";
@@ -11,6 +11,7 @@ import { publicCandidate, searchNearby } from "../../presence/presence";
 import { claimTrip, loadCustomer, type NewTrip, prepareTrip, toNewTrip } from "../../trips/service";
 import { tripRowView } from "../../trips/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
+import { alertOps } from "../safety/safety.handlers";
 import type * as routes from "./trips.routes";
 
 type Ctx = Context<AppEnv>;
@@ -71,6 +72,7 @@ async function create(c: Ctx, input: NewTrip, rawBody: unknown, key: string | un
     );
   }
   const trip = await room(c, record.id).create(record);
+  if (record.serviceType === "breakdown") await raiseBreakdownAlert(c, record);
   return ok(c, { trip, available_providers: prepared.available }, "Trip created successfully", 201);
 }
 
@@ -259,3 +261,25 @@ export const findDriver: AppRouteHandler<typeof routes.findDriver> = async (c) =
     drivers.length ? "Available drivers found" : "No available drivers nearby",
   );
 };
+
+/**
+ * Fix On Call raised a high-priority emergency alert for every breakdown: a stranded motorist may be
+ * on a dangerous road. Ops see it at once on their socket; no SMS goes to anyone (that is for SOS).
+ */
+async function raiseBreakdownAlert(c: Ctx, record: { id: string; customerId: string; pickup: { lat: number; lng: number } }) {
+  const alert = {
+    id: crypto.randomUUID(),
+    tripId: record.id,
+    userId: record.customerId,
+    lat: record.pickup.lat,
+    lng: record.pickup.lng,
+    message: "Breakdown reported",
+    priority: "high" as const,
+    status: "open" as const,
+    createdAt: new Date(),
+    resolvedAt: null,
+    resolvedBy: null,
+  };
+  await c.get("db").insert(emergencyAlerts).values(alert).run();
+  await alertOps(c.env, alert);
+}

@@ -1,0 +1,120 @@
+import { z } from "@hono/zod-openapi";
+import { envelopeOf } from "../../lib/envelope";
+import { route } from "../../lib/route";
+import { IdParam, Latitude, Longitude } from "../../lib/schemas";
+
+const tags = ["Safety"];
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const reply = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema: envelopeOf(schema) } },
+});
+
+export const SosBody = z
+  .strictObject({
+    latitude: Latitude.optional(),
+    longitude: Longitude.optional(),
+    message: z.string().trim().max(300).optional(),
+  })
+  .refine((b) => (b.latitude === undefined) === (b.longitude === undefined), "send both latitude and longitude, or neither")
+  .openapi("SosRequest");
+const Alert = z
+  .object({
+    id: z.string(),
+    trip_id: z.string().nullable(),
+    user_id: z.string(),
+    latitude: z.number().nullable(),
+    longitude: z.number().nullable(),
+    message: z.string().nullable(),
+    priority: z.enum(["high", "critical"]),
+    status: z.enum(["open", "resolved"]),
+    created_at: z.string(),
+    resolved_at: z.string().nullable(),
+  })
+  .openapi("EmergencyAlert");
+
+export const sos = route(["customer", "provider"], {
+  method: "post",
+  path: "/trips/{id}/sos",
+  tags,
+  summary: "Raise an SOS during a trip (ops alerted at once; the customer's emergency contacts get an SMS)",
+  request: { params: IdParam, body: { content: { "application/json": { schema: SosBody } }, required: false } },
+  responses: { 201: reply("Alert raised", Alert) },
+});
+
+export const ShareBody = z
+  .strictObject({
+    expires_in_minutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(48 * 60)
+      .default(240),
+  })
+  .openapi("ShareLinkRequest");
+export const createShare = route(["customer"], {
+  method: "post",
+  path: "/trips/{id}/share",
+  tags,
+  summary: "Create an expiring read-only link for a trusted contact to follow the trip",
+  request: { params: IdParam, body: { content: { "application/json": { schema: ShareBody } }, required: false } },
+  responses: { 201: reply("Share link", z.object({ url: z.string(), token: z.string(), expires_at: z.string() })) },
+});
+
+export const revokeShares = route(["customer"], {
+  method: "post",
+  path: "/trips/{id}/share/revoke",
+  tags,
+  summary: "Revoke every share link of the trip",
+  request: { params: IdParam },
+  responses: { 200: reply("Revoked", z.object({ revoked: z.number() })) },
+});
+
+export const TokenParam = z.strictObject({
+  token: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{20,100}$/)
+    .openapi({ param: { name: "token", in: "path" } }),
+});
+export const viewShare = route("public", {
+  method: "get",
+  path: "/share/{token}",
+  tags,
+  summary: "Follow a shared trip (no login; the link itself is the permission, until it expires)",
+  request: { params: TokenParam },
+  responses: {
+    200: reply("Shared trip", z.record(z.string(), z.unknown())),
+    404: reply("Unknown, expired or revoked", z.null()),
+  },
+});
+
+export const AlertsQuery = z.strictObject({
+  status: z.enum(["open", "resolved"]).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+});
+export const listAlerts = route(["admin"], {
+  method: "get",
+  path: "/admin/alerts",
+  tags: ["Admin"],
+  summary: "Emergency alerts (SOS and breakdown alerts), newest first",
+  request: { query: AlertsQuery },
+  responses: { 200: reply("Alerts", z.object({ alerts: z.array(Alert), limit: z.number(), offset: z.number() })) },
+});
+
+export const resolveAlert = route(["admin"], {
+  method: "post",
+  path: "/admin/alerts/{id}/resolve",
+  tags: ["Admin"],
+  summary: "Resolve an alert",
+  request: { params: IdParam, body: json(z.strictObject({ note: z.string().trim().min(3).max(300) })) },
+  responses: { 200: reply("Resolved", Alert) },
+});
+
+export const opsSocket = route(["admin"], {
+  method: "get",
+  path: "/admin/ws",
+  tags: ["Admin"],
+  summary: "Ops socket (WebSocket): SOS and breakdown alerts the moment they happen",
+  responses: { 101: { description: "Switching protocols" }, 426: { description: "Not a WebSocket upgrade" } },
+});
