@@ -5,6 +5,7 @@ import type { NotifyMessage } from "./notifications/messages";
 export { BookingScheduler } from "./durable-objects/booking-scheduler";
 export { CellIndex } from "./durable-objects/cell-index";
 export { LoginGuard } from "./durable-objects/login-guard";
+export { OpsRoom } from "./durable-objects/ops-room";
 export { TripRoom } from "./durable-objects/trip-room";
 
 const app = createApp();
