@@ -359,6 +359,22 @@ export class CellIndex extends DurableObject<Env> {
     return found;
   }
 
+  /**
+   * Applies a profile change (a new rating average, say) to a connected provider's live entry, here
+   * or in the cell they are positioned in, so search shows it without waiting for a reconnect.
+   * Returns whether the provider is connected here.
+   */
+  async updateProfile(providerId: string, patch: Partial<PresenceProfile>): Promise<boolean> {
+    let found = false;
+    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
+      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      if (!a) continue;
+      found = true;
+      await this.place(ws, a, { ...a, profile: { ...a.profile, ...patch } });
+    }
+    return found;
+  }
+
   /** Counts for tests, benchmarks and ops. */
   async stats(): Promise<{ cell: string | null; entries: number; sockets: number }> {
     return { cell: this.cellId, entries: this.entries.size, sockets: this.ctx.getWebSockets().length };
