@@ -51,11 +51,11 @@ export function pay(token: string, tripId: string, body: Record<string, unknown>
 export const readPayment = (token: string, id: string) => callJson(`/api/payments/${id}`, { token });
 
 /** Polls a payment until `done` holds (sandbox callbacks and webhooks arrive a moment later). */
-export async function waitForPayment(token: string, id: string, done: (p: any) => boolean, ms = 8000) {
+export async function waitForPayment(token: string, id: string, done: (p: any, detail: any) => boolean, ms = 8000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const res = await readPayment(token, id);
-    if (res.status === 200 && done(res.body.data.payment)) return res.body.data;
+    if (res.status === 200 && done(res.body.data.payment, res.body.data)) return res.body.data;
     if (Date.now() > deadline) throw new Error(`payment never matched: ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -14,9 +14,11 @@ import { signatureHeader, toHex } from "./stripe-signature";
  * It keeps no state: outcomes and timing are encoded in the ids it hands out. Magic values, like
  * the gateways' own test modes:
  * - M-Pesa, by the last four digits of the phone: 1032 cancelled by the user, 2001 wrong PIN,
- *   1037 phone unreachable, 0001 insufficient funds (ResultCode 1), 0000 no callback at all (the
- *   STK query, run by the trip's alarm, finds it paid). Any other number pays.
- * - Card: `payment_method` pm_card_chargeDeclined is declined; pm_card_visa (or any other) pays at
+ *   1037 phone unreachable, 0001 insufficient funds (ResultCode 1). 0000 and 0032 send no callback
+ *   at all (lost on the way): the STK query, run by the trip's alarm, finds 0000 paid and 0032
+ *   cancelled. Any other number pays.
+ * - Card: `payment_method` pm_card_chargeDeclined is declined; pm_card_authenticationRequired waits
+ *   for a 3-D Secure step nobody takes (no webhook follows); pm_card_visa (or any other) pays at
  *   once; no payment method means the customer's app confirms a moment later and it pays.
  */
 
@@ -41,7 +43,15 @@ export interface SandboxOptions {
   now?: () => number;
 }
 
-const MAGIC: Record<string, number | "silent"> = { "1032": 1032, "2001": 2001, "1037": 1037, "0001": 1, "0000": "silent" };
+/** Last four digits → [ResultCode, whether a callback is sent]. */
+const MAGIC: Record<string, [number, boolean]> = {
+  "1032": [1032, true],
+  "2001": [2001, true],
+  "1037": [1037, true],
+  "0001": [1, true],
+  "0000": [0, false],
+  "0032": [1032, false],
+};
 const RESULT_DESC: Record<number, string> = {
   0: "The service request is processed successfully.",
   1: "The balance is insufficient for the transaction.",
@@ -110,11 +120,10 @@ export function sandboxFetch(options: SandboxOptions): typeof fetch {
       if (!push.success) return darajaError(400, "400.002.02", `Bad Request - ${push.error.issues[0]?.path.join(".")}`);
       const expected = darajaPassword(push.data.BusinessShortCode, SANDBOX_MPESA.passkey, push.data.Timestamp);
       if (push.data.Password !== expected) return darajaError(400, "400.002.02", "Bad Request - Invalid Password");
-      const magic = MAGIC[push.data.PhoneNumber.slice(-4)] ?? 0;
-      const code = magic === "silent" ? 0 : magic;
-      const checkoutRequestId = `ws_CO_SBX_${code}_${magic === "silent" ? "s" : "c"}_${now()}_${crypto.randomUUID().slice(0, 8)}`;
+      const [code, callback] = MAGIC[push.data.PhoneNumber.slice(-4)] ?? [0, true];
+      const checkoutRequestId = `ws_CO_SBX_${code}_${callback ? "c" : "s"}_${now()}_${crypto.randomUUID().slice(0, 8)}`;
       const merchantRequestId = `sbx-${crypto.randomUUID().slice(0, 13)}`;
-      if (magic !== "silent") {
+      if (callback) {
         const stkCallback: Record<string, unknown> = {
           MerchantRequestID: merchantRequestId,
           CheckoutRequestID: checkoutRequestId,
@@ -203,7 +212,8 @@ export function sandboxFetch(options: SandboxOptions): typeof fetch {
     }
     const key = request.headers.get("idempotency-key");
     if (!key) return json({ error: { type: "invalid_request_error", message: "The sandbox requires an Idempotency-Key" } }, 400);
-    const form = new URLSearchParams(await request.text());
+    // Decoded by hand: workerd warns when .text() reads a form-encoded body.
+    const form = new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer()));
     if (path === "/v1/payment_intents") {
       const amount = Number(form.get("amount"));
       const currency = form.get("currency") ?? "";
@@ -235,6 +245,7 @@ export function sandboxFetch(options: SandboxOptions): typeof fetch {
           402,
         );
       }
+      if (paymentMethod === "pm_card_authenticationRequired") return json({ ...intent, status: "requires_action" });
       await webhook("payment_intent.succeeded", {
         ...intent,
         status: "succeeded",
