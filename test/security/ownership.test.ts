@@ -35,9 +35,14 @@ const BODIES: Record<string, { kind: Kind; body?: unknown; headers?: Record<stri
   "POST /api/notifications/mark-read/:id": { kind: "notification" },
 };
 
-const ID_ROUTES = createApp()
-  .routes.filter((r) => r.method !== "ALL" && r.path.includes("/:id") && !r.path.startsWith("/api/admin/"))
-  .map((r) => `${r.method} ${r.path}`);
+// Route middleware is registered as its own entry, so the same method and path appear more than once.
+const ID_ROUTES = [
+  ...new Set(
+    createApp()
+      .routes.filter((r) => r.method !== "ALL" && r.path.includes("/:id") && !r.path.startsWith("/api/admin/"))
+      .map((r) => `${r.method} ${r.path}`),
+  ),
+];
 
 const ids = {} as Record<Kind, string>;
 let strangers: { label: string; token: string }[] = [];
