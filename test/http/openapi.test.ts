@@ -21,6 +21,10 @@ const PUBLIC = new Set([
   "GET /api/openapi.json",
   "GET /api/swagger.json",
   "GET /api/docs",
+  // Gateways call these; each proves itself instead (a secret path, or a Stripe signature).
+  "POST /api/payments/mpesa/callback/{secret}",
+  "POST /api/payments/mpesa/result/{secret}",
+  "POST /api/payments/stripe/webhook",
 ]);
 
 const METHODS = new Set(["get", "post", "put", "patch", "delete"]);
