@@ -13,8 +13,15 @@ execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
 });
 await seedLocal();
 
-const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+// Local payments go to the labelled sandbox gateway (fakes of Daraja and Stripe, no money moves).
+// Real test-mode keys can be passed the same way: `npm start -- --var STRIPE_SECRET_KEY:sk_test_...`.
+const sandbox = ["--var", "PAYMENTS_SANDBOX:true"];
+const dev = spawn(
+  "wrangler",
+  ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...sandbox, ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

@@ -46,7 +46,7 @@ const ConfigSchema = z.object({
   PUBLIC_BASE_URL: z.url().default("http://127.0.0.1:8787"),
   /**
    * Payments without gateway credentials use the labelled local sandbox only when this is "true"
-   * (set in .dev.vars and in tests). Without it and without credentials, card and M-Pesa answer 503,
+   * (`npm start` passes it to wrangler dev; tests set it). Without it and without credentials, card and M-Pesa answer 503,
    * so a deploy with a forgotten secret can never take fake payments.
    */
   PAYMENTS_SANDBOX: z
