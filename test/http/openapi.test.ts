@@ -25,6 +25,8 @@ const PUBLIC = new Set([
   "POST /api/payments/mpesa/callback/{secret}",
   "POST /api/payments/mpesa/result/{secret}",
   "POST /api/payments/stripe/webhook",
+  // A share link is its own permission: an unguessable, expiring token a trusted contact opens without an account.
+  "GET /api/share/{token}",
 ]);
 
 const METHODS = new Set(["get", "post", "put", "patch", "delete"]);
