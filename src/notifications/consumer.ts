@@ -157,7 +157,7 @@ type SendResult = { ok: true } | { ok: false; retry: boolean; error: string };
 /** Sends one queued SMS or email. A row already sent (a redelivery) is not sent again. */
 async function send(env: Env, db: Db, m: Extract<NotifyMessage, { type: "sms" | "email" }>): Promise<SendResult> {
   const row = await db.select().from(outboundMessages).where(eq(outboundMessages.id, m.outboundId)).get();
-  if (!row || row.status !== "queued") return { ok: true };
+  if (row?.status !== "queued") return { ok: true };
   const outcome =
     m.type === "sms"
       ? await smsSender(env).send(row.recipient, row.body)
