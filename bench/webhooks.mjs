@@ -1,0 +1,374 @@
+// Webhook and callback verification benchmark (issue 5): `npm run bench:webhooks`.
+//
+// (a) In process (Node 22, the same TypeScript modules the Worker runs): the cost per request of
+//     each check a gateway delivery goes through before any I/O: Stripe's signature (HMAC-SHA256
+//     over `t.rawBody`, constant-time compare against each v1), a stale timestamp, a wrong
+//     signature, the M-Pesa callback's secret path (constant-time, via SHA-256 of both sides), and
+//     the callback's JSON.parse + zod parse. Many iterations, after a warm-up.
+// (b) End to end against one fresh `wrangler dev` of our API (own port, own --persist-to, a private
+//     `git archive` of BENCH_REF so edits to the working tree cannot reload it mid-run), with
+//     autocannon: Stripe webhooks (valid and unique: verify + dedupe insert in D1; the same event
+//     again: verify + dedupe hit; a wrong signature: 400 after the HMAC), M-Pesa callbacks (valid
+//     secret, unknown CheckoutRequestID: parse + lookup + one insert; a wrong secret: 404), and
+//     GET /api/health as the floor. Events are of types the API acknowledges without touching a
+//     payment, so every request does the same work.
+// It prints markdown tables, writes them to bench/results/webhooks-<date>.md and appends the raw
+// figures to bench/results/webhooks.jsonl (git-ignored).
+//
+// Knobs (environment): BENCH_ITERATIONS (20000 per in-process case), BENCH_DURATION seconds per
+// timed HTTP run (10), BENCH_CONNECTIONS (10), BENCH_PORT (8797), BENCH_REF (HEAD; "worktree"
+// measures the working tree as it is). Only 127.0.0.1 is used.
+import { spawnSync } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { ensureDevVars } from "../scripts/dev-vars.mjs";
+import {
+  benchEnv,
+  fmt,
+  git,
+  HOST,
+  machineInfo,
+  makeLog,
+  pickPort,
+  ROOT,
+  run,
+  startWrangler,
+  stopServers,
+  stopServersOnSignals,
+  summarize,
+  waitReady,
+} from "./lib/common.mjs";
+
+const log = makeLog("webhooks");
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const REF = process.env.BENCH_REF ?? "HEAD";
+const RESULTS = join(ROOT, "bench/results");
+const WEBHOOK_SECRET = `whsec_bench_${randomUUID().replace(/-/g, "")}`;
+const CALLBACK_SECRET = randomUUID().replace(/-/g, "") + randomUUID().replace(/-/g, "");
+
+// ---------------------------------------------------------------------------------------------
+// (a) In process
+
+/** A Stripe event of realistic size (~2 KB, like a payment_intent.succeeded). */
+function stripeEvent(id = `evt_${randomUUID().replace(/-/g, "")}`) {
+  return JSON.stringify({
+    id,
+    object: "event",
+    api_version: "2024-06-20",
+    type: "customer.updated",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: `req_${randomUUID().slice(0, 14)}`, idempotency_key: randomUUID() },
+    data: {
+      object: {
+        id: `cus_${randomUUID().slice(0, 14)}`,
+        object: "customer",
+        address: { city: "Nairobi", country: "KE", line1: "Kenyatta Avenue 1", postal_code: "00100" },
+        balance: 0,
+        created: 1_763_000_000,
+        currency: "kes",
+        description: "x".repeat(900),
+        email: "wanjiku@fixoncall.test",
+        invoice_settings: { custom_fields: null, default_payment_method: null, footer: null },
+        metadata: { user_id: randomUUID(), trip_id: randomUUID() },
+        name: "Wanjiku Kamau",
+        phone: "+254712000002",
+        preferred_locales: ["en", "sw"],
+        tax_exempt: "none",
+      },
+    },
+  });
+}
+
+const sign = (body, t = Math.floor(Date.now() / 1000), secret = WEBHOOK_SECRET) =>
+  `t=${t},v1=${createHmac("sha256", secret).update(`${t}.${body}`).digest("hex")}`;
+
+function stkCallback(checkoutRequestId = `ws_CO_${Date.now()}${Math.floor(Math.random() * 1e9)}`) {
+  return JSON.stringify({
+    Body: {
+      stkCallback: {
+        MerchantRequestID: "29115-34620561-1",
+        CheckoutRequestID: checkoutRequestId,
+        ResultCode: 0,
+        ResultDesc: "The service request is processed successfully.",
+        CallbackMetadata: {
+          Item: [
+            { Name: "Amount", Value: 1500 },
+            { Name: "MpesaReceiptNumber", Value: "NLJ7RT61SV" },
+            { Name: "Balance" },
+            { Name: "TransactionDate", Value: 20261121102115 },
+            { Name: "PhoneNumber", Value: 254712000002 },
+          ],
+        },
+      },
+    },
+  });
+}
+
+async function time(label, iterations, fn) {
+  for (let i = 0; i < Math.min(2_000, iterations); i++) await fn(i);
+  const samples = [];
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    const t = performance.now();
+    await fn(i);
+    samples.push((performance.now() - t) * 1000);
+  }
+  const totalMs = performance.now() - started;
+  const s = summarize(samples);
+  return {
+    label,
+    iterations,
+    perOpUs: (totalMs * 1000) / iterations,
+    opsPerS: iterations / (totalMs / 1000),
+    p50Us: s.p50,
+    p99Us: s.p99,
+  };
+}
+
+async function inProcess() {
+  const { verifyStripeSignature, secretsEqual } = await import("../src/integrations/payments/stripe-signature.ts");
+  const { parseStkCallback } = await import("../src/integrations/payments/daraja-format.ts");
+  const body = stripeEvent();
+  const header = sign(body);
+  const now = Math.floor(Date.now() / 1000);
+  const stale = sign(body, now - 301);
+  const wrong = sign(body, now, "whsec_wrong");
+  const callback = stkCallback();
+  const check = async (promise, expectOk) => {
+    const result = await promise;
+    if (result.ok !== expectOk) throw new Error(`unexpected verification result ${JSON.stringify(result)}`);
+  };
+  const rows = [];
+  rows.push(
+    await time("Stripe signature, valid (2 KB body)", ITERATIONS, () =>
+      check(verifyStripeSignature(header, body, WEBHOOK_SECRET, now), true),
+    ),
+  );
+  rows.push(
+    await time("Stripe signature, wrong secret", ITERATIONS, () =>
+      check(verifyStripeSignature(wrong, body, WEBHOOK_SECRET, now), false),
+    ),
+  );
+  rows.push(
+    await time("Stripe signature, stale timestamp (no HMAC)", ITERATIONS, () =>
+      check(verifyStripeSignature(stale, body, WEBHOOK_SECRET, now), false),
+    ),
+  );
+  rows.push(await time("Stripe event JSON.parse (2 KB)", ITERATIONS, () => JSON.parse(body)));
+  rows.push(
+    await time("M-Pesa callback secret, constant-time (2 × SHA-256)", ITERATIONS, () =>
+      secretsEqual(CALLBACK_SECRET, `${CALLBACK_SECRET}`),
+    ),
+  );
+  rows.push(
+    await time("M-Pesa callback JSON.parse + zod parse", ITERATIONS, () => {
+      if (!parseStkCallback(JSON.parse(callback)).ok) throw new Error("callback did not parse");
+    }),
+  );
+  return { bodyBytes: Buffer.byteLength(body), callbackBytes: Buffer.byteLength(callback), rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) End to end
+
+/** The code to measure: a private copy of BENCH_REF (or the working tree), sharing node_modules. */
+function prepareSource() {
+  if (REF === "worktree") return ROOT;
+  const dir = mkdtempSync(join(os.tmpdir(), "fix-on-call-webhooks-src-"));
+  const archive = spawnSync("git", ["archive", "--format=tar", REF], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
+  if (archive.status !== 0) throw new Error(`git archive ${REF} failed: ${archive.stderr}`);
+  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout, maxBuffer: 256 * 2 ** 20 });
+  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  // Local secrets (JWT keys, pepper) are git-ignored, so the archive needs the developer's copy.
+  ensureDevVars();
+  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
+  return dir;
+}
+
+/** autocannon for a fixed time; each request built by `make()` (a fresh body and signature per request). */
+async function load(url, make, expectStatus) {
+  const statuses = {};
+  const instance = autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    pipelining: 1,
+    requests: [{ method: "POST", setupRequest: (req) => ({ ...req, ...make() }) }],
+  });
+  instance.on("response", (_client, statusCode) => {
+    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+  });
+  const result = await instance;
+  const unexpected = Object.entries(statuses).filter(([code]) => Number(code) !== expectStatus);
+  return {
+    rps: result.requests.total / DURATION_S,
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    statuses,
+    unexpected: unexpected.length ? Object.fromEntries(unexpected) : null,
+    errors: result.errors,
+  };
+}
+
+async function endToEnd(source) {
+  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-webhooks-state-"));
+  const env = benchEnv();
+  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
+  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env: { ...env, CI: "true" },
+    cwd: source,
+  });
+  const taken = new Set();
+  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8797), taken);
+  const inspector = await pickPort(9330, taken);
+  const base = `http://${HOST}:${port}`;
+  log(`starting our API (wrangler dev) on ${base}`);
+  const server = startWrangler(
+    "webhooks-api",
+    [
+      "--ip",
+      HOST,
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspector),
+      "--persist-to",
+      state,
+      "--var",
+      "PAYMENTS_SANDBOX:true",
+      "--var",
+      `STRIPE_WEBHOOK_SECRET:${WEBHOOK_SECRET}`,
+      "--var",
+      `PAYMENTS_CALLBACK_SECRET:${CALLBACK_SECRET}`,
+    ],
+    { env, logDir: RESULTS, cwd: source },
+  );
+  try {
+    await waitReady(`${base}/api/health`, server);
+    const json = { "content-type": "application/json" };
+    const duplicate = stripeEvent("evt_bench_duplicate");
+    const probe = await fetch(`${base}/api/payments/stripe/webhook`, {
+      method: "POST",
+      headers: { ...json, "stripe-signature": sign(duplicate) },
+      body: duplicate,
+    });
+    if (probe.status !== 200) throw new Error(`signed webhook answered ${probe.status}: ${await probe.text()}`);
+    const runs = [];
+    const measure = async (label, path, make, expectStatus, method = "POST") => {
+      log(label);
+      const r =
+        method === "GET"
+          ? await load(`${base}${path}`, () => ({ method: "GET" }), expectStatus)
+          : await load(`${base}${path}`, make, expectStatus);
+      runs.push({ label, ...r });
+    };
+    await measure("GET /api/health (floor)", "/api/health", null, 200, "GET");
+    await measure(
+      "Stripe webhook, valid, new event id",
+      "/api/payments/stripe/webhook",
+      () => {
+        const body = stripeEvent();
+        return { headers: { ...json, "stripe-signature": sign(body) }, body };
+      },
+      200,
+    );
+    await measure(
+      "Stripe webhook, valid, duplicate event id",
+      "/api/payments/stripe/webhook",
+      () => ({ headers: { ...json, "stripe-signature": sign(duplicate) }, body: duplicate }),
+      200,
+    );
+    await measure(
+      "Stripe webhook, wrong signature",
+      "/api/payments/stripe/webhook",
+      () => ({ headers: { ...json, "stripe-signature": sign(duplicate, undefined, "whsec_wrong") }, body: duplicate }),
+      400,
+    );
+    await measure(
+      "M-Pesa callback, valid secret, unknown CheckoutRequestID",
+      `/api/payments/mpesa/callback/${CALLBACK_SECRET}`,
+      () => ({ headers: json, body: stkCallback() }),
+      200,
+    );
+    await measure(
+      "M-Pesa callback, wrong secret",
+      `/api/payments/mpesa/callback/${"f".repeat(64)}`,
+      () => ({ headers: json, body: stkCallback() }),
+      404,
+    );
+    return runs;
+  } finally {
+    await stopServers();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  const startedAt = new Date();
+  const machine = machineInfo(startedAt);
+  machine.ref = REF === "worktree" ? "working tree" : REF;
+  if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
+  log("machine", machine);
+  const source = prepareSource();
+  stopServersOnSignals(async () => {
+    if (source !== ROOT) rmSync(source, { recursive: true, force: true });
+  });
+  try {
+    log(`in process: ${ITERATIONS} iterations per case`);
+    const local = await inProcess();
+    const http = await endToEnd(source);
+    const results = { machine, settings: { ITERATIONS, DURATION_S, CONNECTIONS }, local, http };
+    const lines = [
+      `# Webhook verification (${startedAt.toISOString()})`,
+      "",
+      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}, wrangler ${machine.wrangler}; code ${machine.ref} (${machine.commit}); load average before ${machine.loadavgBefore.join(" / ")}, after ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(" / ")}.`,
+      "",
+      `## In process (Node, ${ITERATIONS} iterations; Stripe body ${local.bodyBytes} B, M-Pesa callback ${local.callbackBytes} B)`,
+      "",
+      "| check | µs/op | ops/s | p50 µs | p99 µs |",
+      "|---|---:|---:|---:|---:|",
+      ...local.rows.map(
+        (r) => `| ${r.label} | ${fmt(r.perOpUs, 2)} | ${fmt(r.opsPerS, 0)} | ${fmt(r.p50Us, 2)} | ${fmt(r.p99Us, 2)} |`,
+      ),
+      "",
+      `## End to end (wrangler dev, ${CONNECTIONS} connections, ${DURATION_S} s each)`,
+      "",
+      "| request | req/s | p50 ms | p99 ms | statuses |",
+      "|---|---:|---:|---:|---|",
+      ...http.map(
+        (r) => `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${JSON.stringify(r.statuses)} |`,
+      ),
+    ];
+    const markdown = `${lines.join("\n")}\n`;
+    console.log(markdown);
+    const stamp = startedAt.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+    appendFileSync(join(RESULTS, "webhooks.jsonl"), `${JSON.stringify(results)}\n`);
+    writeFileSync(join(RESULTS, `webhooks-${stamp}.md`), markdown);
+    const bad = http.filter((r) => r.unexpected || r.errors);
+    if (bad.length) throw new Error(`unexpected answers: ${JSON.stringify(bad.map((r) => [r.label, r.unexpected, r.errors]))}`);
+  } finally {
+    if (source !== ROOT) rmSync(source, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (error) => {
+  console.error(error);
+  await stopServers();
+  process.exit(1);
+});
