@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { refreshTokens, sessions, users } from "../db/schema";
 import { ApiError } from "../lib/errors";
@@ -114,4 +114,13 @@ export async function revokeAllSessions(db: Db, userId: string, reason: string, 
       .set({ revokedAt: new Date(now), revokedReason: reason })
       .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt))),
   ]);
+}
+
+/** Ends every session of a user but one (the caller's own), e.g. after a password change. */
+export async function revokeOtherSessions(db: Db, userId: string, keepSessionId: string, reason: string, now = Date.now()) {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date(now), revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)))
+    .run();
 }

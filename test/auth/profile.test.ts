@@ -135,6 +135,21 @@ describe("PUT /api/auth/profile", () => {
       expect((await login(account.email, account.password)).status).toBe(401);
     });
 
+    it("ends every other session when the password changes, but keeps the caller's", async () => {
+      const account = await registerCustomer();
+      const elsewhere = (await login(account.email, account.password)).body.data.tokens;
+      const res = await putProfile(account.tokens.access_token, {
+        new_password: "Green-Papaya-Road-4",
+        current_password: account.password,
+      });
+      expect(res.status).toBe(200);
+      expect((await callJson("/api/auth/profile", { token: elsewhere.access_token })).status).toBe(401);
+      expect(
+        (await callJson("/api/auth/refresh", { method: "POST", json: { refresh_token: elsewhere.refresh_token } })).status,
+      ).toBe(401);
+      expect((await callJson("/api/auth/profile", { token: account.tokens.access_token })).status).toBe(200);
+    });
+
     it.each([
       ["email", () => ({ email: uniqueIdentity("x").email })],
       ["phone", () => ({ phone: uniqueIdentity("x").phone })],

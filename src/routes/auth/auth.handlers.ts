@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { loginGuard } from "../../auth/login-guard-client";
 import { hashPassword, verifyPassword } from "../../auth/password";
-import { revokeAllSessions, revokeSession, rotateRefreshToken, startSession } from "../../auth/sessions";
+import { revokeAllSessions, revokeOtherSessions, revokeSession, rotateRefreshToken, startSession } from "../../auth/sessions";
 import { ACCESS_TOKEN_TTL_SECONDS, SOCKET_TICKET_TTL_SECONDS, SOCKET_TICKET_TYP, signAccessToken } from "../../auth/tokens";
 import type { Config } from "../../config";
 import { users } from "../../db/schema";
@@ -199,6 +199,8 @@ export const updateProfile: AppRouteHandler<typeof routes.updateProfile> = async
     if (isUniqueViolation(error)) throw new ApiError("CONFLICT", "Another account already uses this email or phone");
     throw error;
   }
+  // A new password ends every other session: whoever knew the old one is logged out now.
+  if (newHash) await revokeOtherSessions(db, auth.userId, auth.sessionId, "password_changed");
   const profile = await loadProfile(db, auth.userId);
   if (!profile) throw new ApiError("NOT_FOUND", "Account not found");
   return ok(c, profile, "Profile updated");
