@@ -26,6 +26,13 @@ const Optional = z
   .string()
   .optional()
   .transform((value) => value?.trim() || undefined);
+/** A URL var with a default that an empty placeholder also falls back to. */
+const UrlOr = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => value?.trim() || fallback)
+    .pipe(z.url());
 
 const ConfigSchema = z.object({
   APP_VERSION: z.string().min(1),
@@ -43,19 +50,19 @@ const ConfigSchema = z.object({
         .filter(Boolean),
     ),
   /** Our public origin: gateway callback URLs are built from it on the server, never from a request. */
-  PUBLIC_BASE_URL: z.url().default("http://127.0.0.1:8787"),
+  PUBLIC_BASE_URL: UrlOr("http://127.0.0.1:8787"),
   /**
    * Payments without gateway credentials use the labelled local sandbox only when this is "true"
    * (`npm start` passes it to wrangler dev; tests set it). Without it and without credentials, card and M-Pesa answer 503,
    * so a deploy with a forgotten secret can never take fake payments.
    */
   PAYMENTS_SANDBOX: z
-    .enum(["true", "false", ""])
-    .default("false")
-    .transform((v) => v === "true"),
+    .string()
+    .optional()
+    .transform((value) => value?.trim().toLowerCase() === "true"),
   /** Secret path segment of the M-Pesa callback URLs (Daraja callbacks are unsigned). */
   PAYMENTS_CALLBACK_SECRET: Optional.pipe(z.string().min(32).optional()),
-  MPESA_BASE_URL: z.url().default("https://sandbox.safaricom.co.ke"),
+  MPESA_BASE_URL: UrlOr("https://sandbox.safaricom.co.ke"),
   MPESA_CONSUMER_KEY: Optional,
   MPESA_CONSUMER_SECRET: Optional,
   MPESA_SHORTCODE: Optional,
@@ -66,7 +73,7 @@ const ConfigSchema = z.object({
   /** B2C initiator and its encrypted credential (from the Daraja portal): needed to refund M-Pesa payments. */
   MPESA_INITIATOR_NAME: Optional,
   MPESA_SECURITY_CREDENTIAL: Optional,
-  STRIPE_BASE_URL: z.url().default("https://api.stripe.com"),
+  STRIPE_BASE_URL: UrlOr("https://api.stripe.com"),
   STRIPE_SECRET_KEY: Optional,
   STRIPE_WEBHOOK_SECRET: Optional,
 });

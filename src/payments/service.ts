@@ -525,14 +525,30 @@ async function resolveByQuery(deps: PaymentDeps, paymentId: string): Promise<num
     await movePayment(deps.env.DB, payment.id, "failed", "unconfirmed", {}, "push_unconfirmed");
     return null;
   }
-  // A flagged payment waits for a person; the alarm never credits it.
-  if ((FLAG_REASONS as readonly string[]).includes(payment.failureReason ?? "")) return null;
+  if ((FLAG_REASONS as readonly string[]).includes(payment.failureReason ?? "")) return settleFlagged(deps, payment, age);
   const settled = await settleByQuery(deps, payment, { trigger: "alarm" });
   if (settled !== "open") return null;
   if (age >= MPESA_GIVE_UP_MS) {
     await movePayment(deps.env.DB, payment.id, "failed", "no_answer", { after_ms: age }, "no answer from M-Pesa");
     return null;
   }
+  return deps.now() + MPESA_QUERY_RETRY_MS;
+}
+
+/**
+ * A payment held for review (its callback did not match) is never credited by the alarm, but if
+ * Daraja says the push did not go through it is failed, so the customer can pay again.
+ */
+async function settleFlagged(deps: PaymentDeps, payment: PaymentRow, age: number): Promise<number | null> {
+  const answer = payment.gatewayRef && deps.gateways.mpesa ? await deps.gateways.mpesa.stkQuery(payment.gatewayRef) : null;
+  if (answer?.kind === "final" && answer.resultCode !== 0) {
+    const reason = `${answer.resultCode}: ${STK_RESULT_TEXT[answer.resultCode] ?? answer.resultDesc}`;
+    const data = { trigger: "alarm", result_code: answer.resultCode, confirmed_by: "stk_query" };
+    await movePayment(deps.env.DB, payment.id, "failed", "failed", data, reason);
+    return null;
+  }
+  // Paid at Safaricom but held: a person reconciles it. Otherwise keep asking until the give-up time.
+  if (answer?.kind === "final" || age >= MPESA_GIVE_UP_MS) return null;
   return deps.now() + MPESA_QUERY_RETRY_MS;
 }
 

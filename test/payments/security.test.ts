@@ -119,6 +119,22 @@ describe("M-Pesa callbacks are unsigned: secret path, strict parsing, dedupe, an
     expect(flagged.body.data.payments.map((p: { id: string }) => p.id)).toContain(payment.id);
   });
 
+  it("fails a held payment once the STK query says it did not go through, so the customer can pay again", async () => {
+    const setup = await payableTrip("mpesa", { phone: magicPhone("0032") });
+    sockets.push(setup.presence);
+    const p = (await pay(setup.token, setup.trip.id, {})).body.data.payment;
+    const forged = await postStkCallback(stkCallback(p.gateway_ref, 0, { amount: 1, phone: p.phone }));
+    expect(forged.body.data.outcome).toBe("flagged");
+    expect((await pay(setup.token, setup.trip.id, {})).status).toBe(409);
+    await new Promise((r) => setTimeout(r, 1700));
+    await runPaymentTasksNow(setup.trip.id);
+    expect((await readPayment(setup.token, p.id)).body.data.payment).toMatchObject({
+      status: "failed",
+      failure_reason: "1032: cancelled on the phone",
+    });
+    expect((await pay(setup.token, setup.trip.id, { phone: magicPhone("5678") })).status).toBe(201);
+  });
+
   it("believes the STK query over a forged success: a payment the customer cancelled stays failed", async () => {
     const setup = await payableTrip("mpesa", { phone: magicPhone("0032") });
     sockets.push(setup.presence);

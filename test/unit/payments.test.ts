@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { getConfig } from "../../src/config";
 import { MAY_COME_FROM, mpesaChargeMinor, refundable, tripPaymentStatus } from "../../src/domain/payment-state";
 import { cancellationRefund } from "../../src/domain/refund-policy";
 import {
@@ -236,5 +237,28 @@ describe("retry backoff", () => {
     expect(backoffMs(policy, 1, () => 0.999)).toBe(499);
     expect(backoffMs(policy, 2, () => 0.999)).toBe(999);
     expect(backoffMs(policy, 2, () => 0)).toBe(0);
+  });
+});
+
+describe("payment configuration", () => {
+  const base = {
+    APP_VERSION: "1",
+    JWT_ISSUER: "i",
+    JWT_AUDIENCE: "a",
+    JWT_KEYS: "k1:0123456789abcdef0123456789abcdef",
+    PASSWORD_PEPPERS: "p1:0123456789abcdef0123456789abcdef",
+  };
+  it("treats empty placeholders as unset and the sandbox as off unless it says true", () => {
+    const config = getConfig({ ...base, MPESA_BASE_URL: "", STRIPE_SECRET_KEY: "", PAYMENTS_SANDBOX: "" } as unknown as Env);
+    expect(config).toMatchObject({
+      MPESA_BASE_URL: "https://sandbox.safaricom.co.ke",
+      STRIPE_SECRET_KEY: undefined,
+      PAYMENTS_SANDBOX: false,
+    });
+    expect(getConfig({ ...base, PAYMENTS_SANDBOX: "TRUE" } as unknown as Env).PAYMENTS_SANDBOX).toBe(true);
+    expect(getConfig({ ...base } as unknown as Env)).toMatchObject({
+      PAYMENTS_SANDBOX: false,
+      PUBLIC_BASE_URL: "http://127.0.0.1:8787",
+    });
   });
 });
