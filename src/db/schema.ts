@@ -204,8 +204,10 @@ export const trips = sqliteTable(
     index("trips_customer_created_idx").on(t.customerId, t.createdAt),
     index("trips_provider_created_idx").on(t.providerId, t.createdAt),
     index("trips_status_created_idx").on(t.status, t.createdAt),
-    index("trips_created_idx").on(t.createdAt),
-    index("trips_status_completed_idx").on(t.status, t.completedAt),
+    // accepted_at rides along so the dashboard's time-to-accept never reads the table.
+    index("trips_created_accepted_idx").on(t.createdAt, t.acceptedAt),
+    // Covers the revenue query (currency, amount) so it never reads the table.
+    index("trips_status_completed_revenue_idx").on(t.status, t.completedAt, t.currency, t.fareAmount),
   ],
 );
 
@@ -367,7 +369,7 @@ export const notifications = sqliteTable(
   },
   (t) => [
     index("notifications_user_created_idx").on(t.userId, t.createdAt),
-    index("notifications_user_unread_idx").on(t.userId, t.readAt),
+    index("notifications_user_read_created_idx").on(t.userId, t.readAt, t.createdAt),
   ],
 );
 
