@@ -362,6 +362,7 @@ async function probeLoop({ httpBase, probes, customerToken, deadline, random }) 
   const latencies = [];
   const polls = [];
   let timeouts = 0;
+  const pollErrors = {};
   let k = 0;
   while (performance.now() < deadline - 1_500) {
     const probe = probes[k++ % probes.length];
@@ -383,19 +384,22 @@ async function probeLoop({ httpBase, probes, customerToken, deadline, random }) 
       try {
         const res = await fetch(url, {
           headers: { authorization: `Bearer ${customerToken}` },
-          signal: AbortSignal.timeout(Math.max(100, PROBE_TIMEOUT_MS - (began - sentAt))),
+          signal: AbortSignal.timeout(Math.max(100, Math.ceil(PROBE_TIMEOUT_MS - (began - sentAt)))),
         });
         const body = await res.json();
         polls.push(performance.now() - began);
         found = res.ok && body.data.providers.some((p) => p.provider_id === probe.id);
-      } catch {
+      } catch (error) {
+        // A poll that failed (timed out, connection refused): counted, and polled again.
+        const reason = String(error?.name ?? error).slice(0, 40);
+        pollErrors[reason] = (pollErrors[reason] ?? 0) + 1;
         await sleep(50);
       }
     }
     if (found) latencies.push(performance.now() - sentAt);
     else timeouts++;
   }
-  return { ...summarize(latencies), timeouts, polls: summarize(polls) };
+  return { ...summarize(latencies), timeouts, pollErrors, polls: summarize(polls) };
 }
 
 const delta = (after, before) => {
@@ -876,7 +880,7 @@ function render(results) {
             : fmt(r.drainMs, 0);
         lines.push(
           `| ${r.intervalMs} ms | ${t.name} | ${fmt(r.offered, 0)} | ${processed} | ${drain} | ${r.unacked} | ${errorsText(r.errors)} | ` +
-            `${fmt(r.probe.p50, 0)} / ${fmt(r.probe.p99, 0)} / ${fmt(r.probe.max, 0)} (${r.probe.count}, ${r.probe.timeouts}) | ${fmt(r.probe.polls.p50, 1)} / ${fmt(r.probe.polls.p99, 1)} |`,
+            `${fmt(r.probe.p50, 0)} / ${fmt(r.probe.p99, 0)} / ${fmt(r.probe.max, 0)} (${r.probe.count}, ${r.probe.timeouts}${Object.keys(r.probe.pollErrors ?? {}).length ? `; failed polls: ${errorsText(r.probe.pollErrors)}` : ""}) | ${fmt(r.probe.polls.p50, 1)} / ${fmt(r.probe.polls.p99, 1)} |`,
         );
       }
       const a = ours?.ingest?.[i];
