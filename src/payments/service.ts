@@ -49,7 +49,7 @@ import {
  * STK queries, and refunding them. Money state lives in D1 (see store.ts for the compare-and-set
  * rules); each trip's room is told the summed-up status, which its accept gate and fan-out use.
  *
- * Functions return expected failures as values (`Outcome`), never HTTP: the routes map them.
+ * Functions return expected failures as values (`Failure`), never HTTP: the routes map them.
  */
 export interface PaymentDeps {
   env: Env;

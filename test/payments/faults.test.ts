@@ -159,6 +159,71 @@ describe("card gateway down or slow", () => {
   });
 });
 
+/** A card payment made through the service and confirmed by a signed webhook. */
+async function paidCard() {
+  const { customerId, tripId } = await trip("card");
+  const pi = intent();
+  const gateway = stripeWith(pi.response);
+  const started = await startPayment(deps({ card: gateway.client }), { customerId, tripId, idempotencyKey: newKey() });
+  if (!started.ok) throw new Error("not started");
+  const p = started.payment;
+  await signedEvent(gateway.client, "payment_intent.succeeded", {
+    id: pi.id,
+    object: "payment_intent",
+    amount: p.amount,
+    amount_received: p.amount,
+    currency: p.currency.toLowerCase(),
+    metadata: { payment_id: p.id },
+  });
+  return { customerId, tripId, payment: p };
+}
+
+async function signedEvent(client: CardGateway, type: string, object: Record<string, unknown>) {
+  const raw = JSON.stringify({
+    id: `evt_${crypto.randomUUID()}`,
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+  });
+  const headers = new Headers({ "stripe-signature": await signatureHeader(WEBHOOK_SECRET, raw) });
+  return handleCardWebhook(deps({ card: client }), raw, headers);
+}
+
+describe("card refunds the gateway refuses or settles later", () => {
+  it("gives a refused refund's amount back to what can be refunded", async () => {
+    const { payment, customerId } = await paidCard();
+    const refusing = stripeWith(json({ id: "re_refused", status: "failed" }));
+    const result = await adminRefund(deps({ card: refusing.client }), {
+      paymentId: payment.id,
+      reason: "try",
+      adminId: customerId,
+    });
+    expect(result.ok && result.refund).toMatchObject({ status: "failed", amount: payment.amount });
+    expect(await getPayment(createDb(env.DB), payment.id)).toMatchObject({ status: "succeeded", refundedAmount: 0 });
+  });
+
+  it("settles a pending refund from Stripe's signed refund.updated webhook", async () => {
+    const { payment, customerId, tripId } = await paidCard();
+    const slow = stripeWith(json({ id: `re_slow_${Date.now()}`, status: "pending" }));
+    const result = await adminRefund(deps({ card: slow.client }), {
+      paymentId: payment.id,
+      reason: "later",
+      adminId: customerId,
+    });
+    if (!result.ok) throw new Error("refund refused");
+    expect(result.refund).toMatchObject({ status: "pending" });
+    const settled = await signedEvent(slow.client, "refund.updated", {
+      id: result.refund.gatewayRef,
+      object: "refund",
+      status: "succeeded",
+      metadata: { refund_id: result.refund.id },
+    });
+    expect(settled).toMatchObject({ ok: true, outcome: "refund_succeeded" });
+    expect(await getPayment(createDb(env.DB), payment.id)).toMatchObject({ status: "refunded", refundedAmount: payment.amount });
+    expect(await roomPaymentStatus(tripId)).toBe("refunded");
+  });
+});
+
 describe("M-Pesa gateway down, slow or silent", () => {
   it("never pushes twice after a push whose answer was lost, and credits the callback that names it", async () => {
     const { customerId, tripId, token } = await trip("mpesa");
