@@ -282,7 +282,7 @@ describe("provider socket bad input", () => {
       const error = await socket.next("error");
       expect(error.code).toBe(code);
     }
-    // Nine bad frames and this ping fit in the flood bucket of ten, so each got its own answer.
+    // Ten bad frames and this ping fit in the flood bucket of twenty, so each got its own answer.
     await socket.sync();
     expect(socket.closed).toBeNull();
   });
@@ -290,7 +290,7 @@ describe("provider socket bad input", () => {
   it("rate-limits a flood of frames and stays open", async () => {
     const provider = await makeProvider();
     const socket = await online(provider.token, NAIROBI_CBD);
-    for (let i = 0; i < 40; i++) socket.send({ latitude: NAIROBI_CBD.lat, longitude: NAIROBI_CBD.lng });
+    for (let i = 0; i < 60; i++) socket.send({ latitude: NAIROBI_CBD.lat, longitude: NAIROBI_CBD.lng });
     const error = await socket.next("error");
     expect(error.code).toBe("rate_limited");
     await new Promise((r) => setTimeout(r, 1100));

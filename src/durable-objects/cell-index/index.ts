@@ -47,8 +47,12 @@ export const SUBPROTOCOL = "fixoncall.v1";
 export const CLOSE_REPLACED = 4001;
 export const CLOSE_DEACTIVATED = 4003;
 
-/** Per-socket flood limit: a bucket of 10 frames refilled at 2 per second (a ping every 0.5 s). */
-const flood = new FloodGate(10, 2);
+/**
+ * Per-socket flood limit: refilled at 2 frames per second (a position every 0.5 s), with a burst
+ * of 20. Tokens refill by processing time, so when a busy cell drains a backlog in one burst, an
+ * honest phone's queued frames arrive close together; the bucket must absorb ~10 s of that.
+ */
+const flood = new FloodGate(20, 2);
 /** Server keepalive frame interval (Toota's consumers pinged every 30 s). */
 const KEEPALIVE_MS = 30_000;
 
