@@ -1,6 +1,6 @@
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, type RouteConfig, type z } from "@hono/zod-openapi";
 import { type Access, authorize } from "../middleware/auth";
-import { ErrorEnvelope } from "./envelope";
+import { ErrorEnvelope, envelopeOf } from "./envelope";
 
 const errorResponse = (description: string) => ({
   description,
@@ -37,3 +37,12 @@ export function route<const A extends Access, const R extends Omit<RouteConfig, 
     responses: { ...COMMON_ERRORS, ...(secured ? AUTH_ERRORS : {}), ...config.responses },
   });
 }
+
+/** A required JSON request body of a route, validated and documented by `schema`. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+
+/** A success response of a route: `schema` inside the Fix On Call envelope. */
+export const reply = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema: envelopeOf(schema) } },
+});

@@ -1,17 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
-import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 
 const tags = ["Admin"];
 const ADMIN = ["admin"] as const;
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 const page = {
   limit: z.coerce.number().int().min(1).max(100).default(20),
   offset: z.coerce.number().int().min(0).max(100_000).default(0),

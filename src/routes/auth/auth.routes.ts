@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { json, reply, route } from "../../lib/route";
 import {
   AuthResult,
   LoginBody,
@@ -13,11 +12,6 @@ import {
 } from "./auth.schemas";
 
 const tags = ["Auth"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 
 export const register = route("public", {
   method: "post",

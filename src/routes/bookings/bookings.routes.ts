@@ -1,16 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { ErrorEnvelope, envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { ErrorEnvelope } from "../../lib/envelope";
+import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import { CancelBody, IdempotencyHeaders } from "../trips/trips.schemas";
 import { BookingListQuery, BookingViewSchema, NewBookingBody } from "./bookings.schemas";
 
 const tags = ["Bookings"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 const BookingList = z.object({
   bookings: z.array(BookingViewSchema),
   count: z.number(),

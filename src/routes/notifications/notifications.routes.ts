@@ -1,13 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { json, reply, route } from "../../lib/route";
 
 const tags = ["Notifications"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),

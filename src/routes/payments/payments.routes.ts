@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { ErrorEnvelope, envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { ErrorEnvelope } from "../../lib/envelope";
+import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import {
   AdminPaymentsQuery,
@@ -15,11 +15,6 @@ import {
 } from "./payments.schemas";
 
 const tags = ["Payments"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorEnvelope } } });
 
 const Started = z.object({

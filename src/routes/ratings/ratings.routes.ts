@@ -1,14 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { ErrorEnvelope, envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { ErrorEnvelope } from "../../lib/envelope";
+import { reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import { RatingBody, RatingViewSchema } from "./ratings.schemas";
 
 const tags = ["Ratings"];
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 const failure = (description: string) => ({ description, content: { "application/json": { schema: ErrorEnvelope } } });
 
 // Any signed-in caller reaches these; who they are on the trip decides the rest, and everyone who

@@ -1,14 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { json, reply, route } from "../../lib/route";
 import { IdParam, Latitude, Longitude } from "../../lib/schemas";
 
 const tags = ["Safety"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 
 export const SosBody = z
   .strictObject({

@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
+import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import { NearbyProvider } from "../providers/providers.schemas";
 import {
@@ -20,11 +19,6 @@ import {
 } from "./trips.schemas";
 
 const tags = ["Trips"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const reply = <T extends z.ZodType>(description: string, schema: T) => ({
-  description,
-  content: { "application/json": { schema: envelopeOf(schema) } },
-});
 const Created = z.object({ trip: TripViewSchema, available_providers: z.array(NearbyProvider) });
 const TripList = z.object({
   trips: z.array(TripViewSchema.partial({ offer: true })),
