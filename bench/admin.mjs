@@ -1,41 +1,5 @@
-// Admin and notifications benchmark (issue 6): `npm run bench:admin`.
-//
-// Seeds a private local D1 (its own --persist-to directory) with a year of business: about 2,000
-// users (customers, providers with provider_profiles and provider_presence, one admin), 100,000 trips
-// over the last 365 days (mostly completed, some cancelled or unfulfilled, a few in flight; KES and
-// ZAR) and 20,000 notifications for one customer (half of them read) plus a few for everyone else.
-// The rows go in as large multi-row INSERTs through `wrangler d1 execute --file`, a few files of
-// about BENCH_FILE_MB each. Access tokens are minted here exactly as src/auth/tokens.ts signs them.
-//
-// Then, in this order:
-//   plans    EXPLAIN QUERY PLAN of every dashboard query, the notification list/count queries, the
-//            admin trip list and the per-request auth lookup, through `wrangler d1 execute --local
-//            --persist-to` (workerd's own SQLite): as the migrations leave the database, and on a copy
-//            after `PRAGMA optimize` (which D1's docs advise after creating indexes; it changes plans);
-//   sqlite   the same queries timed straight on copies of the seeded file with node:sqlite (no Worker,
-//            no D1 RPC, no HTTP): as migrated, after PRAGMA optimize, and with the index change in
-//            PROPOSED (tried on a copy only; src/ and migrations/ are never touched);
-//   http     our API under `wrangler dev` (a clean copy of BENCH_REF, so edits in the checkout cannot
-//            reload it) and the floor Worker (bench/floor), autocannon at each concurrency level:
-//            2 s warm-up, then BENCH_DURATION s measured, for
-//              GET /api/admin/dashboard?period=week and ?period=year            (admin token)
-//              GET /api/notifications/my-notifications?limit=20, ?unread=true&limit=20,
-//                  ?limit=20&offset=5000                                          (customer token)
-//              GET /api/admin/services?limit=20 and ?status=completed&limit=20   (admin token)
-//            then the API again on the optimized copy, for the two endpoints whose plans change.
-// Prints markdown tables, writes them to bench/results/admin-<date>.md and appends the raw figures as
-// one JSON line to bench/results/admin.jsonl (git-ignored).
-//
-// Knobs (environment): BENCH_TRIPS (100000), BENCH_USERS (2000), BENCH_NOTIFICATIONS (20000, for the
-// one customer), BENCH_FILE_MB (8, SQL per `d1 execute` file), BENCH_DURATION (10 s per run),
-// BENCH_CONNECTIONS ("1,10"), BENCH_REF (HEAD: the committed code measured), BENCH_PORT (8797),
-// BENCH_FLOOR_PORT (8798), BENCH_DEADLINE_S (540: everything is stopped by then), BENCH_KEEP_STATE=1
-// (keep the seeded D1 directory and print where). Only 127.0.0.1 is used.
-import { spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import {
   appendFileSync,
-  copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -43,13 +7,10 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
-import { ensureDevVars } from "../scripts/dev-vars.mjs";
 import {
   benchEnv,
   cannon,
@@ -66,6 +27,8 @@ import {
   summarize,
   waitReady,
 } from "./lib/common.mjs";
+import { prng } from "./lib/fleet.mjs";
+import { mintToken, prepareSource, tokenSettings } from "./lib/source.mjs";
 
 const RESULTS = join(ROOT, "bench/results");
 const TRIPS = Number(process.env.BENCH_TRIPS ?? 100_000);
@@ -90,22 +53,6 @@ const cleanups = [];
 // ---------------------------------------------------------------------------------------------
 // Source: a clean copy of REF, so an edit in the shared checkout never reloads the server mid-run
 
-function prepareSource(commit) {
-  const dir = mkdtempSync(join(os.tmpdir(), "fix-on-call-admin-src-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const archive = spawnSync("git", ["archive", "--format=tar", commit], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
-  if (archive.status !== 0) throw new Error(`git archive ${commit} failed: ${archive.stderr}`);
-  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
-  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
-  // Hard links: an `npm install` in the checkout during the run replaces files, not these links.
-  const linked = spawnSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
-  if (linked.status !== 0) symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  ensureDevVars();
-  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: dir });
-  return dir;
-}
-
 function tempDir(prefix) {
   const dir = mkdtempSync(join(os.tmpdir(), prefix));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,53 +62,8 @@ function tempDir(prefix) {
 // ---------------------------------------------------------------------------------------------
 // Tokens, exactly as src/auth/tokens.ts signs an access token (HS256, at+jwt, kid, iss, aud)
 
-function tokenSettings(source) {
-  const devVars = {};
-  for (const line of readFileSync(join(source, ".dev.vars"), "utf8").split("\n")) {
-    const match = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
-    if (match) devVars[match[1]] = match[2];
-  }
-  const [pair] = devVars.JWT_KEYS.split(",");
-  const at = pair.indexOf(":");
-  const config = readFileSync(join(source, "wrangler.jsonc"), "utf8");
-  const value = (name) => {
-    const found = new RegExp(`"${name}"\\s*:\\s*"([^"]*)"`).exec(config)?.[1];
-    if (!found) throw new Error(`${name} not found in wrangler.jsonc`);
-    return found;
-  };
-  return {
-    kid: pair.slice(0, at).trim(),
-    secret: new TextEncoder().encode(pair.slice(at + 1).trim()),
-    issuer: value("JWT_ISSUER"),
-    audience: value("JWT_AUDIENCE"),
-  };
-}
-
-function mintToken(settings, { id, sessionId, role }) {
-  return new SignJWT({ role, sid: sessionId, tv: 0 })
-    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: settings.kid })
-    .setSubject(id)
-    .setIssuer(settings.issuer)
-    .setAudience(settings.audience)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .setJti(randomUUID())
-    .sign(settings.secret);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Population (deterministic: a seeded PRNG, so every run seeds the same rows relative to "now")
-
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(20_261_206);
 const pick = (list) => list[Math.floor(random() * list.length)];
@@ -665,7 +567,8 @@ async function main() {
   log("machine", machine);
 
   let t = performance.now();
-  const source = prepareSource(commit);
+  const source = prepareSource({ ref: commit, prefix: "fix-on-call-admin-src-", onCleanup: (f) => cleanups.push(f) });
+  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
   const state = KEEP_STATE ? mkdtempSync(join(os.tmpdir(), "fix-on-call-admin-d1-")) : tempDir("fix-on-call-admin-d1-");
   if (KEEP_STATE) log(`the seeded D1 stays in ${state}`);
   const floorState = tempDir("fix-on-call-admin-floor-");
@@ -728,9 +631,9 @@ async function main() {
     );
   });
 
-  const settings = tokenSettings(source);
-  const adminToken = await mintToken(settings, pop.admin);
-  const customerToken = await mintToken(settings, { ...pop.heavy, role: "customer" });
+  const { key, vars } = tokenSettings(source);
+  const adminToken = await mintToken(key, vars, pop.admin, "admin");
+  const customerToken = await mintToken(key, vars, pop.heavy, "customer");
 
   const taken = new Set();
   const ports = {

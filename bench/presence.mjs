@@ -25,24 +25,11 @@
 // BENCH_DEADLINE_S (900: everything is stopped after that). Only 127.0.0.1 is used; a busy port is
 // replaced by a free one. Needs redis-server (apt-get install -y redis-server) for the peer.
 import { spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import {
-  appendFileSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SignJWT } from "jose";
-import { ensureDevVars } from "../scripts/dev-vars.mjs";
 import {
   benchEnv,
   cannon,
@@ -65,6 +52,7 @@ import {
   summarize,
 } from "./lib/common.mjs";
 import { distanceKm, Fleet, openProviderSocket, prng, randomPoint } from "./lib/fleet.mjs";
+import { mintToken, prepareSource, tokenSettings } from "./lib/source.mjs";
 
 const RESULTS = join(ROOT, "bench/results");
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
@@ -102,57 +90,6 @@ process.chdir(ROOT);
 // Setup: source, configuration, population, seed
 
 const cleanups = [];
-
-/** The working tree, or a temporary checkout of BENCH_REF (node_modules and .dev.vars borrowed). */
-function prepareSource() {
-  const dir = mkdtempSync(join(os.tmpdir(), "fix-on-call-src-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  if (REF) {
-    if (!/^[\w./@^~-]+$/.test(REF)) throw new Error(`BENCH_REF ${JSON.stringify(REF)} is not a plain git ref`);
-    const archive = spawnSync("git", ["archive", "--format=tar", REF], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
-    if (archive.status !== 0) throw new Error(`git archive ${REF} failed: ${archive.stderr}`);
-    const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
-    if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
-  } else {
-    // Tracked and untracked-but-not-ignored files, as they are now.
-    const files = run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).split("\0").filter(Boolean);
-    for (const file of files) {
-      if (!existsSync(join(ROOT, file))) continue; // deleted but not yet staged
-      mkdirSync(dirname(join(dir, file)), { recursive: true });
-      copyFileSync(join(ROOT, file), join(dir, file));
-    }
-  }
-  // Hard links, not a symlink: wrangler's watcher follows real paths, and an `npm install` or an edit
-  // in the repository during the run would otherwise reload the server under load.
-  const linked = spawnSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
-  if (linked.status !== 0) symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
-  return dir;
-}
-
-/** JSON with comments (wrangler.jsonc): strips // and /* *\/ comments outside strings, and trailing commas. */
-function readJsonc(path) {
-  const text = readFileSync(path, "utf8");
-  let out = "";
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      out += ch;
-      if (ch === "\\") out += text[++i];
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') {
-      inString = true;
-      out += ch;
-    } else if (ch === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (ch === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-    } else out += ch;
-  }
-  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"));
-}
 
 const pad = (n, width = 12) => String(n).padStart(width, "0");
 const providerId = (n) => `b0000000-0000-4000-8000-${pad(n)}`;
@@ -293,19 +230,6 @@ function peerSeed({ fleet, probes, customer }) {
       { id: customer.sessionId, userId: customer.id, role: "customer", tokenVersion: 0, revokedAt: null, isActive: true },
     ],
   };
-}
-
-/** An access token exactly as src/auth/tokens.ts signs one, valid for an hour. */
-function mintToken(key, vars, { id, sessionId: sid }, role) {
-  return new SignJWT({ role, sid, tv: 0 })
-    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
-    .setSubject(id)
-    .setIssuer(vars.JWT_ISSUER)
-    .setAudience(vars.JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .setJti(randomUUID())
-    .sign(key.secret);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +531,7 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   machine.openFiles = openFileLimit();
-  const source = prepareSource();
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-src-", onCleanup: (f) => cleanups.push(f) });
   machine.ref = REF || "working tree (copied at start)";
   machine.localObservability = env.X_LOCAL_OBSERVABILITY;
   if (REF) machine.commit = run("git", ["rev-parse", "--short", REF]).trim();
@@ -631,12 +555,7 @@ async function main() {
   // i.e. whenever anyone else starts or stops a `wrangler dev`.
   env.WRANGLER_REGISTRY_PATH = join(state, "registry");
 
-  ensureDevVars();
-  const devVars = readDevVars(join(source, ".dev.vars"));
-  const vars = readJsonc(join(source, "wrangler.jsonc")).vars;
-  const [keyPair] = devVars.JWT_KEYS.split(",");
-  const at = keyPair.indexOf(":");
-  const key = { id: keyPair.slice(0, at).trim(), secret: new TextEncoder().encode(keyPair.slice(at + 1).trim()) };
+  const { key, vars } = tokenSettings(source);
 
   const pop = population(socketsTotal);
   log(`seeding ${pop.fleet.length + pop.probes.length} providers and a customer into a private D1`);
@@ -808,15 +727,6 @@ async function attempt(name, measure) {
     log(`${name} failed:`, error);
     return { name, error: String(error?.message ?? error) };
   }
-}
-
-function readDevVars(path) {
-  const vars = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const match = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
-    if (match) vars[match[1]] = match[2];
-  }
-  return vars;
 }
 
 // ---------------------------------------------------------------------------------------------

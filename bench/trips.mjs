@@ -1,48 +1,7 @@
-// Trips benchmark (issue 4): `npm run bench:trips`.
-//
-// One fresh `wrangler dev` of our API (own port, own --persist-to directory, seeded straight into
-// D1), 2,000 verified providers online over Nairobi on presence sockets (a position every 10 s,
-// inside the 30 s presence TTL), then:
-//   reference  sequential timings of the pieces a trip request is made of (health, auth + D1,
-//              nearby search, a trip created without dispatch);
-//   offer      POST /api/trips (auto dispatch, breakdown, 30-80 m from a provider) sent → that
-//              provider's socket receives new_trip_request; sequential, then 10 customers at once;
-//   accept     the provider sends offer_response accepted on its presence socket → the customer's
-//              trip socket receives the "accepted" event (same trips; afterwards the customer cancels);
-//   fan-out    one trip, 50 watcher sockets (half the customer, half an admin); ~52 events driven by
-//              offer / accept / en_route / admin reassign; trigger sent → each socket receives it;
-//   timeout    20 trips in choice mode offered to providers who never answer; how late after
-//              expires_at (offered_at + 30 s) the customer's socket receives "offer_timed_out";
-//   in-flight  500 trips at once (auto; each provider accepts on its socket, then en_route → arrived
-//              → cash-collected → in_progress → completed over REST), one watcher per trip from
-//              ?since=0: every watcher must see exactly seq 1..N, N = GET /api/trips/{id} seq =
-//              the trip's trip_events rows in D1 (read with `wrangler d1 execute` after the run).
-//
-// Knobs (environment): BENCH_PROVIDERS (2000), BENCH_SAMPLES (100 per offer/accept mode),
-// BENCH_CONCURRENCY (10), BENCH_WATCHERS (50), BENCH_FANOUT_CYCLES (13 × 4 events),
-// BENCH_TIMEOUT_TRIPS (20), BENCH_INFLIGHT (500), BENCH_CREATE_CONCURRENCY (20 creations at a time
-// in the in-flight phase), BENCH_INFLIGHT_LIMIT_S (300: the in-flight phase gives up after this),
-// BENCH_PING_S (10), BENCH_PORT (8796), BENCH_DEADLINE_S (720: everything is stopped by then),
-// BENCH_REF (HEAD: the code measured is a private `git archive` of that ref, so edits to the working
-// tree cannot hot-reload the server in the middle of a run; "worktree" measures the working tree as
-// it is). X_LOCAL_OBSERVABILITY (wrangler's local tracing) is "false" unless set. Only 127.0.0.1
-// is used.
-import { spawnSync } from "node:child_process";
-import {
-  appendFileSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureDevVars } from "../scripts/dev-vars.mjs";
 import {
   benchEnv,
   fmt,
@@ -61,16 +20,14 @@ import {
   summarize,
 } from "./lib/common.mjs";
 import { distanceKm, offset, prng } from "./lib/fleet.mjs";
+import { mintToken, prepareSource, tokenSettings } from "./lib/source.mjs";
 import {
   api,
   checkSequence,
   cpuDelta,
   groupCpu,
   Inbox,
-  mintToken,
   pool,
-  readJsonc,
-  signingKey,
   TripFleet,
   tripsPopulation,
   tripsSeedSql,
@@ -146,21 +103,6 @@ async function waitHealthy(url, server, timeoutMs = 180_000) {
     await sleep(500);
   }
   throw new Error(`${url} not ready after ${timeoutMs / 1000} s; see ${server.logFile}`);
-}
-
-/** A private copy of REF's tree (node_modules and .dev.vars borrowed), or the working tree. */
-function prepareSource() {
-  if (REF === "worktree") return ROOT;
-  if (!/^[\w./@^~-]+$/.test(REF)) throw new Error(`BENCH_REF ${JSON.stringify(REF)} is not a plain git ref`);
-  const dir = mkdtempSync(join(os.tmpdir(), "fix-on-call-trips-src-"));
-  stateDirs.push(dir);
-  const archive = spawnSync("git", ["archive", "--format=tar", REF], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
-  if (archive.status !== 0) throw new Error(`git archive ${REF} failed: ${archive.stderr}`);
-  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
-  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
-  return dir;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,8 +650,7 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   machine.openFiles = openFileLimit();
-  const devVars = ensureDevVars();
-  const source = prepareSource();
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-trips-src-", onCleanup: (f) => cleanups.push(f) });
   machine.ref = REF === "worktree" ? "working tree" : REF;
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   const srcHashBefore = hashTree(join(source, "src"));
@@ -722,8 +663,7 @@ async function main() {
   stateDirs.push(state);
   env.WRANGLER_REGISTRY_PATH = join(state, "registry");
 
-  const vars = readJsonc(join(source, "wrangler.jsonc")).vars;
-  const key = signingKey(devVars);
+  const { key, vars } = tokenSettings(source);
   const pop = tripsPopulation({
     providers: PROVIDERS,
     customers: 32 + INFLIGHT + 8,

@@ -1,30 +1,8 @@
-// Webhook and callback verification benchmark (issue 5): `npm run bench:webhooks`.
-//
-// (a) In process (Node 22, the same TypeScript modules the Worker runs): the cost per request of
-//     each check a gateway delivery goes through before any I/O: Stripe's signature (HMAC-SHA256
-//     over `t.rawBody`, constant-time compare against each v1), a stale timestamp, a wrong
-//     signature, the M-Pesa callback's secret path (constant-time, via SHA-256 of both sides), and
-//     the callback's JSON.parse + zod parse. Many iterations, after a warm-up.
-// (b) End to end against one fresh `wrangler dev` of our API (own port, own --persist-to, a private
-//     `git archive` of BENCH_REF so edits to the working tree cannot reload it mid-run), with
-//     autocannon: Stripe webhooks (valid and unique: verify + dedupe insert in D1; the same event
-//     again: verify + dedupe hit; a wrong signature: 400 after the HMAC), M-Pesa callbacks (valid
-//     secret, unknown CheckoutRequestID: parse + lookup + one insert; a wrong secret: 404), and
-//     GET /api/health as the floor. Events are of types the API acknowledges without touching a
-//     payment, so every request does the same work.
-// It prints markdown tables, writes them to bench/results/webhooks-<date>.md and appends the raw
-// figures to bench/results/webhooks.jsonl (git-ignored).
-//
-// Knobs (environment): BENCH_ITERATIONS (20000 per in-process case), BENCH_DURATION seconds per
-// timed HTTP run (10), BENCH_CONNECTIONS (10), BENCH_PORT (8797), BENCH_REF (HEAD; "worktree"
-// measures the working tree as it is). Only 127.0.0.1 is used.
-import { spawnSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { ensureDevVars } from "../scripts/dev-vars.mjs";
 import {
   benchEnv,
   fmt,
@@ -41,6 +19,7 @@ import {
   summarize,
   waitReady,
 } from "./lib/common.mjs";
+import { prepareSource } from "./lib/source.mjs";
 
 const log = makeLog("webhooks");
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
@@ -178,21 +157,6 @@ async function inProcess() {
 // ---------------------------------------------------------------------------------------------
 // (b) End to end
 
-/** The code to measure: a private copy of BENCH_REF (or the working tree), sharing node_modules. */
-function prepareSource() {
-  if (REF === "worktree") return ROOT;
-  const dir = mkdtempSync(join(os.tmpdir(), "fix-on-call-webhooks-src-"));
-  const archive = spawnSync("git", ["archive", "--format=tar", REF], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
-  if (archive.status !== 0) throw new Error(`git archive ${REF} failed: ${archive.stderr}`);
-  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout, maxBuffer: 256 * 2 ** 20 });
-  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  // Local secrets (JWT keys, pepper) are git-ignored, so the archive needs the developer's copy.
-  ensureDevVars();
-  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
-  return dir;
-}
-
 /** autocannon for a fixed time; each request built by `make()` (a fresh body and signature per request). */
 async function load(url, make, expectStatus) {
   const statuses = {};
@@ -322,9 +286,10 @@ async function main() {
   machine.ref = REF === "worktree" ? "working tree" : REF;
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   log("machine", machine);
-  const source = prepareSource();
+  const cleanups = [];
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-webhooks-src-", onCleanup: (f) => cleanups.push(f) });
   stopServersOnSignals(async () => {
-    if (source !== ROOT) rmSync(source, { recursive: true, force: true });
+    for (const cleanup of cleanups.splice(0)) cleanup();
   });
   try {
     log(`in process: ${ITERATIONS} iterations per case`);
@@ -363,7 +328,7 @@ async function main() {
     const bad = http.filter((r) => r.unexpected || r.errors);
     if (bad.length) throw new Error(`unexpected answers: ${JSON.stringify(bad.map((r) => [r.label, r.unexpected, r.errors]))}`);
   } finally {
-    if (source !== ROOT) rmSync(source, { recursive: true, force: true });
+    for (const cleanup of cleanups.splice(0)) cleanup();
   }
 }
 

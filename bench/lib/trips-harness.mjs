@@ -1,9 +1,4 @@
-// Pieces of bench/trips.mjs: a private population (providers, customers, an admin) seeded straight
-// into a local D1, access tokens minted as src/auth/tokens.ts does, a provider fleet that hears
-// offers, trip watcher sockets, and a small JSON client. Everything talks to 127.0.0.1 only.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SignJWT } from "jose";
 import { processGroup } from "./common.mjs";
 import { Fleet, prng, randomPoint, SUBPROTOCOL } from "./fleet.mjs";
 
@@ -47,50 +42,6 @@ export function cpuDelta(after, before) {
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and tokens
-
-/** JSON with comments (wrangler.jsonc): strips comments outside strings, and trailing commas. */
-export function readJsonc(path) {
-  const text = readFileSync(path, "utf8");
-  let out = "";
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      out += ch;
-      if (ch === "\\") out += text[++i];
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') {
-      inString = true;
-      out += ch;
-    } else if (ch === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (ch === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-    } else out += ch;
-  }
-  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"));
-}
-
-/** The first key of JWT_KEYS ("kid:secret,...") from the .dev.vars values. */
-export function signingKey(devVars) {
-  const [pair] = devVars.JWT_KEYS.split(",");
-  const at = pair.indexOf(":");
-  return { id: pair.slice(0, at).trim(), secret: new TextEncoder().encode(pair.slice(at + 1).trim()) };
-}
-
-/** An access token exactly as src/auth/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
-export function mintToken(key, vars, { id, sessionId }, role) {
-  return new SignJWT({ role, sid: sessionId, tv: 0 })
-    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
-    .setSubject(id)
-    .setIssuer(vars.JWT_ISSUER)
-    .setAudience(vars.JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .setJti(randomUUID())
-    .sign(key.secret);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Population and seed

@@ -1,0 +1,100 @@
+// What every benchmark needs before it starts a server: a private copy of the code to measure (so
+// an edit in the shared checkout never hot-reloads the server mid-run), the project's settings, and
+// access tokens signed exactly as src/auth/tokens.ts signs them.
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { SignJWT } from "jose";
+import { ensureDevVars } from "../../scripts/dev-vars.mjs";
+import { ROOT, run } from "./common.mjs";
+
+/**
+ * A temporary copy of the code: `ref` "" or "worktree" copies the working tree as it is now (tracked
+ * and untracked-but-not-ignored files); anything else is a `git archive` of that ref. node_modules
+ * is hard-linked (wrangler's watcher follows real paths, so an `npm install` in the checkout during
+ * the run cannot reload the server) and .dev.vars copied. `onCleanup` receives the removal.
+ */
+export function prepareSource({ ref, prefix, onCleanup }) {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  if (ref && ref !== "worktree") {
+    if (!/^[\w./@^~-]+$/.test(ref)) throw new Error(`BENCH_REF ${JSON.stringify(ref)} is not a plain git ref`);
+    const archive = spawnSync("git", ["archive", "--format=tar", ref], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
+    if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
+    const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
+    if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+  } else {
+    const files = run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).split("\0").filter(Boolean);
+    for (const file of files) {
+      if (!existsSync(join(ROOT, file))) continue; // deleted but not yet staged
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(dir, file));
+    }
+  }
+  const linked = spawnSync("cp", ["-al", join(ROOT, "node_modules"), join(dir, "node_modules")]);
+  if (linked.status !== 0) symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  ensureDevVars();
+  copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
+  return dir;
+}
+
+/** JSON with comments (wrangler.jsonc): strips comments outside strings, and trailing commas. */
+export function readJsonc(path) {
+  const text = readFileSync(path, "utf8");
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      out += ch;
+      if (ch === "\\") out += text[++i];
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') {
+      inString = true;
+      out += ch;
+    } else if (ch === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (ch === "/" && text[i + 1] === "*") {
+      i = text.indexOf("*/", i + 2) + 1;
+    } else out += ch;
+  }
+  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"));
+}
+
+/** KEY="value" lines of a .dev.vars file. */
+export function readDevVars(path) {
+  const vars = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const match = /^([A-Z_]+)="?(.*?)"?$/.exec(line.trim());
+    if (match) vars[match[1]] = match[2];
+  }
+  return vars;
+}
+
+/** The first key of JWT_KEYS ("kid:secret,...") from the .dev.vars values. */
+export function signingKey(devVars) {
+  const [pair] = devVars.JWT_KEYS.split(",");
+  const at = pair.indexOf(":");
+  return { id: pair.slice(0, at).trim(), secret: new TextEncoder().encode(pair.slice(at + 1).trim()) };
+}
+
+/** Signing settings of a copied source: the key, and the issuer and audience from wrangler.jsonc. */
+export function tokenSettings(source) {
+  return { key: signingKey(readDevVars(join(source, ".dev.vars"))), vars: readJsonc(join(source, "wrangler.jsonc")).vars };
+}
+
+/** An access token exactly as src/auth/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
+export function mintToken(key, vars, { id, sessionId }, role) {
+  return new SignJWT({ role, sid: sessionId, tv: 0 })
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
+    .setSubject(id)
+    .setIssuer(vars.JWT_ISSUER)
+    .setAudience(vars.JWT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .setJti(randomUUID())
+    .sign(key.secret);
+}
