@@ -5,6 +5,7 @@ import { getConfig } from "../../config";
 import { createDb } from "../../db/client";
 import { providerActiveTrips, providerPresence, tripEvents, trips } from "../../db/schema";
 import { haversineKm } from "../../domain/geo";
+import type { PresenceProfile } from "../../domain/matching";
 import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../../domain/trip-state";
 import type { Role } from "../../domain/vocabulary";
 import { endTask, paymentDeps, recordCashCollected, runTripTask } from "../../payments/service";
@@ -356,7 +357,7 @@ export class TripRoom extends DurableObject<Env> {
       if (!live) return fail("CONFLICT", "provider_offline", "This provider is not online");
       const problem = this.unsuitable(trip, live.attachment);
       if (problem) return fail("CONFLICT", problem.reason, problem.message);
-      const offered = await this.makeOffer(providerId, live.homeCell, by);
+      const offered = await this.makeOffer(providerId, live.homeCell, by, live.attachment.profile);
       return offered
         ? { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) }
         : fail("CONFLICT", "provider_offline", "This provider is not online");
@@ -390,11 +391,11 @@ export class TripRoom extends DurableObject<Env> {
   }
 
   /** Commits the offer, arms its 30-second window, then pushes `new_trip_request` to the provider. */
-  private async makeOffer(providerId: string, homeCell: string, by: Offer["by"]): Promise<boolean> {
+  private async makeOffer(providerId: string, homeCell: string, by: Offer["by"], profile: PresenceProfile): Promise<boolean> {
     const trip = this.current();
     const now = Date.now();
-    const offer: Offer = { providerId, homeCell, offeredAt: now, expiresAt: now + OFFER_WINDOW_MS, by };
-    const profile = await this.env.CELL_INDEX.getByName(homeCell).describe(providerId);
+    const driver = { id: providerId, name: profile.name, vehicle_type: profile.vehicleType, rating: profile.rating };
+    const offer: Offer = { providerId, homeCell, offeredAt: now, expiresAt: now + OFFER_WINDOW_MS, by, driver };
     await this.commit(
       "offered",
       { id: null, role: "system" },
@@ -403,14 +404,7 @@ export class TripRoom extends DurableObject<Env> {
         provider_id: providerId,
         expires_at: new Date(offer.expiresAt).toISOString(),
         by,
-        driver: profile
-          ? {
-              id: providerId,
-              name: profile.profile.name,
-              vehicle_type: profile.profile.vehicleType,
-              rating: profile.profile.rating,
-            }
-          : null,
+        driver,
       },
     );
     await this.setDeadline("offer", offer.expiresAt);
@@ -443,7 +437,7 @@ export class TripRoom extends DurableObject<Env> {
     });
     for (const candidate of found.candidates) {
       if (this.current().offersMade >= MAX_AUTO_OFFERS) break;
-      if (await this.makeOffer(candidate.entry.providerId, candidate.entry.homeCell, "auto")) return;
+      if (await this.makeOffer(candidate.entry.providerId, candidate.entry.homeCell, "auto", candidate.entry.profile)) return;
     }
     if (this.current().status === "requested") await this.setDeadline("redispatch", Date.now() + REDISPATCH_DELAY_MS);
   }
@@ -543,23 +537,12 @@ export class TripRoom extends DurableObject<Env> {
       await this.setDeadline("offer", null);
       await this.setDeadline("redispatch", null);
       await this.setDeadline("unfulfilled", null);
-      const homeCell = trip.offer.homeCell;
-      const driver = await this.env.CELL_INDEX.getByName(homeCell).describe(providerId);
+      const { homeCell, driver } = trip.offer;
       await this.commit(
         "accepted",
         { id: providerId, role: "provider" },
         { status: "accepted", providerId, offer: null, acceptedAt: now },
-        {
-          provider_id: providerId,
-          driver: driver
-            ? {
-                id: providerId,
-                name: driver.profile.name,
-                vehicle_type: driver.profile.vehicleType,
-                rating: driver.profile.rating,
-              }
-            : { id: providerId },
-        },
+        { provider_id: providerId, driver },
       );
       await this.env.CELL_INDEX.getByName(homeCell)
         .setActiveTrip(providerId, trip.id)

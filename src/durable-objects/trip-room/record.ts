@@ -18,6 +18,15 @@ export interface Offer {
   offeredAt: number;
   expiresAt: number;
   by: "auto" | "customer" | "admin";
+  /** Who was offered, as the customer sees them; kept so acceptance needs no second look-up. */
+  driver: OfferedDriver;
+}
+
+export interface OfferedDriver {
+  id: string;
+  name: string;
+  vehicle_type: string | null;
+  rating: number | null;
 }
 
 /** A trip as its TripRoom holds it. Storage is the truth; D1 mirrors every committed change. */
