@@ -43,6 +43,17 @@ async function consume(messages: NotifyMessage[], queue = "fix-on-call-notify", 
   return getQueueResult(batch, ctx);
 }
 
+/** A queued SMS row, as the consumer leaves it for the send step. */
+async function queuedSms(userId: string) {
+  const id = `test:${crypto.randomUUID()}:sms`;
+  await env.DB.prepare(
+    "INSERT INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, created_at, updated_at) VALUES (?, ?, 'sms', '+254712345678', 'hello', 'queued', 0, ?, ?)",
+  )
+    .bind(id, userId, Date.now(), Date.now())
+    .run();
+  return id;
+}
+
 const atReply = (statusCode: number, status: string) =>
   new Response(
     JSON.stringify({
@@ -100,12 +111,7 @@ describe("the notification consumer", () => {
 
   it("sends SMS in Africa's Talking's format and records the result", async () => {
     const customer = await registerCustomer();
-    const id = `test:${crypto.randomUUID()}:sms`;
-    await env.DB.prepare(
-      "INSERT INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, created_at, updated_at) VALUES (?, ?, 'sms', '+254712345678', 'hello', 'queued', 0, ?, ?)",
-    )
-      .bind(id, customer.user.id, Date.now(), Date.now())
-      .run();
+    const id = await queuedSms(customer.user.id);
     let seen: { url: string; headers: Headers; body: string } | undefined;
     globalThis.fetch = async (input, init) => {
       seen = { url: String(input), headers: new Headers(init?.headers), body: String(init?.body) };
@@ -127,12 +133,7 @@ describe("the notification consumer", () => {
 
   it("retries a failing gateway with backoff, then dead-letters it", async () => {
     const customer = await registerCustomer();
-    const id = `test:${crypto.randomUUID()}:sms`;
-    await env.DB.prepare(
-      "INSERT INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, created_at, updated_at) VALUES (?, ?, 'sms', '+254712345678', 'hello', 'queued', 0, ?, ?)",
-    )
-      .bind(id, customer.user.id, Date.now(), Date.now())
-      .run();
+    const id = await queuedSms(customer.user.id);
     globalThis.fetch = async () => new Response("upstream down", { status: 503 });
     const first = await consume([{ type: "sms", outboundId: id }], "fix-on-call-notify", 1);
     expect(first.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
@@ -150,12 +151,7 @@ describe("the notification consumer", () => {
 
   it("does not retry a number that can never work (403 InvalidPhoneNumber)", async () => {
     const customer = await registerCustomer();
-    const id = `test:${crypto.randomUUID()}:sms`;
-    await env.DB.prepare(
-      "INSERT INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, created_at, updated_at) VALUES (?, ?, 'sms', '+254712345678', 'hello', 'queued', 0, ?, ?)",
-    )
-      .bind(id, customer.user.id, Date.now(), Date.now())
-      .run();
+    const id = await queuedSms(customer.user.id);
     globalThis.fetch = async () => atReply(403, "InvalidPhoneNumber");
     const result = await consume([{ type: "sms", outboundId: id }]);
     expect(result.explicitAcks).toEqual(["m0"]);
