@@ -60,7 +60,7 @@ function tempDir(prefix) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tokens, exactly as src/auth/tokens.ts signs an access token (HS256, at+jwt, kid, iss, aud)
+// Tokens, exactly as src/accounts/tokens.ts signs an access token (HS256, at+jwt, kid, iss, aud)
 
 // ---------------------------------------------------------------------------------------------
 // Population (deterministic: a seeded PRNG, so every run seeds the same rows relative to "now")

@@ -12,7 +12,7 @@
 //           connections; the floor Worker at the same concurrency;
 //   memory  VmRSS of the wrangler/workerd process tree and of the peer (node + redis-server).
 // Providers, sessions and a customer are seeded straight into a private local D1 (and into Redis for
-// the peer); access tokens are minted here exactly as src/auth/tokens.ts does. Our API runs from a
+// the peer); access tokens are minted here exactly as src/accounts/tokens.ts does. Our API runs from a
 // copy of the sources taken at start (node_modules hard-linked), so edits during the run cannot
 // reload it; its D1 and Durable Object state live in a temporary directory, removed at the end.
 //

@@ -2,7 +2,7 @@
 // running it again changes nothing. Passwords are hashed with the same code the API uses.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { hashPassword } from "../src/auth/password.ts";
+import { hashPassword } from "../src/accounts/password.ts";
 import { ensureDevVars } from "./dev-vars.mjs";
 
 export const DEMO_PASSWORD = "FixOnCall-Demo-2026";

@@ -2,11 +2,11 @@ import { createApp } from "./app";
 import { handleNotifyBatch } from "./notifications/consumer";
 import type { NotifyMessage } from "./notifications/messages";
 
-export { BookingScheduler } from "./durable-objects/booking-scheduler";
-export { CellIndex } from "./durable-objects/cell-index";
-export { LoginGuard } from "./durable-objects/login-guard";
-export { OpsRoom } from "./durable-objects/ops-room";
-export { TripRoom } from "./durable-objects/trip-room";
+export { LoginGuard } from "./accounts/login-guard";
+export { BookingScheduler } from "./bookings/booking-scheduler";
+export { OpsRoom } from "./ops/ops-room";
+export { CellIndex } from "./presence/cell-index";
+export { TripRoom } from "./trips/trip-room";
 
 const app = createApp();
 

@@ -1,6 +1,6 @@
 // What every benchmark needs before it starts a server: a private copy of the code to measure (so
 // an edit in the shared checkout never hot-reloads the server mid-run), the project's settings, and
-// access tokens signed exactly as src/auth/tokens.ts signs them.
+// access tokens signed exactly as src/accounts/tokens.ts signs them.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
@@ -86,7 +86,7 @@ export function tokenSettings(source) {
   return { key: signingKey(readDevVars(join(source, ".dev.vars"))), vars: readJsonc(join(source, "wrangler.jsonc")).vars };
 }
 
-/** An access token exactly as src/auth/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
+/** An access token exactly as src/accounts/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
 export function mintToken(key, vars, { id, sessionId }, role) {
   return new SignJWT({ role, sid: sessionId, tv: 0 })
     .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })

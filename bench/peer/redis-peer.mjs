@@ -77,7 +77,7 @@ if (process.env.PEER_SEED) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Auth: the same token checks as src/auth/tokens.ts, then the session's live state.
+// Auth: the same token checks as src/accounts/tokens.ts, then the session's live state.
 
 class HttpError extends Error {
   constructor(status, code, message, details) {
@@ -159,7 +159,7 @@ async function prune() {
 const pruner = setInterval(() => prune().catch(() => {}), PRUNE_EVERY_MS);
 
 // ---------------------------------------------------------------------------------------------
-// Provider frames (the same rules as src/durable-objects/cell-index/protocol.ts)
+// Provider frames (the same rules as src/presence/protocol.ts)
 
 const isNum = (v, min, max) => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
 

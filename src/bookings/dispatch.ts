@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { bookings, users } from "../db/schema";
 import { type BookingStatus, MAX_DISPATCH_DELAY_MS } from "../domain/booking";
-import type { TripRecord } from "../durable-objects/trip-room/record";
+import type { TripRecord } from "../trips/record";
 import { type Customer, claimTrip, prepareTrip, quoteNewTrip, toNewTrip } from "../trips/service";
 import { type BookingRow, storedRequest } from "./service";
 

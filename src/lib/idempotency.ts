@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
-import { sha256Hex } from "../auth/tokens";
+import { sha256Hex } from "../accounts/tokens";
 import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../types";
 import { errorBody } from "./envelope";

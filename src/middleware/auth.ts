@@ -1,6 +1,6 @@
 import type { HonoRequest } from "hono";
 import { createMiddleware } from "hono/factory";
-import { ACCESS_TOKEN_TYP, SOCKET_TICKET_TYP, verifyAccessToken } from "../auth/tokens";
+import { ACCESS_TOKEN_TYP, SOCKET_TICKET_TYP, verifyAccessToken } from "../accounts/tokens";
 import type { Role } from "../domain/vocabulary";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "../types";

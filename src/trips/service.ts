@@ -7,12 +7,12 @@ import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
 import { type Quote, quote } from "../domain/pricing";
 import { countryAt } from "../domain/service-area";
 import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
-import type { DraftTrip } from "../durable-objects/trip-room";
-import { AUTO_DISPATCH_WINDOW_MS } from "../durable-objects/trip-room";
-import { normaliseVehicleType, type TootaCreateTrip } from "../durable-objects/trip-room/protocol";
-import { type PaymentMethod, type Place, type TripRecord, tripRow } from "../durable-objects/trip-room/record";
-import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/presence";
+import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/service";
 import type { NewTripInput } from "../routes/trips/trips.schemas";
+import { normaliseVehicleType, type TootaCreateTrip } from "./protocol";
+import { type PaymentMethod, type Place, type TripRecord, tripRow } from "./record";
+import type { DraftTrip } from "./trip-room";
+import { AUTO_DISPATCH_WINDOW_MS } from "./trip-room";
 
 /** A new trip, whichever door it came in by (REST canonical, Fix On Call, Toota's socket). */
 export interface NewTrip {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { hashPassword, PBKDF2_ITERATIONS } from "../../src/auth/password";
+import { hashPassword, PBKDF2_ITERATIONS } from "../../src/accounts/password";
 import { getConfig } from "../../src/config";
 import { callJson, login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
 

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ACCOUNT_POLICY, IP_POLICY } from "../../src/durable-objects/login-guard";
+import { ACCOUNT_POLICY, IP_POLICY } from "../../src/accounts/login-guard";
 import { login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
 
 interface GuardState {

@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import type { BookingScheduler } from "../../src/bookings/booking-scheduler";
+import { RETRY_DELAYS_MS } from "../../src/bookings/booking-scheduler";
 import { dispatchBooking } from "../../src/bookings/dispatch";
-import type { BookingScheduler } from "../../src/durable-objects/booking-scheduler";
-import { RETRY_DELAYS_MS } from "../../src/durable-objects/booking-scheduler";
 import { callJson, registerCustomer } from "../helpers";
 import {
   bookingBody,

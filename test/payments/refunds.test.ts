@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { TripRoom } from "../../src/durable-objects/trip-room";
+import type { TripRoom } from "../../src/trips/trip-room";
 import { callJson, registerCustomer } from "../helpers";
 import {
   intentEvent,

@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { cellOf } from "../../src/domain/geo";
-import type { CellIndex } from "../../src/durable-objects/cell-index";
-import { takeProviderOffline } from "../../src/presence/presence";
+import type { CellIndex } from "../../src/presence/cell-index";
+import { takeProviderOffline } from "../../src/presence/service";
 import { registerCustomer } from "../helpers";
 import {
   goOnline,

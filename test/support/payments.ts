@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { getConfig } from "../../src/config";
-import type { TripRoom } from "../../src/durable-objects/trip-room";
 import { signatureHeader } from "../../src/integrations/payments/stripe-signature";
 import { gatewaysFor, stripeWebhookSecret } from "../../src/payments/gateways";
+import type { TripRoom } from "../../src/trips/trip-room";
 import { call, callJson, registerCustomer } from "../helpers";
 import { goOnline, JOHANNESBURG, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "./presence";
 import { createTrip, point } from "./trips";

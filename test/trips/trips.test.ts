@@ -1,8 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { TripRoom } from "../../src/durable-objects/trip-room";
-import type { TripRecord } from "../../src/durable-objects/trip-room/record";
+import type { TripRecord } from "../../src/trips/record";
+import type { TripRoom } from "../../src/trips/trip-room";
 import { callJson, registerCustomer } from "../helpers";
 import { goOnline, JOHANNESBURG, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
 import { createTrip, nextEvent, point, watch } from "../support/trips";

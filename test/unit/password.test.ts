@@ -6,7 +6,7 @@ import {
   type Pepper,
   timingSafeEqual,
   verifyPassword,
-} from "../../src/auth/password";
+} from "../../src/accounts/password";
 
 const current: Pepper = { id: "p2", secret: "current-pepper-0123456789abcdef0123456789" };
 const previous: Pepper = { id: "p1", secret: "previous-pepper-0123456789abcdef012345678" };

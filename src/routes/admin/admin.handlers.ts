@@ -1,10 +1,10 @@
 import { and, desc, eq, gte, like, lte, or, type SQL, sql } from "drizzle-orm";
-import { revokeAllSessions } from "../../auth/sessions";
+import { revokeAllSessions } from "../../accounts/sessions";
 import { auditEntry } from "../../db/audit";
 import { auditLog, providerProfiles, trips, users } from "../../db/schema";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
-import { takeProviderOffline } from "../../presence/presence";
+import { takeProviderOffline } from "../../presence/service";
 import { tripRowView } from "../../trips/view";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./admin.routes";

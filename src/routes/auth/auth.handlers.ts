@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
-import { loginGuard } from "../../auth/login-guard-client";
-import { hashPassword, verifyPassword } from "../../auth/password";
-import { revokeAllSessions, revokeOtherSessions, revokeSession, rotateRefreshToken, startSession } from "../../auth/sessions";
-import { ACCESS_TOKEN_TTL_SECONDS, SOCKET_TICKET_TTL_SECONDS, SOCKET_TICKET_TYP, signAccessToken } from "../../auth/tokens";
+import { loginGuard } from "../../accounts/login-guard-client";
+import { hashPassword, verifyPassword } from "../../accounts/password";
+import { revokeAllSessions, revokeOtherSessions, revokeSession, rotateRefreshToken, startSession } from "../../accounts/sessions";
+import { ACCESS_TOKEN_TTL_SECONDS, SOCKET_TICKET_TTL_SECONDS, SOCKET_TICKET_TYP, signAccessToken } from "../../accounts/tokens";
 import type { Config } from "../../config";
 import { users } from "../../db/schema";
 import { applyProfileUpdate, insertAccount, loadProfile, ROLE_FIELDS } from "../../db/users";

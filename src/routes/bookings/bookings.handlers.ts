@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { sha256Hex } from "../../auth/tokens";
+import { sha256Hex } from "../../accounts/tokens";
 import {
   type BookingListQuery,
   bookingView,

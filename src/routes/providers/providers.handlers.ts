@@ -1,9 +1,9 @@
 import { cellOf } from "../../domain/geo";
 import type { NearbyQuery as Query } from "../../domain/matching";
-import { CLOSE_REPLACED, HANDOVER_HEADER, type ProviderHandover } from "../../durable-objects/cell-index";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
-import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/presence";
+import { CLOSE_REPLACED, HANDOVER_HEADER, type ProviderHandover } from "../../presence/cell-index";
+import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/service";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./providers.routes";
 

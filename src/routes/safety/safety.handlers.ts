@@ -1,10 +1,10 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
-import { randomToken, sha256Hex } from "../../auth/tokens";
+import { randomToken, sha256Hex } from "../../accounts/tokens";
 import { auditEntry } from "../../db/audit";
 import { emergencyAlerts, shareLinks, trips, users } from "../../db/schema";
-import { OPS_HANDOVER_HEADER } from "../../durable-objects/ops-room";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
+import { OPS_HANDOVER_HEADER } from "../../ops/ops-room";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./safety.routes";
 

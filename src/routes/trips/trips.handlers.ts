@@ -1,14 +1,14 @@
 import { and, desc, eq, or, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
-import { sha256Hex } from "../../auth/tokens";
+import { sha256Hex } from "../../accounts/tokens";
 import { emergencyAlerts, trips } from "../../db/schema";
 import type { TripStatus } from "../../domain/trip-state";
-import type { OpResult, WatcherHandover } from "../../durable-objects/trip-room";
-import { WATCHER_HEADER } from "../../durable-objects/trip-room";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
-import { publicCandidate, searchNearby } from "../../presence/presence";
+import { publicCandidate, searchNearby } from "../../presence/service";
 import { claimTrip, loadCustomer, type NewTrip, prepareTrip, toNewTrip } from "../../trips/service";
+import type { OpResult, WatcherHandover } from "../../trips/trip-room";
+import { WATCHER_HEADER } from "../../trips/trip-room";
 import { tripRowView } from "../../trips/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import { alertOps } from "../safety/safety.handlers";

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { cellOf } from "../../domain/geo";
+import { cellOf } from "../domain/geo";
 import {
   matches,
   type NearbyCandidate,
@@ -7,8 +7,8 @@ import {
   PRESENCE_TTL_MS,
   type PresenceEntry,
   type PresenceProfile,
-} from "../../domain/matching";
-import { FloodGate } from "../shared/flood";
+} from "../domain/matching";
+import { FloodGate } from "../lib/flood";
 import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
 
 /** Who is on a socket and where they last were; survives hibernation via `serializeAttachment`. */

@@ -1,6 +1,6 @@
-import type { Quote } from "../../domain/pricing";
-import type { TripStatus } from "../../domain/trip-state";
-import type { Country, Role, ServiceType, VehicleType } from "../../domain/vocabulary";
+import type { Quote } from "../domain/pricing";
+import type { TripStatus } from "../domain/trip-state";
+import type { Country, Role, ServiceType, VehicleType } from "../domain/vocabulary";
 
 export type PaymentMethod = "cash" | "card" | "mpesa";
 export type PaymentStatus = "pending" | "authorised" | "paid" | "failed" | "refunded";

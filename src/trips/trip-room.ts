@@ -1,19 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
-import { timingSafeEqual } from "../../auth/password";
-import { getConfig } from "../../config";
-import { createDb } from "../../db/client";
-import { providerActiveTrips, providerPresence, tripEvents, trips } from "../../db/schema";
-import { haversineKm } from "../../domain/geo";
-import type { PresenceProfile } from "../../domain/matching";
-import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../../domain/trip-state";
-import type { Role } from "../../domain/vocabulary";
-import { endTask, paymentDeps, recordCashCollected, runTripTask } from "../../payments/service";
-import { type PublicCandidate, publicCandidate, searchNearby } from "../../presence/presence";
-import { createTripFromToota } from "../../trips/service";
-import type { ProviderAttachment } from "../cell-index";
-import type { OfferOutcome } from "../cell-index/protocol";
-import { FloodGate } from "../shared/flood";
+import { timingSafeEqual } from "../accounts/password";
+import { getConfig } from "../config";
+import { createDb } from "../db/client";
+import { providerActiveTrips, providerPresence, tripEvents, trips } from "../db/schema";
+import { haversineKm } from "../domain/geo";
+import type { PresenceProfile } from "../domain/matching";
+import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../domain/trip-state";
+import type { Role } from "../domain/vocabulary";
+import { FloodGate } from "../lib/flood";
+import { endTask, paymentDeps, recordCashCollected, runTripTask } from "../payments/service";
+import type { ProviderAttachment } from "../presence/cell-index";
+import type { OfferOutcome } from "../presence/protocol";
+import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/service";
 import {
   type Audience,
   eventFrame,
@@ -27,6 +26,7 @@ import {
   tripView,
 } from "./protocol";
 import { type Offer, type PaymentStatus, type TripEvent, type TripRecord, tripRow } from "./record";
+import { createTripFromToota } from "./service";
 
 /** How long a provider has to answer an offer (Toota's 30 seconds). */
 export const OFFER_WINDOW_MS = 30_000;

@@ -1,5 +1,5 @@
-import { ACCOUNT_POLICY, type GuardDecision, IP_POLICY } from "../durable-objects/login-guard";
 import { ApiError } from "../lib/errors";
+import { ACCOUNT_POLICY, type GuardDecision, IP_POLICY } from "./login-guard";
 
 /**
  * Login throttling across two keys: the account (by email, whether or not it exists, so the limit

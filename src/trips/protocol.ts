@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { etaMinutes } from "../../domain/geo";
-import { seedStatus } from "../../domain/trip-state";
-import { VEHICLE_TYPES } from "../../domain/vocabulary";
-import type { PublicCandidate } from "../../presence/presence";
+import { etaMinutes } from "../domain/geo";
+import { seedStatus } from "../domain/trip-state";
+import { VEHICLE_TYPES } from "../domain/vocabulary";
+import type { PublicCandidate } from "../presence/service";
 import type { TripEvent, TripRecord } from "./record";
 
 /**

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { abandonBooking, dispatchBooking } from "../../bookings/dispatch";
+import { abandonBooking, dispatchBooking } from "./dispatch";
 
 /** What the object remembers: which booking, when, and how many dispatch attempts failed. */
 export interface BookingJob {
