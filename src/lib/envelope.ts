@@ -29,6 +29,7 @@ export function errorBody(error: ApiError, requestId: string) {
     message: error.message,
     code: error.code,
     status: error.status,
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
     ...(error.details === undefined ? {} : { details: error.details }),
     timestamp: new Date().toISOString(),
     request_id: requestId,
@@ -53,6 +54,10 @@ export const ErrorEnvelope = z
     message: z.string().openapi({ example: "The request body is not valid" }),
     code: z.string().openapi({ example: "VALIDATION_ERROR" }),
     status: z.number().int().openapi({ example: 422 }),
+    reason: z
+      .string()
+      .optional()
+      .openapi({ description: "Machine-readable cause of a domain refusal, stable for clients", example: "offer_expired" }),
     details: z.array(z.object({ field: z.string(), message: z.string(), code: z.string() })).optional(),
     timestamp: z.string(),
     request_id: z.string(),

@@ -1,3 +1,5 @@
+import type { Refusal } from "../domain/refusal";
+
 /**
  * The one error type of the API. Every failure a client can cause is an `ApiError` with a code from
  * `ERROR_STATUS`; `onError` turns it into the seed's error envelope. Domain code never throws HTTP.
@@ -52,6 +54,8 @@ export interface FieldIssue {
 
 export interface ApiErrorOptions {
   details?: FieldIssue[] | Record<string, unknown>;
+  /** The stable machine-readable cause (`offer_expired`, `wrong_pin`, ...) for clients to switch on. */
+  reason?: string;
   headers?: Record<string, string>;
 }
 
@@ -59,6 +63,7 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: ErrorStatus;
   readonly details: ApiErrorOptions["details"];
+  readonly reason: string | undefined;
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
@@ -67,6 +72,17 @@ export class ApiError extends Error {
     this.code = code;
     this.status = ERROR_STATUS[code];
     this.details = options.details;
+    this.reason = options.reason;
     this.headers = options.headers ?? {};
   }
+}
+
+/**
+ * The one mapping from a service's `Refusal` to the API's error: the status from `code`, the
+ * machine reason in the envelope's `reason`, and the field (when one is at fault) in `details`.
+ */
+export function refusalError(refusal: Refusal, headers?: Record<string, string>): ApiError {
+  const details =
+    refusal.field === undefined ? undefined : [{ field: refusal.field, message: refusal.message, code: refusal.reason }];
+  return new ApiError(refusal.code, refusal.message, { reason: refusal.reason, details, headers });
 }
