@@ -19,7 +19,7 @@ export default defineConfig(async () => {
   return {
     plugins: [
       cloudflareTest({
-        wrangler: { configPath: "./wrangler.jsonc" },
+        wrangler: { configPath: "./wrangler.toml" },
         miniflare: { bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations } },
       }),
     ],

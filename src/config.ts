@@ -21,7 +21,7 @@ const KeyRing = z
     return keys;
   });
 
-/** An optional secret or var: absent and "" (an unset placeholder in wrangler.jsonc) both mean "not configured". */
+/** An optional secret or var: absent and "" (an unset placeholder in wrangler.toml) both mean "not configured". */
 const Optional = z
   .string()
   .optional()

@@ -40,28 +40,17 @@ export function prepareSource({ ref, prefix, onCleanup }) {
   return dir;
 }
 
-/** JSON with comments (wrangler.jsonc): strips comments outside strings, and trailing commas. */
-export function readJsonc(path) {
-  const text = readFileSync(path, "utf8");
-  let out = "";
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      out += ch;
-      if (ch === "\\") out += text[++i];
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') {
-      inString = true;
-      out += ch;
-    } else if (ch === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (ch === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-    } else out += ch;
+/** The `[vars]` table of a wrangler.toml: its `KEY = "value"` lines, which is all the benchmarks read. */
+export function readTomlVars(path) {
+  const vars = {};
+  let inVars = false;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed.startsWith("[")) inVars = trimmed === "[vars]";
+    const match = inVars && /^([A-Z_]+)\s*=\s*"(.*)"$/.exec(trimmed);
+    if (match) vars[match[1]] = match[2];
   }
-  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"));
+  return vars;
 }
 
 /** KEY="value" lines of a .dev.vars file. */
@@ -81,9 +70,9 @@ export function signingKey(devVars) {
   return { id: pair.slice(0, at).trim(), secret: new TextEncoder().encode(pair.slice(at + 1).trim()) };
 }
 
-/** Signing settings of a copied source: the key, and the issuer and audience from wrangler.jsonc. */
+/** Signing settings of a copied source: the key, and the issuer and audience from wrangler.toml. */
 export function tokenSettings(source) {
-  return { key: signingKey(readDevVars(join(source, ".dev.vars"))), vars: readJsonc(join(source, "wrangler.jsonc")).vars };
+  return { key: signingKey(readDevVars(join(source, ".dev.vars"))), vars: readTomlVars(join(source, "wrangler.toml")) };
 }
 
 /** An access token exactly as src/accounts/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
