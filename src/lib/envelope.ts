@@ -1,23 +1,34 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { SuccessStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "../types";
 import { type ApiError, errorTitle } from "./errors";
+
+/** A success status that carries a body (204 and 205 cannot). */
+export type ReplyStatus = Exclude<SuccessStatusCode, 204 | 205>;
 
 /**
  * The Fix On Call response envelope, kept verbatim for seed clients:
  * `{success, message, data, timestamp}` and `{success:false, error, message, code, timestamp}`.
  * We add `request_id` to both so a client report can be matched to the access log.
  */
-export function ok<T>(c: Context, data: T, message = "OK", status: ContentfulStatusCode = 200) {
+export function ok<T, const S extends ReplyStatus = 200>(
+  c: Pick<Context<AppEnv>, "json" | "get">,
+  data: T,
+  message = "OK",
+  status?: S,
+) {
   return c.json(
     {
       success: true as const,
       message,
       data,
       timestamp: new Date().toISOString(),
-      request_id: c.get("requestId") as string,
+      request_id: c.get("requestId"),
     },
-    status,
+    // Without `status` S is its default, 200; the cast only tells TypeScript so. The literal status
+    // in the type is what lets zod-openapi check the body against that status's documented schema.
+    (status ?? 200) as S,
   );
 }
 

@@ -22,13 +22,13 @@ const STORED = (status: number) => (status >= 200 && status < 300) || [400, 403,
  * again (`Idempotent-Replayed: true`), a retry while the first still runs gets 409, and the same key
  * with a different body (or on another route) gets 422. Keys are per user.
  */
-export async function idempotent(
+export async function idempotent<T extends Response>(
   c: Context<AppEnv>,
   key: string,
   scope: string,
   body: unknown,
-  run: () => Promise<Response>,
-): Promise<Response> {
+  run: () => Promise<T>,
+): Promise<T> {
   const db = c.get("db");
   const userId = c.get("auth").userId;
   const requestHash = await sha256Hex(`${scope}\n${JSON.stringify(body ?? null)}`);
@@ -51,10 +51,12 @@ export async function idempotent(
       });
     }
     if (row.statusCode !== null && row.responseBody !== null) {
+      // A replay is the stored answer of this same route and body, so it has the type `run` answers
+      // with; only its bytes come from D1 instead of from `run`.
       return new Response(row.responseBody, {
         status: row.statusCode,
         headers: { "content-type": "application/json", "Idempotent-Replayed": "true" },
-      });
+      }) as T;
     }
     // Still in flight, unless the first request died: then take it over with a compare-and-set.
     const stale = row.createdAt.getTime() < now - IN_FLIGHT_TIMEOUT_MS;
@@ -84,7 +86,7 @@ export async function idempotent(
       .delete(idempotencyKeys)
       .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), isNull(idempotencyKeys.statusCode)))
       .run();
-  let response: Response;
+  let response: T;
   try {
     response = await run();
   } catch (error) {

@@ -89,9 +89,9 @@ async function create(c: Ctx, body: NewBookingInput, key: string | undefined) {
 }
 
 export const createBooking: AppRouteHandler<typeof routes.createBooking> = async (c) =>
-  create(c, c.req.valid("json"), c.req.valid("header")["idempotency-key"]) as never;
+  create(c, c.req.valid("json"), c.req.valid("header")["idempotency-key"]);
 export const createBookingCanonical: AppRouteHandler<typeof routes.createBookingCanonical> = async (c) =>
-  create(c, c.req.valid("json"), c.req.valid("header")["idempotency-key"]) as never;
+  create(c, c.req.valid("json"), c.req.valid("header")["idempotency-key"]);
 
 async function list(c: Ctx, query: BookingListQuery) {
   const auth = c.get("auth");
@@ -99,12 +99,12 @@ async function list(c: Ctx, query: BookingListQuery) {
   const view = rows.map((r) => bookingView(r.row, r.tripStatus));
   return ok(c, { bookings: view, count: view.length, limit: query.limit, offset: query.offset }, "Bookings retrieved");
 }
-export const myBookings: AppRouteHandler<typeof routes.myBookings> = async (c) => list(c, c.req.valid("query")) as never;
-export const listBookings: AppRouteHandler<typeof routes.listBookings> = async (c) => list(c, c.req.valid("query")) as never;
+export const myBookings: AppRouteHandler<typeof routes.myBookings> = async (c) => list(c, c.req.valid("query"));
+export const listBookings: AppRouteHandler<typeof routes.listBookings> = async (c) => list(c, c.req.valid("query"));
 
 export const getBooking: AppRouteHandler<typeof routes.getBooking> = async (c) => {
   const found = await ownBooking(c, c.req.valid("param").id);
-  return ok(c, bookingView(found.row, found.tripStatus), "Booking retrieved") as never;
+  return ok(c, bookingView(found.row, found.tripStatus), "Booking retrieved");
 };
 
 /**
@@ -125,7 +125,7 @@ export const cancelBooking: AppRouteHandler<typeof routes.cancelBooking> = async
       await scheduler(c, id)
         .cancel()
         .catch(() => undefined);
-      return ok(c, await current(c, id), "Booking cancelled; nothing was charged") as never;
+      return ok(c, await current(c, id), "Booking cancelled; nothing was charged");
     }
     // Dispatch won the race: what is left to cancel is the trip.
     found = await ownBooking(c, id);
@@ -150,5 +150,5 @@ export const cancelBooking: AppRouteHandler<typeof routes.cancelBooking> = async
     throw new ApiError(result.code, result.message, { details: { reason: result.reason } });
   }
   await markDispatchedCancelled(db, id, reason, Date.now());
-  return ok(c, await current(c, id), "Booking cancelled, with its trip") as never;
+  return ok(c, await current(c, id), "Booking cancelled, with its trip");
 };

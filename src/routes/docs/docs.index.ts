@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { route } from "../../lib/route";
 import type { AppEnv } from "../../types";
 
@@ -42,13 +43,13 @@ const docsPage = route("public", {
  */
 export function docsRouter(document: () => Record<string, unknown>) {
   let cached: Record<string, unknown> | undefined;
-  const serve = (c: { json: (o: Record<string, unknown>) => Response }) => {
+  const serve = (c: Pick<Context, "json">) => {
     cached ??= document();
-    return c.json(cached);
+    return c.json(cached, 200);
   };
   return new OpenAPIHono<AppEnv>()
-    .openapi(docSpec("/swagger.json"), (c) => serve(c) as never)
-    .openapi(docSpec("/openapi.json"), (c) => serve(c) as never)
+    .openapi(docSpec("/swagger.json"), (c) => serve(c))
+    .openapi(docSpec("/openapi.json"), (c) => serve(c))
     .openapi(docsPage, (c) => {
       c.header(
         "Content-Security-Policy",

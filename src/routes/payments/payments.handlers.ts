@@ -66,7 +66,7 @@ export const startPayment: AppRouteHandler<typeof routes.startPayment> = async (
       `${sandbox}${result.message}`,
       result.created ? 201 : 200,
     );
-  }) as never;
+  });
 };
 
 export const getPayment: AppRouteHandler<typeof routes.getPayment> = async (c) => {
@@ -150,5 +150,5 @@ export const adminRefund: AppRouteHandler<typeof routes.adminRefund> = async (c)
       `Refund ${result.refund.status}`,
       201,
     );
-  }) as never;
+  });
 };

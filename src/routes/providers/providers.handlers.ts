@@ -1,8 +1,10 @@
 import { cellOf } from "../../domain/geo";
 import type { NearbyQuery as Query } from "../../domain/matching";
+import { bestEffort } from "../../lib/best-effort";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
 import { CLOSE_REPLACED, HANDOVER_HEADER, type ProviderHandover } from "../../presence/cell-index";
+import { providerLink } from "../../presence/client";
 import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/service";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./providers.routes";
@@ -91,11 +93,16 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
     headers: { upgrade: "websocket", [HANDOVER_HEADER]: JSON.stringify(handover) },
   });
   if (previous && previous !== home) {
+    // The old socket's cell closes it; if that fails, the new socket already took the D1 row and
+    // the old one's own close cannot take the provider offline (its home cell no longer matches).
     c.executionCtx.waitUntil(
-      c.env.CELL_INDEX.getByName(previous)
-        .kick(userId, "This provider connected again from another socket", CLOSE_REPLACED)
-        .catch(() => false),
+      bestEffort(
+        "close the previous provider socket",
+        () => providerLink(c.env, previous, userId).kick("This provider connected again from another socket", CLOSE_REPLACED),
+        false,
+        { providerId: userId, previous },
+      ),
     );
   }
-  return response as never;
+  return response;
 };

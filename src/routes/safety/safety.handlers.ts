@@ -163,5 +163,5 @@ export const opsSocket: AppRouteHandler<typeof routes.opsSocket> = async (c) => 
   }
   return c.env.OPS_ROOM.getByName("ops").fetch("https://ops.internal/ws", {
     headers: { upgrade: "websocket", [OPS_HANDOVER_HEADER]: c.get("auth").userId },
-  }) as never;
+  });
 };

@@ -1,3 +1,4 @@
+import type { z } from "@hono/zod-openapi";
 import { and, desc, eq, or, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
 import { sha256Hex } from "../../accounts/tokens";
@@ -13,6 +14,7 @@ import { tripRowView } from "../../trips/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import { alertOps } from "../safety/safety.handlers";
 import type * as routes from "./trips.routes";
+import type { TripViewSchema } from "./trips.schemas";
 
 type Ctx = Context<AppEnv>;
 const room = (c: Ctx, id: string) => c.env.TRIP_ROOM.getByName(id);
@@ -78,13 +80,13 @@ async function create(c: Ctx, input: NewTrip, rawBody: unknown, key: string | un
 
 export const createTrip: AppRouteHandler<typeof routes.createTrip> = async (c) => {
   const body = c.req.valid("json");
-  return create(c, toNewTrip(body), body, c.req.valid("header")["idempotency-key"]) as never;
+  return create(c, toNewTrip(body), body, c.req.valid("header")["idempotency-key"]);
 };
 
 export const serviceRequest: AppRouteHandler<typeof routes.serviceRequest> = async (c) => {
   const body = c.req.valid("json");
   const { location, ...rest } = body;
-  return create(c, toNewTrip({ ...rest, pickup: location }), body, c.req.valid("header")["idempotency-key"]) as never;
+  return create(c, toNewTrip({ ...rest, pickup: location }), body, c.req.valid("header")["idempotency-key"]);
 };
 
 async function list(c: Ctx, query: { limit: number; offset: number; status?: TripStatus }) {
@@ -104,12 +106,15 @@ async function list(c: Ctx, query: { limit: number; offset: number; status?: Tri
     .limit(query.limit)
     .offset(query.offset)
     .all();
-  const view = rows.map(tripRowView);
+  // KNOWN GAP (H-B's unified trip view): a D1 row view lacks `quote.breakdown` and
+  // `arrived_at_destination`, which the document promises; the contract test reports it until the
+  // view in src/trips/view.ts returns the one trip schema. The cast states the documented type.
+  const view = rows.map(tripRowView) as unknown as z.infer<typeof TripViewSchema>[];
   return ok(c, { trips: view, count: view.length, limit: query.limit, offset: query.offset }, "Trips retrieved");
 }
 
-export const listTrips: AppRouteHandler<typeof routes.listTrips> = async (c) => list(c, c.req.valid("query")) as never;
-export const serviceHistory: AppRouteHandler<typeof routes.serviceHistory> = async (c) => list(c, c.req.valid("query")) as never;
+export const listTrips: AppRouteHandler<typeof routes.listTrips> = async (c) => list(c, c.req.valid("query"));
+export const serviceHistory: AppRouteHandler<typeof routes.serviceHistory> = async (c) => list(c, c.req.valid("query"));
 
 export const getTrip: AppRouteHandler<typeof routes.getTrip> = async (c) => {
   const { id } = c.req.valid("param");
@@ -117,7 +122,7 @@ export const getTrip: AppRouteHandler<typeof routes.getTrip> = async (c) => {
   const auth = c.get("auth");
   const view = await room(c, id).view(auth.role === "admin" ? "admin" : row.customerId === auth.userId ? "customer" : "provider");
   if (!view) throw new ApiError("NOT_FOUND", "Trip not found");
-  return ok(c, view, "Trip retrieved") as never;
+  return ok(c, view, "Trip retrieved");
 };
 
 export const getTripStatus: AppRouteHandler<typeof routes.getTripStatus> = async (c) => {
@@ -139,11 +144,11 @@ async function offer(c: Ctx, id: string, providerId: string) {
 }
 
 export const offerTrip: AppRouteHandler<typeof routes.offerTrip> = async (c) =>
-  offer(c, c.req.valid("param").id, c.req.valid("json").provider_id) as never;
+  offer(c, c.req.valid("param").id, c.req.valid("json").provider_id);
 
 export const assignService: AppRouteHandler<typeof routes.assignService> = async (c) => {
   const body = c.req.valid("json");
-  return offer(c, c.req.valid("param").id, (body.mechanic_id ?? body.provider_id) as string) as never;
+  return offer(c, c.req.valid("param").id, (body.mechanic_id ?? body.provider_id) as string);
 };
 
 async function respond(c: Ctx, response: "accepted" | "rejected") {
@@ -152,8 +157,8 @@ async function respond(c: Ctx, response: "accepted" | "rejected") {
   if (!outcome.ok) throw new ApiError(outcome.code as "CONFLICT", outcome.message, { details: { reason: outcome.reason } });
   return ok(c, { trip_id: id, response, ...(outcome.customer ? { customer: outcome.customer } : {}) }, `Offer ${response}`);
 }
-export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => respond(c, "accepted") as never;
-export const rejectTrip: AppRouteHandler<typeof routes.rejectTrip> = async (c) => respond(c, "rejected") as never;
+export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => respond(c, "accepted");
+export const rejectTrip: AppRouteHandler<typeof routes.rejectTrip> = async (c) => respond(c, "rejected");
 
 async function move(c: Ctx, id: string, status: string, reason?: string, pin?: string) {
   await partyTrip(c, id);
@@ -166,24 +171,20 @@ async function move(c: Ctx, id: string, status: string, reason?: string, pin?: s
 }
 export const updateStatus: AppRouteHandler<typeof routes.updateStatus> = async (c) => {
   const body = c.req.valid("json");
-  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin) as never;
+  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin);
 };
 export const serviceStatus: AppRouteHandler<typeof routes.serviceStatus> = async (c) => {
   const body = c.req.valid("json");
-  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin) as never;
+  return move(c, c.req.valid("param").id, body.status, body.reason, body.pin);
 };
 export const cancelTrip: AppRouteHandler<typeof routes.cancelTrip> = async (c) =>
-  move(c, c.req.valid("param").id, "cancelled", c.req.valid("json").reason) as never;
+  move(c, c.req.valid("param").id, "cancelled", c.req.valid("json").reason);
 
 export const cashCollected: AppRouteHandler<typeof routes.cashCollected> = async (c) => {
   const { id } = c.req.valid("param");
   await partyTrip(c, id);
   const auth = c.get("auth");
-  return ok(
-    c,
-    unwrap(await room(c, id).confirmCash({ userId: auth.userId, role: auth.role })),
-    "Cash collection recorded",
-  ) as never;
+  return ok(c, unwrap(await room(c, id).confirmCash({ userId: auth.userId, role: auth.role })), "Cash collection recorded");
 };
 
 export const reassignTrip: AppRouteHandler<typeof routes.reassignTrip> = async (c) => {
@@ -195,7 +196,7 @@ export const reassignTrip: AppRouteHandler<typeof routes.reassignTrip> = async (
     c,
     unwrap(await room(c, id).reassign({ userId: auth.userId, role: auth.role }, body.reason, body.provider_id)),
     "Trip reassigned",
-  ) as never;
+  );
 };
 
 const requireUpgrade = (c: Ctx) => {
@@ -222,7 +223,7 @@ export const watchTrip: AppRouteHandler<typeof routes.watchTrip> = async (c) => 
   };
   return room(c, id).fetch("https://trip.internal/watch", {
     headers: { upgrade: "websocket", [WATCHER_HEADER]: JSON.stringify(handover) },
-  }) as never;
+  });
 };
 
 export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = async (c) => {
@@ -241,7 +242,7 @@ export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = a
   };
   return room(c, tripId).fetch("https://trip.internal/watch", {
     headers: { upgrade: "websocket", [WATCHER_HEADER]: JSON.stringify(handover) },
-  }) as never;
+  });
 };
 
 export const findDriver: AppRouteHandler<typeof routes.findDriver> = async (c) => {
