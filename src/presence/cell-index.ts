@@ -304,12 +304,18 @@ export class CellIndex extends DurableObject<Env> {
     return found.slice(0, query.limit);
   }
 
-  /** Sends a JSON frame to a provider whose socket lives here. Returns whether anyone got it. */
-  async deliver(providerId: string, frame: string): Promise<boolean> {
+  /**
+   * Sends a frame from another object (a trip room's offer, say) to a provider whose socket lives
+   * here. Returns whether any socket took it, so the sender can act on an undeliverable offer.
+   * Typed, so a frame that phones would not understand does not compile. The pre-serialised string
+   * form is the old signature, kept until the trip room sends typed frames; it is sent verbatim.
+   */
+  async deliver(providerId: string, frame: ProviderServerMessage | string): Promise<boolean> {
+    const text = typeof frame === "string" ? frame : JSON.stringify(frame);
     let delivered = false;
     for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
       try {
-        ws.send(frame);
+        ws.send(text);
         delivered = true;
       } catch {
         /* socket is closing */

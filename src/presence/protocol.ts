@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 
 /**
  * The provider socket protocol. Frames are JSON objects with a `type`; Toota's bare
@@ -104,17 +105,94 @@ function describe(error: z.ZodError): string {
     .join("; ");
 }
 
-/** Frames the server sends on a provider socket. */
-export type ProviderServerMessage =
-  | { type: "welcome"; provider_id: string; cell: string; ttl_seconds: number; available: boolean }
-  | { type: "presence"; cell: string; available: boolean; searchable: boolean }
-  | { type: "ping"; ts: number }
-  | { type: "pong"; ts: number }
-  | { type: "error"; code: string; message: string }
-  | { type: "replaced"; message: string }
-  | ({ type: "offer_result"; trip_id: string; response: "accepted" | "rejected" } & OfferOutcome);
+const OfferCustomer = z.strictObject({
+  user_id: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  email: z.string(),
+  phone: z.string(),
+});
+
+const OfferAccepted = { ok: z.literal(true), customer: OfferCustomer.optional() };
+const OfferRefused = { ok: z.literal(false), code: z.string(), reason: z.string(), message: z.string() };
 
 /** What a provider's answer to an offer led to (the trip room's verdict). */
-export type OfferOutcome =
-  | { ok: true; customer?: { user_id: string; first_name: string; last_name: string; email: string; phone: string } }
-  | { ok: false; code: string; reason: string; message: string };
+export const OfferOutcome = z.union([z.strictObject(OfferAccepted), z.strictObject(OfferRefused)]);
+export type OfferOutcome = z.infer<typeof OfferOutcome>;
+
+// Server frames are schemas, not just types, so tests and other objects can check a frame the way
+// a phone would read it; on send the types (or `satisfies`) keep the builders honest.
+const TripId = z.string().min(1);
+
+/**
+ * The offer pushed to a provider, in Toota's `new_trip_request` shape (drivers' apps read these
+ * field names). The customer's phone is withheld until acceptance; money is in major units.
+ */
+export const NewTripRequest = z.strictObject({
+  type: z.literal("new_trip_request"),
+  trip_details: z.strictObject({
+    trip_id: TripId,
+    service_type: z.enum(SERVICE_TYPES),
+    estimated_fare: z.number(),
+    distance_km: z.number(),
+    estimated_time: z.string(),
+    pickup: z.string().nullable(),
+    pickup_lat: z.number(),
+    pickup_lng: z.number(),
+    destination: z.string().nullable(),
+    vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
+    load_description: z.string().nullable(),
+    user_info: z.strictObject({ id: z.string(), name: z.string() }),
+    payment_info: z.strictObject({
+      payment_method: z.enum(["cash", "card", "mpesa"]),
+      payment_status: z.enum(["pending", "authorised", "paid", "failed", "refunded"]),
+      amount: z.number(),
+      currency: z.string(),
+    }),
+  }),
+  /** ISO time the 30-second window closes; after it an answer gets `offer_expired`. */
+  expires_at: z.iso.datetime(),
+  /** Toota's hint of how to answer, verbatim. */
+  respond_with: z.strictObject({ trip_id: TripId, driver_response_status: z.literal("accepted | rejected") }),
+});
+export type NewTripRequest = z.infer<typeof NewTripRequest>;
+
+/** An offer taken back before the provider answered (the customer cancelled), so their app drops it. */
+export const OfferWithdrawn = z.strictObject({
+  type: z.literal("offer_withdrawn"),
+  trip_id: TripId,
+  reason: z.enum(["cancelled"]),
+});
+export type OfferWithdrawn = z.infer<typeof OfferWithdrawn>;
+
+/** Builds `offer_withdrawn`; the one place its shape is written. */
+export function offerWithdrawn(tripId: string, reason: OfferWithdrawn["reason"]): OfferWithdrawn {
+  return { type: "offer_withdrawn", trip_id: tripId, reason };
+}
+
+const OfferResultFields = {
+  type: z.literal("offer_result"),
+  trip_id: TripId,
+  response: z.enum(["accepted", "rejected"]),
+};
+
+/** Frames the server sends on a provider socket: from the cell object itself, or delivered for a trip room. */
+export const ProviderServerMessage = z.union([
+  z.strictObject({
+    type: z.literal("welcome"),
+    provider_id: z.string(),
+    cell: z.string(),
+    ttl_seconds: z.number(),
+    available: z.boolean(),
+  }),
+  z.strictObject({ type: z.literal("presence"), cell: z.string(), available: z.boolean(), searchable: z.boolean() }),
+  z.strictObject({ type: z.literal("ping"), ts: z.number() }),
+  z.strictObject({ type: z.literal("pong"), ts: z.number() }),
+  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  z.strictObject({ type: z.literal("replaced"), message: z.string() }),
+  z.strictObject({ ...OfferResultFields, ...OfferAccepted }),
+  z.strictObject({ ...OfferResultFields, ...OfferRefused }),
+  NewTripRequest,
+  OfferWithdrawn,
+]);
+export type ProviderServerMessage = z.infer<typeof ProviderServerMessage>;

@@ -1,9 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { providerActiveTrips, providerPresence, providerProfiles, users } from "../db/schema";
-import { cellOf, coveredRadiusKm, etaMinutes, ringCells, ringsForRadius } from "../domain/geo";
+import { cellOf, coveredRadiusKm, etaMinutes, type Point, ringCells, ringsForRadius } from "../domain/geo";
 import { mergeCandidates, type NearbyCandidate, type NearbyQuery, type PresenceProfile } from "../domain/matching";
-import type { ServiceType } from "../domain/vocabulary";
+import type { ServiceType, VehicleType } from "../domain/vocabulary";
 
 export interface SearchResult {
   candidates: NearbyCandidate[];
@@ -34,6 +34,40 @@ export async function searchNearby(env: Env, query: NearbyQuery): Promise<Search
     if (candidates.filter((c) => c.distanceKm <= covered).length >= query.limit) break;
   }
   return { candidates: candidates.slice(0, query.limit), rings: Math.min(ring, maxRing), cellsQueried };
+}
+
+/**
+ * How far from a trip's pickup providers are looked for: automatic dispatch, the list a customer
+ * chooses from, and Toota's "nearest drivers". One number so the list a customer sees and the
+ * providers dispatch would offer to are the same people.
+ */
+export const TRIP_SEARCH_RADIUS_KM = 20;
+
+/** What a trip search needs to know about a trip (a TripRecord, a new trip's input, or a bare point). */
+export interface TripSearch {
+  pickup: Point;
+  serviceType?: ServiceType;
+  vehicleType?: VehicleType | null;
+}
+
+/**
+ * Providers near a trip's pickup who can do it, nearest first. The vehicle only narrows haulage:
+ * a roadside job is done on the spot, whatever the provider drives.
+ */
+export function nearbyForTrip(
+  env: Env,
+  trip: TripSearch,
+  options: { exclude?: readonly string[]; limit?: number } = {},
+): Promise<SearchResult> {
+  return searchNearby(env, {
+    lat: trip.pickup.lat,
+    lng: trip.pickup.lng,
+    radiusKm: TRIP_SEARCH_RADIUS_KM,
+    limit: options.limit ?? 10,
+    serviceType: trip.serviceType,
+    vehicleType: trip.serviceType === "haulage" ? (trip.vehicleType ?? undefined) : undefined,
+    exclude: options.exclude,
+  });
 }
 
 /** A candidate as customers see it: no phone, licence, exact position or anything private. */
@@ -101,21 +135,44 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
 }
 
 /**
- * Records the provider's new home cell and returns the previous one, whose socket (if still open)
- * must be replaced. One D1 write per connection, never per position.
+ * The cell whose object holds a provider's socket (their "home"), or null if they never connected.
+ * D1 keeps it because a provider who drove on is indexed elsewhere, but offers, kicks and trip
+ * changes must reach the socket. It may name a cell whose socket has since closed: the cell's
+ * answer (`describe`, `deliver`) says whether they are live.
  */
-export async function claimHomeCell(db: Db, providerId: string, homeCell: string): Promise<string | null> {
-  const previous = await db
+export async function providerCell(db: Db, providerId: string): Promise<string | null> {
+  const row = await db
     .select({ homeCell: providerPresence.homeCell })
     .from(providerPresence)
     .where(eq(providerPresence.providerId, providerId))
     .get();
+  return row?.homeCell ?? null;
+}
+
+/**
+ * Records the provider's new home cell and returns the previous one, whose socket (if still open)
+ * must be replaced. One D1 write per connection, never per position.
+ */
+export async function claimHomeCell(db: Db, providerId: string, homeCell: string): Promise<string | null> {
+  const previous = await providerCell(db, providerId);
   await db
     .insert(providerPresence)
     .values({ providerId, homeCell, connectedAt: new Date(), online: true })
     .onConflictDoUpdate({ target: providerPresence.providerId, set: { homeCell, connectedAt: new Date(), online: true } })
     .run();
-  return previous?.homeCell ?? null;
+  return previous;
+}
+
+/**
+ * Clears the provider's online flag when their socket closed, unless they have since connected in
+ * another cell (the home cell no longer matches): a late close must not take a newer socket offline.
+ */
+export async function markProviderOffline(db: Db, providerId: string, homeCell: string): Promise<void> {
+  await db
+    .update(providerPresence)
+    .set({ online: false })
+    .where(and(eq(providerPresence.providerId, providerId), eq(providerPresence.homeCell, homeCell)))
+    .run();
 }
 
 /**
@@ -123,11 +180,7 @@ export async function claimHomeCell(db: Db, providerId: string, homeCell: string
  * Returns whether a live socket was closed.
  */
 export async function takeProviderOffline(env: Env, db: Db, providerId: string, reason: string): Promise<boolean> {
-  const row = await db
-    .select({ homeCell: providerPresence.homeCell })
-    .from(providerPresence)
-    .where(eq(providerPresence.providerId, providerId))
-    .get();
-  if (!row) return false;
-  return env.CELL_INDEX.getByName(row.homeCell).kick(providerId, reason);
+  const home = await providerCell(db, providerId);
+  if (!home) return false;
+  return env.CELL_INDEX.getByName(home).kick(providerId, reason);
 }
