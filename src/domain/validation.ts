@@ -1,5 +1,6 @@
-import { parsePhoneNumberFromString } from "libphonenumber-js/mobile";
+import { ParseError, type PhoneNumber, parsePhoneNumberWithError } from "libphonenumber-js/core";
 import { COMMON_PASSWORDS } from "./common-passwords";
+import { PHONE_METADATA } from "./phone-metadata";
 import type { Country } from "./vocabulary";
 
 export const PASSWORD_MIN = 8;
@@ -27,10 +28,20 @@ export type PhoneResult = { ok: true; e164: string; country: Country } | { ok: f
  * and M-Pesa STK push need one.
  */
 export function parseMobile(input: string, defaultCountry: Country = "KE"): PhoneResult {
-  const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry);
-  if (!parsed?.isValid()) return { ok: false, reason: "is not a valid phone number" };
+  const foreign: PhoneResult = { ok: false, reason: "must be a Kenyan (+254) or South African (+27) number" };
+  let parsed: PhoneNumber;
+  try {
+    parsed = parsePhoneNumberWithError(input.trim(), defaultCountry, PHONE_METADATA);
+  } catch (error) {
+    // PHONE_METADATA knows only the calling codes we serve, so an international number from anywhere else
+    // ("+1 415…", "+44 7911…") fails as INVALID_COUNTRY. It is a real number from a country we do not serve,
+    // so it gets that reason rather than "invalid".
+    if (error instanceof ParseError && error.message === "INVALID_COUNTRY") return foreign;
+    return { ok: false, reason: "is not a valid phone number" };
+  }
+  if (!parsed.isValid()) return { ok: false, reason: "is not a valid phone number" };
   const country = parsed.country;
-  if (country !== "KE" && country !== "ZA") return { ok: false, reason: "must be a Kenyan (+254) or South African (+27) number" };
+  if (country !== "KE" && country !== "ZA") return foreign;
   const type = parsed.getType();
   if (type !== "MOBILE" && type !== "FIXED_LINE_OR_MOBILE") return { ok: false, reason: "must be a mobile number" };
   return { ok: true, e164: parsed.number, country };
