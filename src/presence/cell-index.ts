@@ -1,45 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
+import { createDb } from "../db/client";
 import { cellOf } from "../domain/geo";
 import {
-  matches,
   type NearbyCandidate,
   type NearbyQuery,
   PRESENCE_TTL_MS,
   type PresenceEntry,
   type PresenceProfile,
 } from "../domain/matching";
+import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
+import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
+import { LiveIndex } from "./live-index";
 import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
+import { markProviderOffline } from "./service";
+import { entryOf, ProviderAttachment, parseHandover } from "./state";
 
-/** Who is on a socket and where they last were; survives hibernation via `serializeAttachment`. */
-export interface ProviderAttachment {
-  providerId: string;
-  profile: PresenceProfile;
-  connectedAt: number;
-  available: boolean;
-  /** The trip this provider is committed to (set by the trip room on acceptance). */
-  activeTripId: string | null;
-  lat: number;
-  lng: number;
-  heading: number | null;
-  speedKmh: number | null;
-  accuracyM: number | null;
-  seenAt: number;
-  /** The cell whose object holds this socket (this object). */
-  homeCell: string;
-  /** The cell the provider is in now; differs from `homeCell` after they drove out of it. */
-  positionedCell: string;
-}
+export type { ProviderAttachment, ProviderHandover } from "./state";
 
-/** The identity the Worker hands over with an upgrade, after authenticating and loading the profile. */
-export interface ProviderHandover {
-  providerId: string;
-  profile: PresenceProfile;
-  lat: number;
-  lng: number;
-  available: boolean;
-  activeTripId: string | null;
-}
 export const HANDOVER_HEADER = "x-presence-handover";
 export const SUBPROTOCOL = "fixoncall.v1";
 
@@ -56,21 +34,31 @@ const flood = new FloodGate(20, 2);
 /** Server keepalive frame interval (Toota's consumers pinged every 30 s). */
 const KEEPALIVE_MS = 30_000;
 
+/**
+ * This object's storage versions, in order. Positions are soft state, so today nothing is stored
+ * but the keepalive alarm: version 1 is that baseline, and the next change of stored shape goes
+ * after it.
+ */
+const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
+
 const providerTag = (providerId: string) => `p:${providerId}`;
 
 /**
  * One region cell's live index of providers: the cell's provider sockets (hibernation API) and
- * an in-memory map of who is where. Positions are soft state with a TTL; nothing per ping is
- * written to storage or D1. Socket attachments carry each provider's last position, so after
- * hibernation or eviction the index is rebuilt from `getWebSockets()` without storage.
+ * an in-memory index of who is where (`LiveIndex`). Positions are soft state with a TTL; nothing
+ * per ping is written to storage or D1. Socket attachments carry each provider's last position, so
+ * after hibernation or eviction the index is rebuilt from `getWebSockets()` without storage.
  *
  * A provider's socket stays in the cell they connected in (their "home"). When they drive into
  * another cell, the home forwards each position to that cell's object, which indexes them there
  * with a pointer back home (offers are delivered through the socket's object). The new cell is
  * told first and the old entry removed after, so the provider never drops out of search.
+ *
+ * The class is the RPC surface and the runtime's hooks; the index and the state shapes live in
+ * live-index.ts and state.ts.
  */
 export class CellIndex extends DurableObject<Env> {
-  private readonly entries = new Map<string, PresenceEntry>();
+  private readonly index = new LiveIndex();
   /** This object's cell, known once a socket was handed over here (RPC-only objects never need it). */
   private cellId: string | null = null;
 
@@ -78,40 +66,27 @@ export class CellIndex extends DurableObject<Env> {
     super(ctx, env);
     // Answered by the runtime without waking the object.
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    void this.ctx.blockConcurrencyWhile(async () => {
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+    });
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
-      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      const a = readAttachment(ws, ProviderAttachment);
       if (!a) continue;
       this.cellId = a.homeCell;
-      if (now - a.seenAt <= PRESENCE_TTL_MS && a.positionedCell === this.cellId)
-        this.entries.set(a.providerId, this.entryFrom(a));
+      if (now - a.seenAt <= PRESENCE_TTL_MS && a.positionedCell === this.cellId) this.index.put(entryOf(a));
     }
-  }
-
-  private entryFrom(a: ProviderAttachment): PresenceEntry {
-    return {
-      providerId: a.providerId,
-      lat: a.lat,
-      lng: a.lng,
-      heading: a.heading,
-      speedKmh: a.speedKmh,
-      accuracyM: a.accuracyM,
-      seenAt: a.seenAt,
-      available: a.available,
-      activeTripId: a.activeTripId,
-      homeCell: a.homeCell,
-      profile: a.profile,
-    };
   }
 
   /** Accepts a provider socket handed over by the Worker (which already authenticated it). */
   override async fetch(request: Request): Promise<Response> {
-    const raw = request.headers.get(HANDOVER_HEADER);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !raw) {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a websocket handover", { status: 400 });
     }
-    const handover = JSON.parse(raw) as ProviderHandover;
-    this.cellId = cellOf(handover);
+    const handover = parseHandover(request.headers.get(HANDOVER_HEADER));
+    if (!handover) return new Response("missing or malformed presence handover", { status: 400 });
+    const cellId = cellOf(handover);
+    this.cellId = cellId;
     const now = Date.now();
 
     // One socket per provider: the newest connection wins (a phone that reconnected after a drop
@@ -125,33 +100,29 @@ export class CellIndex extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [providerTag(handover.providerId)]);
     const attachment: ProviderAttachment = {
-      providerId: handover.providerId,
-      profile: handover.profile,
+      ...handover,
       connectedAt: now,
-      available: handover.available,
-      activeTripId: handover.activeTripId,
-      lat: handover.lat,
-      lng: handover.lng,
       heading: null,
       speedKmh: null,
       accuracyM: null,
       seenAt: now,
-      homeCell: this.cellId,
-      positionedCell: this.cellId,
+      homeCell: cellId,
+      positionedCell: cellId,
     };
     server.serializeAttachment(attachment);
-    this.entries.set(handover.providerId, this.entryFrom(attachment));
+    this.index.put(entryOf(attachment));
     await this.armKeepalive();
     this.send(server, {
       type: "welcome",
       provider_id: handover.providerId,
-      cell: this.cellId,
+      cell: cellId,
       ttl_seconds: PRESENCE_TTL_MS / 1000,
       available: handover.available,
     });
     return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Protocol": SUBPROTOCOL } });
   }
 
+  /** One frame from a provider: flood-gated, parsed, then applied to their live state. */
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const now = Date.now();
     const gate = flood.take(ws, now);
@@ -165,7 +136,7 @@ export class CellIndex extends DurableObject<Env> {
       this.send(ws, { type: "error", code: parsed.code, message: parsed.message });
       return;
     }
-    const attachment = ws.deserializeAttachment() as ProviderAttachment | null;
+    const attachment = readAttachment(ws, ProviderAttachment);
     if (!attachment) return;
     await this.handle(ws, attachment, parsed.message, now);
   }
@@ -199,12 +170,22 @@ export class CellIndex extends DurableObject<Env> {
           positionedCell: cellOf({ lat: message.latitude, lng: message.longitude }),
         };
         await this.place(ws, a, next);
-        if (next.activeTripId) {
+        const tripId = next.activeTripId;
+        if (tripId) {
           // A provider on a trip: their position goes to the trip's watchers too (the flood gate
-          // already caps it at 2/s). Not awaited, so a slow trip room cannot hold up this cell.
-          this.env.TRIP_ROOM.getByName(next.activeTripId)
-            .providerPosition(next.providerId, { lat: next.lat, lng: next.lng, heading: next.heading })
-            .catch(() => undefined);
+          // already caps it at 2/s). Not awaited, so a slow trip room cannot hold up this cell;
+          // a lost relay is replaced by the next position.
+          void bestEffort(
+            "relay provider position to trip",
+            () =>
+              this.env.TRIP_ROOM.getByName(tripId).providerPosition(next.providerId, {
+                lat: next.lat,
+                lng: next.lng,
+                heading: next.heading,
+              }),
+            undefined,
+            { providerId: next.providerId, tripId },
+          );
         }
         return;
       }
@@ -217,16 +198,16 @@ export class CellIndex extends DurableObject<Env> {
    */
   private async place(ws: WebSocket, before: ProviderAttachment, after: ProviderAttachment) {
     const home = before.homeCell;
-    const entry = this.entryFrom(after);
+    const entry = entryOf(after);
     if (after.positionedCell === home) {
-      this.entries.set(after.providerId, entry);
+      this.index.put(entry);
     } else {
       try {
         await this.env.CELL_INDEX.getByName(after.positionedCell).upsertRemote(entry);
-        this.entries.delete(after.providerId);
+        this.index.remove(after.providerId);
       } catch (error) {
         // Keep them findable from here rather than not at all; the next position retries.
-        this.entries.set(after.providerId, entry);
+        this.index.put(entry);
         console.error(
           JSON.stringify({ level: "error", msg: "presence forward failed", cell: after.positionedCell, error: String(error) }),
         );
@@ -234,13 +215,25 @@ export class CellIndex extends DurableObject<Env> {
       }
     }
     if (before.positionedCell !== after.positionedCell && before.positionedCell !== home) {
-      await this.env.CELL_INDEX.getByName(before.positionedCell)
-        .removeRemote(after.providerId)
-        .catch(() => undefined);
+      await this.forgetRemote(before.positionedCell, after.providerId);
     }
     ws.serializeAttachment(after);
   }
 
+  /**
+   * Removes a provider from the cell they were last indexed in on our behalf. Best effort: a
+   * leftover entry there goes stale within the TTL, and it points back here, where they are gone.
+   */
+  private async forgetRemote(cell: string, providerId: string) {
+    await bestEffort(
+      "remove remote presence entry",
+      () => this.env.CELL_INDEX.getByName(cell).removeRemote(providerId),
+      undefined,
+      { cell, providerId },
+    );
+  }
+
+  /** The provider closed their socket: take them offline and finish the close handshake. */
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     await this.dropSocket(ws);
     // Completing the close handshake; 1005/1006 are reserved and cannot be sent back.
@@ -253,55 +246,50 @@ export class CellIndex extends DurableObject<Env> {
     }
   }
 
+  /** The socket failed: the same as a close, without a handshake to finish. */
   override async webSocketError(ws: WebSocket): Promise<void> {
     await this.dropSocket(ws);
   }
 
   /** A closed socket takes its provider offline, unless a newer socket already replaced it. */
   private async dropSocket(ws: WebSocket) {
-    const a = ws.deserializeAttachment() as ProviderAttachment | null;
+    const a = readAttachment(ws, ProviderAttachment);
     if (!a) return;
     const replaced = this.ctx.getWebSockets(providerTag(a.providerId)).some((other) => other !== ws);
     if (replaced) return;
-    this.entries.delete(a.providerId);
-    if (a.positionedCell !== a.homeCell) {
-      await this.env.CELL_INDEX.getByName(a.positionedCell)
-        .removeRemote(a.providerId)
-        .catch(() => undefined);
-    }
+    this.index.remove(a.providerId);
+    if (a.positionedCell !== a.homeCell) await this.forgetRemote(a.positionedCell, a.providerId);
     await this.markOffline(a.providerId, a.homeCell);
   }
 
-  /** Clears the provider's online flag in D1, unless they have since connected in another cell. */
+  /**
+   * Clears the provider's online flag in D1. Best effort: the flag only feeds the admin dashboard's
+   * count, search never reads it, and the next connection sets it again.
+   */
   private async markOffline(providerId: string, homeCell: string) {
-    await this.env.DB.prepare("UPDATE provider_presence SET online = 0 WHERE provider_id = ? AND home_cell = ?")
-      .bind(providerId, homeCell)
-      .run()
-      .catch(() => undefined);
+    await bestEffort(
+      "mark provider offline in D1",
+      () => markProviderOffline(createDb(this.env.DB), providerId, homeCell),
+      undefined,
+      { providerId, homeCell },
+    );
   }
 
   /** Indexes a provider whose socket lives in another cell (called by their home cell). */
   async upsertRemote(entry: PresenceEntry): Promise<void> {
-    this.entries.set(entry.providerId, entry);
+    this.index.put(entry);
     await this.armKeepalive();
   }
 
-  /** Forgets a provider indexed here on behalf of another cell. */
+  /** Forgets a provider indexed here on behalf of another cell; never one whose socket is here. */
   async removeRemote(providerId: string): Promise<void> {
-    const entry = this.entries.get(providerId);
-    if (entry && entry.homeCell !== this.cellId) this.entries.delete(providerId);
+    const entry = this.index.get(providerId);
+    if (entry && entry.homeCell !== this.cellId) this.index.remove(providerId);
   }
 
-  /** Nearby candidates from this cell only, ranked, at most `query.limit`. */
+  /** Nearby candidates from this cell only, ranked, at most `query.limit`; the Worker merges cells. */
   async search(query: NearbyQuery): Promise<NearbyCandidate[]> {
-    const now = Date.now();
-    const found: NearbyCandidate[] = [];
-    for (const entry of this.entries.values()) {
-      const candidate = matches(entry, query, now);
-      if (candidate) found.push(candidate);
-    }
-    found.sort((a, b) => a.distanceKm - b.distanceKm);
-    return found.slice(0, query.limit);
+    return this.index.search(query, Date.now());
   }
 
   /**
@@ -318,7 +306,7 @@ export class CellIndex extends DurableObject<Env> {
         ws.send(text);
         delivered = true;
       } catch {
-        /* socket is closing */
+        /* this socket is closing; another may still take it, and the return value says if none did */
       }
     }
     return delivered;
@@ -331,24 +319,20 @@ export class CellIndex extends DurableObject<Env> {
   async kick(providerId: string, reason: string, code = CLOSE_DEACTIVATED): Promise<boolean> {
     const sockets = this.ctx.getWebSockets(providerTag(providerId));
     for (const ws of sockets) {
-      const a = ws.deserializeAttachment() as ProviderAttachment | null;
-      if (a && a.positionedCell !== a.homeCell) {
-        await this.env.CELL_INDEX.getByName(a.positionedCell)
-          .removeRemote(providerId)
-          .catch(() => undefined);
-      }
+      const a = readAttachment(ws, ProviderAttachment);
+      if (a && a.positionedCell !== a.homeCell) await this.forgetRemote(a.positionedCell, providerId);
       this.send(ws, { type: "error", code: "offline", message: reason });
       ws.close(code, reason.slice(0, 100));
       if (a && code !== CLOSE_REPLACED) await this.markOffline(providerId, a.homeCell);
     }
-    this.entries.delete(providerId);
+    this.index.remove(providerId);
     return sockets.length > 0;
   }
 
   /** The live state of a provider whose socket is here, or null if they are not connected here. */
   async describe(providerId: string): Promise<ProviderAttachment | null> {
     for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
-      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      const a = readAttachment(ws, ProviderAttachment);
       if (a) return a;
     }
     return null;
@@ -359,14 +343,7 @@ export class CellIndex extends DurableObject<Env> {
    * their trip but are no longer offered other work, and their positions are relayed to the trip.
    */
   async setActiveTrip(providerId: string, tripId: string | null): Promise<boolean> {
-    let found = false;
-    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
-      const a = ws.deserializeAttachment() as ProviderAttachment | null;
-      if (!a) continue;
-      found = true;
-      await this.place(ws, a, { ...a, activeTripId: tripId });
-    }
-    return found;
+    return this.updateSocket(providerId, (a) => ({ ...a, activeTripId: tripId }));
   }
 
   /**
@@ -375,19 +352,24 @@ export class CellIndex extends DurableObject<Env> {
    * Returns whether the provider is connected here.
    */
   async updateProfile(providerId: string, patch: Partial<PresenceProfile>): Promise<boolean> {
+    return this.updateSocket(providerId, (a) => ({ ...a, profile: { ...a.profile, ...patch } }));
+  }
+
+  /** Rewrites the state of a provider's socket here and re-places them; false if none is here. */
+  private async updateSocket(providerId: string, change: (a: ProviderAttachment) => ProviderAttachment): Promise<boolean> {
     let found = false;
     for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
-      const a = ws.deserializeAttachment() as ProviderAttachment | null;
+      const a = readAttachment(ws, ProviderAttachment);
       if (!a) continue;
       found = true;
-      await this.place(ws, a, { ...a, profile: { ...a.profile, ...patch } });
+      await this.place(ws, a, change(a));
     }
     return found;
   }
 
   /** Counts for tests, benchmarks and ops. */
   async stats(): Promise<{ cell: string | null; entries: number; sockets: number }> {
-    return { cell: this.cellId, entries: this.entries.size, sockets: this.ctx.getWebSockets().length };
+    return { cell: this.cellId, entries: this.index.size, sockets: this.ctx.getWebSockets().length };
   }
 
   /**
@@ -396,10 +378,10 @@ export class CellIndex extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    for (const [id, entry] of this.entries) if (now - entry.seenAt > PRESENCE_TTL_MS) this.entries.delete(id);
+    this.index.sweep(now);
     const sockets = this.ctx.getWebSockets();
     for (const ws of sockets) this.send(ws, { type: "ping", ts: now });
-    if (sockets.length > 0 || this.entries.size > 0) await this.ctx.storage.setAlarm(now + KEEPALIVE_MS);
+    if (sockets.length > 0 || this.index.size > 0) await this.ctx.storage.setAlarm(now + KEEPALIVE_MS);
   }
 
   private async armKeepalive() {

@@ -3,7 +3,10 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { cellOf } from "../../src/domain/geo";
-import type { CellIndex } from "../../src/presence/cell-index";
+import { type CellIndex, HANDOVER_HEADER } from "../../src/presence/cell-index";
+import { providerLink } from "../../src/presence/client";
+import type { LiveIndex } from "../../src/presence/live-index";
+import { offerWithdrawn, ProviderServerMessage } from "../../src/presence/protocol";
 import { takeProviderOffline } from "../../src/presence/service";
 import { registerCustomer } from "../helpers";
 import {
@@ -103,8 +106,8 @@ describe("provider presence", () => {
     await online(provider.token, JOHANNESBURG);
     const stub = env.CELL_INDEX.getByName(cellOf(JOHANNESBURG));
     await runInDurableObject(stub, (instance: CellIndex) => {
-      const entries = (instance as unknown as { entries: Map<string, { seenAt: number }> }).entries;
-      const entry = entries.get(provider.id);
+      // The index is private: the test ages an entry in place rather than waiting out the TTL.
+      const entry = (instance as unknown as { index: LiveIndex }).index.get(provider.id);
       if (!entry) throw new Error("entry missing");
       entry.seenAt -= 31_000;
     });
@@ -339,5 +342,39 @@ describe("GET /api/services/available-mechanics", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.data.mechanics.map((m: { provider_id: string }) => m.provider_id)).toEqual([mechanic.id]);
+  });
+});
+
+describe("cell object boundaries", () => {
+  it("refuses a socket handover it cannot read, with 400 and no socket", async () => {
+    const stub = env.CELL_INDEX.getByName(cellOf(offset(NAIROBI_CBD, 3, 90)));
+    for (const header of [undefined, "{not json", JSON.stringify({ providerId: "p", lat: 500, lng: 0 })]) {
+      const res = await stub.fetch("https://cell.internal/connect", {
+        headers: { upgrade: "websocket", ...(header === undefined ? {} : { [HANDOVER_HEADER]: header }) },
+      });
+      expect(res.status).toBe(400);
+      expect(res.webSocket).toBeNull();
+    }
+    expect((await stub.stats()).sockets).toBe(0);
+  });
+
+  it("delivers a typed frame from another object to the provider's socket, as the protocol schema reads it", async () => {
+    const provider = await makeProvider();
+    const point = offset(NAIROBI_CBD, 4, 300);
+    const socket = await online(provider.token, point);
+    const tripId = crypto.randomUUID();
+    const link = providerLink(env, cellOf(point), provider.id);
+    expect(await link.deliver(offerWithdrawn(tripId, "cancelled"))).toBe(true);
+    const frame = await socket.next("offer_withdrawn");
+    expect(ProviderServerMessage.parse(frame)).toEqual({ type: "offer_withdrawn", trip_id: tripId, reason: "cancelled" });
+    // Nobody there: the sender learns it at once (an offer is then declined, not left to time out).
+    expect(await providerLink(env, cellOf(point), crypto.randomUUID()).deliver(offerWithdrawn(tripId, "cancelled"))).toBe(false);
+  });
+
+  it("stamps its storage version when it starts", async () => {
+    const stub = env.CELL_INDEX.getByName(cellOf(offset(JOHANNESBURG, 5, 10)));
+    await stub.stats();
+    const version = await runInDurableObject(stub, (_instance: CellIndex, state) => state.storage.get("__storage_version"));
+    expect(version).toBe(1);
   });
 });
