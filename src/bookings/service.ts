@@ -1,24 +1,18 @@
-import { and, desc, eq, gte, isNull, lte, type SQL } from "drizzle-orm";
-import { z } from "zod";
+import { and, desc, eq, gte, lte, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { bookings, idempotencyKeys, trips } from "../db/schema";
+import { bookings, trips } from "../db/schema";
 import { type BookingStatus, checkBookingWindow, formatLocal, parseScheduledFor } from "../domain/booking";
+import { type Outcome, refuse } from "../domain/refusal";
 import type { TripStatus } from "../domain/trip-state";
 import { COUNTRIES } from "../domain/vocabulary";
+import { bestEffort } from "../lib/best-effort";
 import type { NewBookingInput } from "../routes/bookings/bookings.schemas";
 import { NewTripBody, type NewTripInput } from "../routes/trips/trips.schemas";
-import { quoteNewTrip, toNewTrip } from "../trips/service";
+import { loadCustomer, quoteNewTrip, toNewTrip } from "../trips/service";
+import type { AuthContext } from "../types";
 
 export type BookingRow = typeof bookings.$inferSelect;
 type NewBookingRow = typeof bookings.$inferInsert & { id: string; scheduledFor: Date };
-
-/** A validation failure that zod could not see (service area, time zone, window), reported as a 422. */
-export interface BookingProblem {
-  ok: false;
-  field: string;
-  reason: string;
-  message: string;
-}
 
 /**
  * Builds a booking from a validated body, as of `now`: the pickup decides the country and so the
@@ -31,7 +25,7 @@ export function draftBooking(
   customerId: string,
   body: NewBookingInput,
   now: number,
-): { ok: true; row: NewBookingRow } | BookingProblem {
+): Outcome<{ row: NewBookingRow }> {
   const { scheduled_for, ...rest } = body;
   // At the scheduled time the customer may not be looking at the app, so a booking offers the job
   // automatically unless they explicitly asked to choose their provider.
@@ -39,14 +33,14 @@ export function draftBooking(
   const input = toNewTrip(request);
   // The first quote only runs the area, payment and vehicle checks and finds the country.
   const area = quoteNewTrip(input, new Date(now));
-  if (!area.ok) return { ok: false, field: area.field ?? "(body)", reason: area.reason, message: area.message };
+  if (!area.ok) return refuse("VALIDATION_ERROR", area.reason, area.message, area.field ?? "(body)");
   const timeZone = COUNTRIES[area.country].timeZone;
   const parsed = parseScheduledFor(scheduled_for, timeZone);
-  if (!parsed.ok) return { ok: false, field: "scheduled_for", reason: parsed.reason, message: `scheduled_for ${parsed.message}` };
+  if (!parsed.ok) return refuse("VALIDATION_ERROR", parsed.reason, `scheduled_for ${parsed.message}`, "scheduled_for");
   const window = checkBookingWindow(parsed.at, now);
-  if (!window.ok) return { ok: false, field: "scheduled_for", reason: window.reason, message: `scheduled_for ${window.message}` };
+  if (!window.ok) return refuse("VALIDATION_ERROR", window.reason, `scheduled_for ${window.message}`, "scheduled_for");
   const priced = quoteNewTrip(input, new Date(parsed.at));
-  if (!priced.ok) return { ok: false, field: priced.field ?? "(body)", reason: priced.reason, message: priced.message };
+  if (!priced.ok) return refuse("VALIDATION_ERROR", priced.reason, priced.message, priced.field ?? "(body)");
   return {
     ok: true,
     row: {
@@ -67,88 +61,15 @@ export function draftBooking(
   };
 }
 
-/** The label under which booking creations hold their Idempotency-Keys (keys are per user, across routes). */
-export const BOOKING_IDEMPOTENCY_ROUTE = "POST /api/bookings";
-/** A claimed key with no answer yet is "in flight" this long; after that its first request is presumed dead. */
-export const IN_FLIGHT_MS = 60_000;
-const KeyResponse = z.object({ booking_id: z.string() });
-
-export type KeyClaim =
-  /** Create the booking under this id (a fresh one, or the one a dead earlier attempt had reserved). */
-  | { kind: "proceed"; bookingId: string; owned: boolean }
-  | { kind: "replay"; bookingId: string }
-  | { kind: "mismatch" }
-  | { kind: "in_flight" };
-
 /**
- * Stripe's idempotency design over the `idempotency_keys` table. The key is claimed before anything
- * is written, with the booking id it will create; a retry with the same body replays that booking,
- * the same key with another body is refused, and a retry while the first is still running gets a
- * conflict. If the first attempt died part-way (no answer recorded after `IN_FLIGHT_MS`), the retry
- * finishes it under the same booking id; every creation step is idempotent, so that is safe.
+ * The scope under which booking creations hold their Idempotency-Keys: both doors
+ * (`POST /api/bookings/create` and `POST /api/bookings`) are one operation for a key.
  */
-export async function claimIdempotencyKey(
-  db: Db,
-  userId: string,
-  key: string,
-  requestHash: string,
-  bookingId: string,
-  now: number,
-): Promise<KeyClaim> {
-  const inserted = await db
-    .insert(idempotencyKeys)
-    .values({
-      userId,
-      key,
-      route: BOOKING_IDEMPOTENCY_ROUTE,
-      requestHash,
-      statusCode: null,
-      responseBody: JSON.stringify({ booking_id: bookingId }),
-      createdAt: new Date(now),
-    })
-    .onConflictDoNothing()
-    .run();
-  if (inserted.meta.changes === 1) return { kind: "proceed", bookingId, owned: true };
-  const row = await db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key)))
-    .get();
-  // Released between our insert and this read: the other request failed; the client may simply retry.
-  if (!row) return { kind: "in_flight" };
-  if (row.route !== BOOKING_IDEMPOTENCY_ROUTE || row.requestHash !== requestHash) return { kind: "mismatch" };
-  const reserved = KeyResponse.safeParse(JSON.parse(row.responseBody ?? "null"));
-  if (!reserved.success) return { kind: "mismatch" };
-  if (row.statusCode !== null) return { kind: "replay", bookingId: reserved.data.booking_id };
-  if (now - row.createdAt.getTime() < IN_FLIGHT_MS) return { kind: "in_flight" };
-  return { kind: "proceed", bookingId: reserved.data.booking_id, owned: false };
-}
+export const BOOKING_IDEMPOTENCY_SCOPE = "POST /api/bookings";
 
-/**
- * Writes the booking and, in the same D1 batch, records the key's answer, so a replay can never see
- * a key answered for a booking that does not exist. A repeated write of the same booking is a no-op.
- */
-export async function saveBooking(db: Db, row: NewBookingRow, key?: { userId: string; key: string }): Promise<void> {
-  const insert = db.insert(bookings).values(row).onConflictDoNothing();
-  if (!key) {
-    await insert.run();
-    return;
-  }
-  await db.batch([
-    insert,
-    db
-      .update(idempotencyKeys)
-      .set({ statusCode: 201 })
-      .where(and(eq(idempotencyKeys.userId, key.userId), eq(idempotencyKeys.key, key.key))),
-  ]);
-}
-
-/** Lets go of a key whose request failed before answering, so the client's retry starts afresh. */
-export async function releaseIdempotencyKey(db: Db, userId: string, key: string): Promise<void> {
-  await db
-    .delete(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key), isNull(idempotencyKeys.statusCode)))
-    .run();
+/** Writes the booking; a repeated write of the same booking (a retry under its reserved id) is a no-op. */
+export async function saveBooking(db: Db, row: NewBookingRow): Promise<void> {
+  await db.insert(bookings).values(row).onConflictDoNothing().run();
 }
 
 /** A booking with the status of its trip (once dispatched), in one query. */
@@ -249,3 +170,111 @@ export function bookingView(row: BookingRow, tripStatus: TripStatus | null) {
   };
 }
 export type BookingView = ReturnType<typeof bookingView>;
+
+type Caller = Pick<AuthContext, "userId" | "role">;
+const scheduler = (env: Env, id: string) => env.BOOKING_SCHEDULER.getByName(id);
+const notFound = refuse("NOT_FOUND", "no_booking", "Booking not found");
+
+/**
+ * Books a trip for later under `id` (fresh, or the id an Idempotency-Key reserved for a retry).
+ * The timer is armed before the booking is written: a timer whose booking never got written finds
+ * nothing when it fires and stops, while a booking written without a timer would never be
+ * dispatched and nobody would notice. Both steps are idempotent by id, so a retry may repeat them.
+ */
+export async function createBooking(
+  env: Env,
+  db: Db,
+  caller: Caller,
+  body: NewBookingInput,
+  id: string,
+  now = Date.now(),
+): Promise<Outcome<{ booking: BookingView }>> {
+  const customer = await loadCustomer(db, caller.userId);
+  if (!customer) return refuse("FORBIDDEN", "not_customer", "Only customers can book trips");
+  const draft = draftBooking(id, customer.id, body, now);
+  if (!draft.ok) return draft;
+  try {
+    await scheduler(env, id).schedule(id, draft.row.scheduledFor.getTime());
+    await saveBooking(db, draft.row);
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "booking not scheduled", booking_id: id, error: String(error) }));
+    return refuse(
+      "SERVICE_UNAVAILABLE",
+      "not_scheduled",
+      "The booking could not be scheduled; please try again (an Idempotency-Key makes retries safe)",
+    );
+  }
+  return { ok: true, booking: await currentBooking(db, id) };
+}
+
+/** A booking as it is now, for an id known to exist (just written, or held by an Idempotency-Key). */
+export async function currentBooking(db: Db, id: string): Promise<BookingView> {
+  const found = await loadBooking(db, id);
+  if (!found) throw new Error(`booking ${id} vanished`);
+  return bookingView(found.row, found.tripStatus);
+}
+
+/**
+ * A booking the caller may see: its customer's or, for admins, any. Everyone else gets the same
+ * refusal as for a booking that does not exist, so booking ids cannot be probed.
+ */
+export async function findBooking(
+  db: Db,
+  caller: Caller,
+  id: string,
+): Promise<Outcome<{ booking: BookingView; row: BookingRow }>> {
+  const found = await loadBooking(db, id);
+  if (!found || (caller.role !== "admin" && found.row.customerId !== caller.userId)) return notFound;
+  return { ok: true, booking: bookingView(found.row, found.tripStatus), row: found.row };
+}
+
+/** The caller's bookings (admins: everyone's) as the API shows them. */
+export async function bookingsOf(db: Db, caller: Caller, query: BookingListQuery): Promise<BookingView[]> {
+  const rows = await listBookings(db, caller.role === "admin" ? null : caller.userId, query);
+  return rows.map((r) => bookingView(r.row, r.tripStatus));
+}
+
+/**
+ * Before dispatch a cancellation is the booking's own (nothing was charged). After dispatch it is
+ * the trip's: it goes through `TripRoom.transition`, so the trip's rules (customers until the
+ * provider arrives) and whatever the trip does on cancellation (refunds) apply exactly as for a
+ * trip cancelled directly.
+ */
+export async function cancelBooking(
+  env: Env,
+  db: Db,
+  caller: Caller,
+  id: string,
+  reason: string,
+  now = Date.now(),
+): Promise<Outcome<{ booking: BookingView; message: string }>> {
+  let found = await findBooking(db, caller, id);
+  if (!found.ok) return found;
+  if (found.row.status === "scheduled") {
+    if (await cancelScheduled(db, id, reason, now)) {
+      // A timer that still fires finds the booking cancelled and does nothing.
+      await bestEffort("cancel booking timer", () => scheduler(env, id).cancel(), undefined, { booking_id: id });
+      return { ok: true, booking: await currentBooking(db, id), message: "Booking cancelled; nothing was charged" };
+    }
+    // Dispatch won the race: what is left to cancel is the trip.
+    found = await findBooking(db, caller, id);
+    if (!found.ok) return found;
+  }
+  const tripId = found.row.tripId;
+  if (found.row.status !== "dispatched" || !tripId) {
+    return refuse("CONFLICT", `booking_${found.row.status}`, `This booking is already ${found.row.status}`);
+  }
+  const result = await env.TRIP_ROOM.getByName(tripId).transition(
+    { userId: caller.userId, role: caller.role },
+    "cancelled",
+    reason,
+  );
+  if (!result.ok) {
+    if (result.code === "NOT_FOUND") {
+      return refuse("CONFLICT", "dispatch_in_progress", "This booking is being dispatched right now; try again in a moment");
+    }
+    return refuse(result.code, result.reason, result.message);
+  }
+  await markDispatchedCancelled(db, id, reason, now);
+  return { ok: true, booking: await currentBooking(db, id), message: "Booking cancelled, with its trip" };
+}

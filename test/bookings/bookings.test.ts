@@ -296,6 +296,6 @@ describe("POST /api/bookings/{id}/cancel before dispatch", () => {
     expect(await scheduler(id).pending()).toBeNull();
     const again = await cancelBooking(token, id);
     expect(again.status).toBe(409);
-    expect(again.body.details.reason).toBe("booking_cancelled");
+    expect(again.body.reason).toBe("booking_cancelled");
   });
 });

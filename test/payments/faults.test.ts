@@ -318,7 +318,7 @@ describe("idempotent() (Stripe's idempotency design)", () => {
       await next();
     });
     app.post("/thing", (c) =>
-      idempotent(c, "same-key-1", "POST /thing", { a: 1 }, async () => {
+      idempotent(c, { key: "same-key-1", scope: "POST /thing", body: { a: 1 } }, async () => {
         calls += 1;
         if (calls === 1) throw new ApiError("SERVICE_UNAVAILABLE", "down");
         return c.json({ calls }, 201);

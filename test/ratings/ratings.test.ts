@@ -83,7 +83,7 @@ describe("POST /api/trips/{id}/rating", () => {
     ] as const) {
       const again = await rate(token, tripId, { stars });
       expect(again.status).toBe(409);
-      expect(again.body.details.reason).toBe("already_rated");
+      expect(again.body.reason).toBe("already_rated");
     }
     expect(await sums("provider_profiles", provider.id)).toEqual({ total: 5, count: 1 });
     expect(await sums("users", customer.user.id)).toEqual({ total: 4, count: 1 });
@@ -116,7 +116,7 @@ describe("POST /api/trips/{id}/rating", () => {
     for (const token of [customerToken, provider.token]) {
       const early = await rate(token, tripId, { stars: 5 });
       expect(early.status).toBe(409);
-      expect(early.body.details.reason).toBe("not_completed");
+      expect(early.body.reason).toBe("not_completed");
     }
     const cancelled = await tripUntil("accepted");
     await callJson(`/api/trips/${cancelled.tripId}/cancel`, {

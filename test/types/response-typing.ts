@@ -45,9 +45,9 @@ export const successAs404: AppRouteHandler<typeof getThing> = async (c) => c.jso
 
 /** `idempotent()` passes the wrapped reply's type through. */
 export const wrapped: AppRouteHandler<typeof makeThing> = async (c) =>
-  idempotent(c, "key", "POST /things", {}, async () => ok(c, { name: "a", count: 1 }, "Created", 201));
+  idempotent(c, { key: "key", scope: "POST /things", body: {} }, async () => ok(c, { name: "a", count: 1 }, "Created", 201));
 
 /** A wrong body inside `idempotent()` is still caught. */
 export const wrappedWrong: AppRouteHandler<typeof makeThing> = async (c) =>
   // @ts-expect-error `name` must be a string and `count` is missing
-  idempotent(c, "key", "POST /things", {}, async () => ok(c, { name: 1 }, "Created", 201));
+  idempotent(c, { key: "key", scope: "POST /things", body: {} }, async () => ok(c, { name: 1 }, "Created", 201));

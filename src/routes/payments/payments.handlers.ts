@@ -49,7 +49,7 @@ export const startPayment: AppRouteHandler<typeof routes.startPayment> = async (
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
   const key = c.req.valid("header")["idempotency-key"];
-  return idempotent(c, key, `POST /trips/${id}/payments`, body, async () => {
+  return idempotent(c, { key, scope: `POST /trips/${id}/payments`, body }, async () => {
     const result = await start(await deps(c), {
       customerId: c.get("auth").userId,
       tripId: id,
@@ -136,19 +136,23 @@ export const adminListPayments: AppRouteHandler<typeof routes.adminListPayments>
 export const adminRefund: AppRouteHandler<typeof routes.adminRefund> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
-  return idempotent(c, c.req.valid("header")["idempotency-key"], `POST /admin/payments/${id}/refund`, body, async () => {
-    const result = await refundPayment(await deps(c), {
-      paymentId: id,
-      amount: body.amount,
-      reason: body.reason,
-      adminId: c.get("auth").userId,
-    });
-    if (!result.ok) refuse(result);
-    return ok(
-      c,
-      { refund: refundView(result.refund), payment: paymentView(result.payment) },
-      `Refund ${result.refund.status}`,
-      201,
-    );
-  });
+  return idempotent(
+    c,
+    { key: c.req.valid("header")["idempotency-key"], scope: `POST /admin/payments/${id}/refund`, body },
+    async () => {
+      const result = await refundPayment(await deps(c), {
+        paymentId: id,
+        amount: body.amount,
+        reason: body.reason,
+        adminId: c.get("auth").userId,
+      });
+      if (!result.ok) refuse(result);
+      return ok(
+        c,
+        { refund: refundView(result.refund), payment: paymentView(result.payment) },
+        `Refund ${result.refund.status}`,
+        201,
+      );
+    },
+  );
 };
