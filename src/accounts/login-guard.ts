@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { migrateStorage, type StorageMigration } from "../lib/object-storage";
 
 /**
  * A throttling policy: after `slowAfter` failures each further attempt must wait an exponentially
@@ -29,15 +31,24 @@ export const IP_POLICY: GuardPolicy = {
   windowMs: 15 * MINUTE,
 };
 
-interface GuardState {
-  failures: number;
-  lastFailureAt: number;
-  nextAllowedAt: number;
-}
+/** One key's failure count and its slow-down; parsed on read, since storage outlives deploys. */
+const GuardState = z.object({
+  failures: z.number().int().nonnegative(),
+  lastFailureAt: z.number(),
+  nextAllowedAt: z.number(),
+});
+export type GuardState = z.infer<typeof GuardState>;
 
 export type GuardDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 const STATE_KEY = "state";
+
+/**
+ * Storage versions, in order. Version 1: one `state` key (a `GuardState`). The idle sweep wipes
+ * everything, version included (an address that failed once must not keep a row forever), so a
+ * key counted again afterwards stamps its version before writing.
+ */
+const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
 /**
  * Exact login-failure counting for one key (`acct:<email>` or `ip:<address>`). A Durable Object is
@@ -46,10 +57,17 @@ const STATE_KEY = "state";
  * parallel guesses cannot all slip through; a success then clears the count (`succeed`).
  */
 export class LoginGuard extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void this.ctx.blockConcurrencyWhile(async () => {
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+    });
+  }
+
   /** Reserves an attempt: denied while slowed down or locked, otherwise counted as a failure. */
   async begin(policy: GuardPolicy): Promise<GuardDecision> {
     const now = Date.now();
-    let state = (await this.ctx.storage.get<GuardState>(STATE_KEY)) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    let state = (await this.readState()) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
     if (now < state.nextAllowedAt) {
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((state.nextAllowedAt - now) / 1000)) };
     }
@@ -61,6 +79,8 @@ export class LoginGuard extends DurableObject<Env> {
     // would otherwise reach hours and shut out everyone behind a shared carrier NAT.
     else if (failures >= policy.slowAfter)
       delay = Math.min(policy.lockMs, policy.baseDelayMs * 2 ** (failures - policy.slowAfter));
+    // Cheap when already stamped; needed when the idle sweep wiped this key while it stayed in memory.
+    await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
     await this.ctx.storage.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt: now + delay });
     await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
     return { allowed: true };
@@ -72,7 +92,7 @@ export class LoginGuard extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       return;
     }
-    const state = await this.ctx.storage.get<GuardState>(STATE_KEY);
+    const state = await this.readState();
     if (!state) return;
     const failures = Math.max(0, state.failures - 1);
     await this.ctx.storage.put<GuardState>(STATE_KEY, { ...state, failures });
@@ -80,11 +100,21 @@ export class LoginGuard extends DurableObject<Env> {
 
   /** Current state, for tests and support tooling. */
   async inspect(): Promise<GuardState | null> {
-    return (await this.ctx.storage.get<GuardState>(STATE_KEY)) ?? null;
+    return this.readState();
   }
 
   /** Forget idle keys so storage does not grow with every address that ever failed a login. */
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
+  }
+
+  /**
+   * The stored state, parsed. An unreadable one counts as no failures: the guard then errs towards
+   * letting a login be tried (the password check still decides) rather than locking someone out
+   * on a shape it cannot read, and the next failure overwrites it.
+   */
+  private async readState(): Promise<GuardState | null> {
+    const parsed = GuardState.safeParse(await this.ctx.storage.get(STATE_KEY));
+    return parsed.success ? parsed.data : null;
   }
 }

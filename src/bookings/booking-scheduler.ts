@@ -1,12 +1,31 @@
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { migrateStorage, type StorageMigration } from "../lib/object-storage";
 import { abandonBooking, dispatchBooking } from "./dispatch";
 
 /** What the object remembers: which booking, when, and how many dispatch attempts failed. */
-export interface BookingJob {
-  bookingId: string;
-  dueAt: number;
-  attempts: number;
-}
+export const BookingJob = z.object({
+  bookingId: z.string().min(1).max(128),
+  /** Epoch ms the booking is due: the alarm's time, and what a re-arm compares against. */
+  dueAt: z.number().int().positive(),
+  attempts: z.number().int().nonnegative(),
+});
+export type BookingJob = z.infer<typeof BookingJob>;
+
+/** What `schedule` accepts from the booking service: parsed, since an RPC's types end at the stub. */
+const ScheduleInput = BookingJob.pick({ bookingId: true, dueAt: true });
+
+/**
+ * The one storage key this object keeps, typed to its shape, so a read or write of the job
+ * cannot use another key or shape by mistake.
+ */
+const JOB_KEY = "job";
+
+/**
+ * Storage versions, in order. Version 1: one `job` key (a `BookingJob`). A finished object is wiped
+ * entirely, version included, so an object re-armed later stamps its version again before writing.
+ */
+const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
 /**
  * After a failure on our side (D1 or an object unreachable), try again after these delays, then
@@ -30,27 +49,38 @@ export const RETRY_DELAYS_MS = [10_000, 30_000, 60_000, 120_000, 300_000] as con
  * harmless.
  */
 export class BookingScheduler extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void this.ctx.blockConcurrencyWhile(async () => {
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+    });
+  }
+
   /** Arms the timer for a booking. Idempotent: arming the same booking again re-arms the same time. */
   async schedule(bookingId: string, dueAt: number): Promise<void> {
-    const job = await this.ctx.storage.get<BookingJob>("job");
-    if (job && job.bookingId !== bookingId) throw new Error("a booking scheduler serves one booking");
-    await this.ctx.storage.put("job", { bookingId, dueAt, attempts: job?.attempts ?? 0 } satisfies BookingJob);
-    await this.ctx.storage.setAlarm(dueAt);
+    const input = ScheduleInput.parse({ bookingId, dueAt });
+    const job = await this.readJob();
+    if (job && job.bookingId !== input.bookingId) throw new Error("a booking scheduler serves one booking");
+    // Cheap when already stamped; needed when this object was wiped after an earlier booking run.
+    await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+    await this.writeJob({ ...input, attempts: job?.attempts ?? 0 });
+    await this.ctx.storage.setAlarm(input.dueAt);
   }
 
   /** Disarms the timer (the booking was cancelled). The alarm would find nothing to do anyway. */
   async cancel(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.delete("job");
+    await this.ctx.storage.deleteAll();
   }
 
   /** The pending job, or null once the booking is done; for tests and operations. */
   async pending(): Promise<BookingJob | null> {
-    return (await this.ctx.storage.get<BookingJob>("job")) ?? null;
+    return this.readJob();
   }
 
+  /** The booking's time came (or a retry is due): dispatch it, retry later, or give it up. */
   override async alarm(): Promise<void> {
-    const job = await this.ctx.storage.get<BookingJob>("job");
+    const job = await this.readJob();
     if (!job) return;
     let outcome: Awaited<ReturnType<typeof dispatchBooking>>;
     try {
@@ -63,7 +93,7 @@ export class BookingScheduler extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(outcome.at);
       return;
     }
-    await this.ctx.storage.delete("job");
+    await this.ctx.storage.deleteAll();
   }
 
   private async retryLater(job: BookingJob, error: unknown): Promise<void> {
@@ -81,11 +111,43 @@ export class BookingScheduler extends DurableObject<Env> {
     if (delay === undefined) {
       // If even this fails, the alarm throws and the runtime's own retries take over.
       await abandonBooking(this.env, job.bookingId, "dispatch_error");
-      await this.ctx.storage.delete("job");
+      await this.ctx.storage.deleteAll();
       return;
     }
-    await this.ctx.storage.put("job", { ...job, attempts: job.attempts + 1 } satisfies BookingJob);
+    await this.writeJob({ ...job, attempts: job.attempts + 1 });
     // setAlarm inside alarm() must be strictly in the future or it is dropped (workerd).
     await this.ctx.storage.setAlarm(Date.now() + delay);
   }
+
+  /**
+   * The stored job, parsed. An unreadable one throws rather than reading as "nothing to do": that
+   * would drop a booking without a trace, while a throw is logged and retried by the runtime.
+   */
+  private async readJob(): Promise<BookingJob | null> {
+    const stored: unknown = await this.ctx.storage.get(JOB_KEY);
+    if (stored === undefined) return null;
+    const job = BookingJob.safeParse(stored);
+    if (!job.success) throw new Error(`unreadable booking job in storage: ${job.error.message}`);
+    return job.data;
+  }
+
+  private async writeJob(job: BookingJob): Promise<void> {
+    await this.ctx.storage.put(JOB_KEY, job);
+  }
+}
+
+/**
+ * The timer of one booking, for the booking service: one place that names the object and its calls,
+ * so callers do not hand-roll stub calls.
+ */
+export function bookingTimer(env: Env, bookingId: string) {
+  const timer = env.BOOKING_SCHEDULER.getByName(bookingId);
+  return {
+    /** Arms (or re-arms) the dispatch at `dueAt`; throws if the object cannot be reached. */
+    arm: (dueAt: number): Promise<void> => timer.schedule(bookingId, dueAt),
+    /** Disarms it after a cancellation; the alarm would find nothing to do anyway. */
+    disarm: (): Promise<void> => timer.cancel(),
+    /** The job still waiting, or null once dispatched, abandoned or cancelled. */
+    pending: (): Promise<BookingJob | null> => timer.pending(),
+  };
 }

@@ -1,6 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
+import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
+import { OPS_HANDOVER_HEADER, OpsAttachment, OpsHandover, type OpsServerMessage } from "./protocol";
 
-export const OPS_HANDOVER_HEADER = "x-ops-admin";
+export { OPS_HANDOVER_HEADER } from "./protocol";
+
+/** Storage versions, in order. Version 1: nothing stored (sockets and their attachments are all). */
+const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
 /**
  * The operations room: admins' live sockets, for what needs a human now (SOS, breakdown alerts).
@@ -10,22 +15,29 @@ export class OpsRoom extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    void this.ctx.blockConcurrencyWhile(async () => {
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+    });
   }
 
   /** Accepts an admin's socket handed over by the Worker (which checked the role). */
   override async fetch(request: Request): Promise<Response> {
-    const adminId = request.headers.get(OPS_HANDOVER_HEADER);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !adminId) {
+    const adminId = OpsHandover.safeParse(request.headers.get(OPS_HANDOVER_HEADER));
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !adminId.success) {
       return new Response("expected a websocket handover", { status: 400 });
     }
     const pair = new WebSocketPair();
-    this.ctx.acceptWebSocket(pair[1], [`admin:${adminId}`]);
-    pair[1].send(JSON.stringify({ type: "welcome", room: "ops" }));
+    this.ctx.acceptWebSocket(pair[1], [`admin:${adminId.data}`]);
+    pair[1].serializeAttachment({ adminId: adminId.data, connectedAt: Date.now() } satisfies OpsAttachment);
+    this.send(pair[1], { type: "welcome", room: "ops" });
     return new Response(null, { status: 101, webSocket: pair[0], headers: { "Sec-WebSocket-Protocol": "fixoncall.v1" } });
   }
 
-  /** Sends one frame to every connected admin; returns how many got it. */
-  async broadcast(frame: Record<string, unknown>): Promise<number> {
+  /**
+   * Sends one frame to every connected admin; returns how many got it. Typed, so only frames the
+   * admin clients know can be sent from other objects and the Worker.
+   */
+  async broadcast(frame: OpsServerMessage): Promise<number> {
     const text = JSON.stringify(frame);
     let sent = 0;
     for (const ws of this.ctx.getWebSockets()) {
@@ -33,17 +45,26 @@ export class OpsRoom extends DurableObject<Env> {
         ws.send(text);
         sent++;
       } catch {
-        /* closing */
+        /* this socket is closing; the count says who got it */
       }
     }
     return sent;
   }
 
-  /** Admins only listen here; anything they send gets a clear answer and the socket stays open. */
-  override async webSocketMessage(ws: WebSocket): Promise<void> {
-    ws.send(JSON.stringify({ type: "error", code: "read_only", message: "The ops socket only delivers alerts" }));
+  /** Which admins are watching now, for support tooling and tests. */
+  async watching(): Promise<string[]> {
+    return this.ctx
+      .getWebSockets()
+      .map((ws) => readAttachment(ws, OpsAttachment)?.adminId)
+      .filter((id): id is string => id !== undefined);
   }
 
+  /** Admins only listen here; anything they send gets a clear answer and the socket stays open. */
+  override async webSocketMessage(ws: WebSocket): Promise<void> {
+    this.send(ws, { type: "error", code: "read_only", message: "The ops socket only delivers alerts" });
+  }
+
+  /** Completes the close handshake; 1005/1006 are reserved and cannot be sent back. */
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     if (code !== 1005 && code !== 1006) {
       try {
@@ -51,6 +72,14 @@ export class OpsRoom extends DurableObject<Env> {
       } catch {
         /* already closed */
       }
+    }
+  }
+
+  private send(ws: WebSocket, frame: OpsServerMessage) {
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      /* the socket closed under us */
     }
   }
 }

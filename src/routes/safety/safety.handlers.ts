@@ -4,7 +4,7 @@ import { auditEntry } from "../../db/audit";
 import { emergencyAlerts, shareLinks, trips, users } from "../../db/schema";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
-import { OPS_HANDOVER_HEADER } from "../../ops/ops-room";
+import { opsRoom } from "../../ops/client";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./safety.routes";
 
@@ -25,9 +25,7 @@ const alertView = (a: AlertRow) => ({
 
 /** Puts an alert in front of every admin on the ops socket; best effort, the row is the record. */
 export async function alertOps(env: Env, alert: AlertRow) {
-  await env.OPS_ROOM.getByName("ops")
-    .broadcast({ type: "alert", alert: alertView(alert) })
-    .catch(() => 0);
+  await opsRoom(env).alert(alertView(alert));
 }
 
 export const sos: AppRouteHandler<typeof routes.sos> = async (c) => {
@@ -161,7 +159,5 @@ export const opsSocket: AppRouteHandler<typeof routes.opsSocket> = async (c) => 
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
   }
-  return c.env.OPS_ROOM.getByName("ops").fetch("https://ops.internal/ws", {
-    headers: { upgrade: "websocket", [OPS_HANDOVER_HEADER]: c.get("auth").userId },
-  });
+  return opsRoom(c.env).connect(c.get("auth").userId);
 };

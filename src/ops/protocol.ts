@@ -1,0 +1,36 @@
+import { z } from "zod";
+
+/**
+ * What the ops socket carries: server frames only (admins listen; anything they send is answered
+ * with `read_only`). Schemas rather than bare types so tests and dashboards can read a frame the
+ * way the server means it, and so the object refuses to broadcast a frame no admin client knows.
+ */
+export const AlertView = z.strictObject({
+  id: z.string(),
+  trip_id: z.string().nullable(),
+  user_id: z.string(),
+  latitude: z.number().nullable(),
+  longitude: z.number().nullable(),
+  message: z.string().nullable(),
+  priority: z.enum(["high", "critical"]),
+  status: z.enum(["open", "resolved"]),
+  created_at: z.string(),
+  resolved_at: z.string().nullable(),
+});
+export type AlertView = z.infer<typeof AlertView>;
+
+export const OpsServerMessage = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("welcome"), room: z.literal("ops") }),
+  /** An SOS or a breakdown that needs a human now. */
+  z.strictObject({ type: z.literal("alert"), alert: AlertView }),
+  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string() }),
+]);
+export type OpsServerMessage = z.infer<typeof OpsServerMessage>;
+
+/** The handover header's value: the admin's user id, checked by the Worker's access rule. */
+export const OPS_HANDOVER_HEADER = "x-ops-admin";
+export const OpsHandover = z.string().min(1).max(128);
+
+/** Who is on an ops socket; survives hibernation. */
+export const OpsAttachment = z.object({ adminId: z.string(), connectedAt: z.number() });
+export type OpsAttachment = z.infer<typeof OpsAttachment>;
