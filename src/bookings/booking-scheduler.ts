@@ -96,6 +96,7 @@ export class BookingScheduler extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
   }
 
+  /** A failure on our side: try again on our own schedule, or give the booking up once it is spent. */
   private async retryLater(job: BookingJob, error: unknown): Promise<void> {
     const delay = RETRY_DELAYS_MS[job.attempts];
     console.error(
@@ -131,6 +132,7 @@ export class BookingScheduler extends DurableObject<Env> {
     return job.data;
   }
 
+  /** The one write of the job, so its key and shape are checked in one place. */
   private async writeJob(job: BookingJob): Promise<void> {
     await this.ctx.storage.put(JOB_KEY, job);
   }

@@ -75,6 +75,7 @@ export class OpsRoom extends DurableObject<Env> {
     }
   }
 
+  /** Sends a typed frame; a socket closing under us is not an error. */
   private send(ws: WebSocket, frame: OpsServerMessage) {
     try {
       ws.send(JSON.stringify(frame));

@@ -141,6 +141,7 @@ export class CellIndex extends DurableObject<Env> {
     await this.handle(ws, attachment, parsed.message, now);
   }
 
+  /** Applies one parsed frame; `a` is the socket's state before it, written back by `place`. */
   private async handle(ws: WebSocket, a: ProviderAttachment, message: ParsedProviderMessage, now: number) {
     switch (message.type) {
       case "ping":
@@ -384,10 +385,12 @@ export class CellIndex extends DurableObject<Env> {
     if (sockets.length > 0 || this.index.size > 0) await this.ctx.storage.setAlarm(now + KEEPALIVE_MS);
   }
 
+  /** Starts the 30-second sweep and keepalive when the first provider arrives; the alarm re-arms itself. */
   private async armKeepalive() {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
   }
 
+  /** Sends a typed frame; a socket closing under us is not an error (its close handler cleans up). */
   private send(ws: WebSocket, message: ProviderServerMessage) {
     try {
       ws.send(JSON.stringify(message));

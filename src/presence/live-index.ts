@@ -9,6 +9,7 @@ import { matches, type NearbyCandidate, type NearbyQuery, PRESENCE_TTL_MS, type 
 export class LiveIndex {
   private readonly entries = new Map<string, PresenceEntry>();
 
+  /** Entries held, live or not yet swept: for stats and the keepalive's "anyone here?". */
   get size(): number {
     return this.entries.size;
   }
@@ -17,6 +18,7 @@ export class LiveIndex {
     return this.entries.get(providerId);
   }
 
+  /** Adds or replaces the provider's entry: the latest state wins, there is no merge. */
   put(entry: PresenceEntry): void {
     this.entries.set(entry.providerId, entry);
   }

@@ -92,7 +92,7 @@ export function parseProviderFrame(data: string | ArrayBuffer): ParseResult {
   if (!parsed.success) {
     const unknownType = parsed.error.issues.some((i) => i.code === "invalid_union" && i.path[0] === "type");
     return unknownType
-      ? { ok: false, code: "unknown_type", message: `unknown message type ${JSON.stringify((json as { type: unknown }).type)}` }
+      ? { ok: false, code: "unknown_type", message: `unknown message type ${JSON.stringify(json.type)}` }
       : { ok: false, code: "invalid_message", message: describe(parsed.error) };
   }
   return { ok: true, message: parsed.data };

@@ -91,6 +91,7 @@ export function publicCandidate(c: NearbyCandidate) {
 }
 export type PublicCandidate = ReturnType<typeof publicCandidate>;
 
+/** Whether a provider may go online, and if so what their live entry starts from. */
 export type PresenceEligibility =
   | { ok: true; profile: PresenceProfile; activeTripId: string | null }
   | { ok: false; reason: "not_provider" | "unverified" | "inactive" };
@@ -124,6 +125,8 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
     activeTripId: row.activeTripId ?? null,
     profile: {
       name: row.name,
+      // The column is typed string[] in the schema; only registration and profile edits write it,
+      // and both validate each entry against SERVICE_TYPES.
       serviceTypes: row.serviceTypes as ServiceType[],
       vehicleType: row.vehicleType,
       loadCapacityKg: row.loadCapacityKg,

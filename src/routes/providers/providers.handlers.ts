@@ -11,6 +11,10 @@ import type * as routes from "./providers.routes";
 
 const MECHANIC_TYPES = ["breakdown", "mechanic_dispatch"] as const;
 
+/**
+ * Nearby providers for a map or a list, with the caller's own radius (unlike a trip's search, which
+ * always uses TRIP_SEARCH_RADIUS_KM); reports how far the ring search widened.
+ */
 export const nearby: AppRouteHandler<typeof routes.nearby> = async (c) => {
   const q = c.req.valid("query");
   const query: Query = {
@@ -34,6 +38,7 @@ export const nearby: AppRouteHandler<typeof routes.nearby> = async (c) => {
   );
 };
 
+/** Fix On Call's "available mechanics": the nearby search under its own parameter names and vocabulary. */
 export const availableMechanics: AppRouteHandler<typeof routes.availableMechanics> = async (c) => {
   const q = c.req.valid("query");
   const base = { lat: q.latitude, lng: q.longitude, radiusKm: q.radius_km, limit: q.limit, vehicleType: q.vehicle_type };
@@ -69,6 +74,11 @@ const REFUSALS = {
   inactive: "This account is deactivated",
 } as const;
 
+/**
+ * A provider goes online: checked, their home cell claimed in D1, then the socket handed to that
+ * cell's object. The claim comes first: it names the previous home cell, whose socket is then
+ * closed, and once it is written that old socket's late close can no longer mark them offline.
+ */
 export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
