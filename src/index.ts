@@ -5,6 +5,7 @@ import type { NotifyMessage } from "./notifications/messages";
 export { LoginGuard } from "./accounts/login-guard";
 export { BookingScheduler } from "./bookings/booking-scheduler";
 export { OpsRoom } from "./ops/ops-room";
+export { PaymentScheduler } from "./payables";
 export { CellIndex } from "./presence/cell-index";
 export { TripRoom } from "./trips/trip-room";
 

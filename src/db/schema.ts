@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { PAYABLE_TYPES, PAYMENT_METHODS } from "../domain/payment-state";
 import { TRIP_STATUSES } from "../domain/trip-state";
 import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES, VERIFICATION_STATUSES } from "../domain/vocabulary";
 
@@ -187,7 +188,7 @@ export const trips = sqliteTable(
     distanceKm: real("distance_km").notNull(),
     durationMinutes: integer("duration_minutes").notNull(),
     surge: integer("surge", { mode: "boolean" }).notNull(),
-    paymentMethod: text("payment_method", { enum: ["cash", "card", "mpesa"] }).notNull(),
+    paymentMethod: text("payment_method", { enum: PAYMENT_METHODS }).notNull(),
     paymentStatus: text("payment_status").notNull(),
     cashCollected: integer("cash_collected", { mode: "boolean" }).notNull().default(false),
     cancelReason: text("cancel_reason"),
@@ -258,18 +259,21 @@ export const auditLog = sqliteTable(
   (t) => [index("audit_log_created_idx").on(t.createdAt), index("audit_log_target_idx").on(t.targetType, t.targetId)],
 );
 
-/** A payment for one trip (or booking), for the server's quote; never a client amount. */
+/**
+ * A payment for one payable (a trip today; orders and invoices next), for the amount its owner
+ * quotes, never a client amount. The payable is a (type, id) pair rather than a foreign key, so
+ * payments need no column per kind of thing they can pay for.
+ */
 export const payments = sqliteTable(
   "payments",
   {
     id: text("id").primaryKey(),
-    tripId: text("trip_id")
-      .notNull()
-      .references(() => trips.id),
+    payableType: text("payable_type", { enum: PAYABLE_TYPES }).notNull(),
+    payableId: text("payable_id").notNull(),
     customerId: text("customer_id")
       .notNull()
       .references(() => users.id),
-    method: text("method", { enum: ["mpesa", "card", "cash"] }).notNull(),
+    method: text("method", { enum: PAYMENT_METHODS }).notNull(),
     gateway: text("gateway").notNull(),
     amount: integer("amount").notNull(),
     currency: text("currency").notNull(),
@@ -283,7 +287,7 @@ export const payments = sqliteTable(
     ...timestamps,
   },
   (t) => [
-    index("payments_trip_idx").on(t.tripId),
+    index("payments_payable_idx").on(t.payableType, t.payableId, t.createdAt),
     index("payments_customer_created_idx").on(t.customerId, t.createdAt),
     uniqueIndex("payments_gateway_ref_unique").on(t.gateway, t.gatewayRef),
     uniqueIndex("payments_customer_idempotency_unique").on(t.customerId, t.idempotencyKey),

@@ -12,6 +12,10 @@ export type PaymentState = (typeof PAYMENT_STATUSES)[number];
 export const PAYMENT_METHODS = ["mpesa", "card", "cash"] as const;
 export type PaymentMethodName = (typeof PAYMENT_METHODS)[number];
 
+/** What a payment can pay for. Each type has one owner that quotes it and hears about its payments. */
+export const PAYABLE_TYPES = ["trip", "order", "invoice"] as const;
+export type PayableType = (typeof PAYABLE_TYPES)[number];
+
 /**
  * The states a payment may move *from* to reach `to`. A failed card attempt may still succeed (the
  * customer retries the same PaymentIntent), and an M-Pesa payment we gave up on may still be

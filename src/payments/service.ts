@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Config } from "../config";
 import { createDb, type Db } from "../db/client";
-import { trips, users } from "../db/schema";
+import { users } from "../db/schema";
 import {
   mpesaChargeMinor,
   type PaymentMethodName,
@@ -10,7 +10,7 @@ import {
   tripPaymentStatus,
 } from "../domain/payment-state";
 import { cancellationRefund } from "../domain/refund-policy";
-import { type Actor, TERMINAL, type TripStatus } from "../domain/trip-state";
+import { type Refusal, refuse } from "../domain/refusal";
 import {
   accountReference,
   B2cResultSchema,
@@ -21,6 +21,15 @@ import {
 import type { CardEvent } from "../integrations/payments/ports";
 import { type Gateways, gatewaysFor, MPESA_CALLBACK_PATH, MPESA_RESULT_PATH } from "./gateways";
 import {
+  type Ending,
+  type PayableInfo,
+  type PayableOwner,
+  type PayableOwners,
+  type PayableRef,
+  type PaymentTask,
+  schedulerName,
+} from "./payable";
+import {
   claimDelivery,
   FLAG_REASONS,
   flagPayment,
@@ -30,9 +39,12 @@ import {
   movePayment,
   notePayment,
   type PaymentRow,
+  payableOf,
+  payablePayments,
   paymentByKey,
   paymentByRef,
   type RefundRow,
+  recordCash,
   refundByRef,
   releaseDelivery,
   reserveRefund,
@@ -40,39 +52,26 @@ import {
   setGatewayRef,
   setRefundRef,
   settleRefund,
-  tripPayments,
+  unconfirmedPushes,
   unsentRefunds,
 } from "./store";
 
 /**
- * Payments for trips: starting them through a gateway, confirming them from callbacks, webhooks and
- * STK queries, and refunding them. Money state lives in D1 (see store.ts for the compare-and-set
- * rules); each trip's room is told the summed-up status, which its accept gate and fan-out use.
+ * Payments for payables (trips today): starting them through a gateway, confirming them from
+ * callbacks, webhooks and STK queries, and refunding them. Money state lives in D1 (see store.ts for
+ * the compare-and-set rules); the payable's owner is told the summed-up status (a trip's room uses
+ * it for its accept gate and fan-out). Follow-ups run on the payable's own PaymentScheduler object.
  *
- * Functions return expected failures as values (`Failure`), never HTTP: the routes map them.
+ * Functions return expected failures as a `Refusal`, never HTTP: the routes map them.
  */
 export interface PaymentDeps {
   env: Env;
   db: Db;
   config: Config;
   gateways: Gateways;
+  owners: PayableOwners;
   now: () => number;
 }
-
-export type Failure = {
-  ok: false;
-  code: "NOT_FOUND" | "CONFLICT" | "VALIDATION_ERROR" | "BAD_REQUEST" | "SERVICE_UNAVAILABLE";
-  reason: string;
-  message: string;
-  details?: Record<string, unknown>;
-};
-const fail = (code: Failure["code"], reason: string, message: string, details?: Record<string, unknown>): Failure => ({
-  ok: false,
-  code,
-  reason,
-  message,
-  ...(details ? { details } : {}),
-});
 
 /** When to ask Daraja if no callback came: a little after the STK prompt (about a minute) expires. */
 export const MPESA_QUERY_AFTER_MS = 75_000;
@@ -85,82 +84,74 @@ export const MPESA_ADOPTION_WINDOW_MS = 3 * 60_000;
 export const CARD_ABANDONED_MS = 5 * 60_000;
 export const REFUND_RETRY_MS = 60_000;
 
-/** Builds the dependencies from the Worker's (or an object's) environment. */
-export async function paymentDeps(env: Env, config: Config, background: (work: Promise<unknown>) => void): Promise<PaymentDeps> {
-  return { env, db: createDb(env.DB), config, gateways: await gatewaysFor(config, background), now: Date.now };
+/**
+ * Builds the dependencies from the Worker's (or an object's) environment. `owners` comes from the
+ * composition root (src/payables.ts), so this module never imports the capabilities it pays for.
+ */
+export async function paymentDeps(
+  env: Env,
+  config: Config,
+  owners: PayableOwners,
+  background: (work: Promise<unknown>) => void,
+): Promise<PaymentDeps> {
+  return { env, db: createDb(env.DB), config, gateways: await gatewaysFor(config, background), owners, now: Date.now };
 }
 
-// ------------------------------------------------------------------------------------------------
-// Trip status, refunds owed on the trip, and the room's payment alarm
+const ownerOf = (deps: PaymentDeps, ref: PayableRef): PayableOwner => {
+  const owner = deps.owners[ref.type];
+  if (!owner) throw new Error(`no owner for payable type ${ref.type}`);
+  return owner;
+};
 
-/** Tells the trip's room what its payments add up to (idempotent: an unchanged status commits nothing). */
-export async function syncTrip(deps: PaymentDeps, tripId: string): Promise<TripPaymentStatus | null> {
-  const status = await tripStatusOf(deps.db, tripId);
-  if (status) await deps.env.TRIP_ROOM.getByName(tripId).setPaymentStatus(status);
+// ------------------------------------------------------------------------------------------------
+// The payable's status, refunds owed on it, and its follow-up schedule
+
+/** Tells the payable's owner what its payments add up to (idempotent: the owner ignores an unchanged status). */
+export async function syncPayable(deps: PaymentDeps, ref: PayableRef): Promise<TripPaymentStatus | null> {
+  const rows = await payablePayments(deps.db, ref);
+  const status = rows.length ? tripPaymentStatus(rows) : null;
+  if (status) await ownerOf(deps, ref).paymentStatusChanged(deps.env, ref.id, status);
   return status;
 }
 
-async function tripStatusOf(db: Db, tripId: string): Promise<TripPaymentStatus | null> {
-  const rows = await tripPayments(db, tripId);
-  return rows.length ? tripPaymentStatus(rows) : null;
-}
-
-/** Asks the trip's room to run a payment task at `at` (an STK query, or sending refunds). */
-function schedule(deps: PaymentDeps, tripId: string, task: string, at: number) {
-  return deps.env.TRIP_ROOM.getByName(tripId).watchPayment(task, at);
-}
-
-export const queryTask = (paymentId: string) => `query:${paymentId}`;
-export const REFUNDS_TASK = "refunds";
-/** The task a trip's room schedules when the trip ends undone: `end:<status it left>:<who ended it>`. */
-export const endTask = (from: TripStatus, by: Actor) => `end:${from}:${by}`;
-
-/**
- * Runs one of a trip's payment tasks for its alarm. Returns the trip's payment status to apply (if
- * it may have changed) and when to run the task again (if it is not finished). Idempotent: each
- * task re-reads D1 first.
- */
-export async function runTripTask(
-  deps: PaymentDeps,
-  tripId: string,
-  task: string,
-): Promise<{ status: TripPaymentStatus | null; retryAt: number | null }> {
-  if (task === REFUNDS_TASK) {
-    const retryAt = await sendRefunds(deps, tripId);
-    return { status: await tripStatusOf(deps.db, tripId), retryAt };
-  }
-  if (task.startsWith("end:")) {
-    const [, from, by] = task.split(":") as [string, TripStatus, Actor];
-    await planTripRefunds(deps, tripId, from, by);
-    const retryAt = await sendRefunds(deps, tripId);
-    return { status: await tripStatusOf(deps.db, tripId), retryAt };
-  }
-  if (task.startsWith("query:")) {
-    const retryAt = await resolveByQuery(deps, task.slice("query:".length));
-    return { status: await tripStatusOf(deps.db, tripId), retryAt };
-  }
-  return { status: null, retryAt: null };
+/** Asks the payable's scheduler to run a follow-up at `at` (an STK query, or sending refunds). */
+function schedule(env: Env, ref: PayableRef, task: PaymentTask, at: number) {
+  return env.PAYMENT_SCHEDULER.getByName(schedulerName(ref)).schedule(ref, task, at);
 }
 
 /**
- * Applies the refund policy when a trip ends undone (cancelled, or unfulfilled), and reserves the
- * refunds in D1; `sendRefunds` then sends them. Each payment's end-of-trip refund has a fixed id, so
- * planning twice (an alarm delivered again) reserves nothing more.
+ * The payable's owner says it ended undone (a trip cancelled or unfulfilled): the refund policy is
+ * applied and refunds are sent from the payable's scheduler, so the owner never waits on a gateway.
  */
-async function planTripRefunds(deps: PaymentDeps, tripId: string, from: TripStatus, by: Actor): Promise<void> {
-  const trip = await deps.db.select().from(trips).where(eq(trips.id, tripId)).get();
-  if (!trip) return;
-  const unfulfilled = trip.status === "unfulfilled";
-  for (const payment of await tripPayments(deps.db, tripId)) {
+export async function refundEndedPayable(env: Env, ref: PayableRef, ending: Ending): Promise<void> {
+  await schedule(env, ref, { kind: "end", ending }, Date.now());
+}
+
+/**
+ * Runs one follow-up for the payable's scheduler. Returns when to run it again if it is not
+ * finished. Idempotent: each task re-reads D1 first.
+ */
+export async function runPaymentTask(deps: PaymentDeps, ref: PayableRef, task: PaymentTask): Promise<number | null> {
+  switch (task.kind) {
+    case "refunds":
+      return sendRefunds(deps, ref);
+    case "end":
+      await planRefunds(deps, ref, task.ending);
+      return sendRefunds(deps, ref);
+    case "query":
+      return resolveByQuery(deps, task.paymentId);
+  }
+}
+
+/**
+ * Applies the refund policy when a payable ends undone (cancelled, or unfulfilled), and reserves the
+ * refunds in D1; `sendRefunds` then sends them. Each payment's end-of-payable refund has a fixed id,
+ * so planning twice (an alarm delivered again) reserves nothing more.
+ */
+async function planRefunds(deps: PaymentDeps, ref: PayableRef, ending: Ending): Promise<void> {
+  for (const payment of await payablePayments(deps.db, ref)) {
     if (payment.method === "cash" || payment.status !== "succeeded") continue;
-    const decision = cancellationRefund({
-      from,
-      by,
-      country: trip.country,
-      fare: trip.fareAmount,
-      refundable: refundable(payment),
-      unfulfilled,
-    });
+    const decision = cancellationRefund({ ...ending, refundable: refundable(payment) });
     // M-Pesa pays out whole shillings: the cents go to the fee, never beyond what was paid.
     const amount = payment.method === "mpesa" ? Math.floor(decision.refund / 100) * 100 : decision.refund;
     if (amount <= 0) continue;
@@ -168,33 +159,23 @@ async function planTripRefunds(deps: PaymentDeps, tripId: string, from: TripStat
       id: `${payment.id}-end`,
       paymentId: payment.id,
       amount,
-      reason: `${unfulfilled ? "unfulfilled" : "cancelled"}: ${decision.rule}${amount < refundable(payment) ? ` (kept ${refundable(payment) - amount} as the call-out fee)` : ""}`,
+      reason: `${ending.unfulfilled ? "unfulfilled" : "cancelled"}: ${decision.rule}${amount < refundable(payment) ? ` (kept ${refundable(payment) - amount} as the call-out fee)` : ""}`,
       requestedBy: null,
     });
   }
 }
 
-/** Records a provider's cash confirmation on the trip's cash payment (creating it if the customer never opened one). */
+/**
+ * Records a provider's cash confirmation on the payable's cash payment (creating it if the customer
+ * never opened one). The owner already knows it is paid: it is the one confirming.
+ */
 export async function recordCashCollected(
   env: Env,
-  trip: { id: string; customerId: string; amount: number; currency: string },
+  ref: PayableRef,
+  charge: { customerId: string; amount: number; currency: string },
   providerId: string,
-) {
-  const now = Date.now();
-  const id = crypto.randomUUID();
-  await env.DB.batch([
-    env.DB.prepare(
-      `INSERT INTO payments (id, trip_id, customer_id, method, gateway, amount, currency, status, refunded_amount, gateway_ref, created_at, updated_at)
-       VALUES (?, ?, ?, 'cash', 'cash', ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    ).bind(id, trip.id, trip.customerId, trip.amount, trip.currency, trip.id, now, now),
-    env.DB.prepare(
-      `INSERT INTO payment_events (id, payment_id, type, from_status, to_status, data, created_at)
-       SELECT ?, id, 'cash_collected', status, 'succeeded', ?, ? FROM payments WHERE gateway = 'cash' AND gateway_ref = ? AND status = 'pending'`,
-    ).bind(crypto.randomUUID(), JSON.stringify({ provider_id: providerId }), now, trip.id),
-    env.DB.prepare(
-      "UPDATE payments SET status = 'succeeded', updated_at = ? WHERE gateway = 'cash' AND gateway_ref = ? AND changes() = 1",
-    ).bind(now, trip.id),
-  ]);
+): Promise<void> {
+  await recordCash(env.DB, ref, charge, providerId);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -202,7 +183,7 @@ export async function recordCashCollected(
 
 export interface StartInput {
   customerId: string;
-  tripId: string;
+  payable: PayableRef;
   method?: PaymentMethodName;
   phone?: string;
   paymentMethod?: string;
@@ -217,88 +198,90 @@ export type Started = {
   message: string;
 };
 
+const capital = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
+
 /**
- * Starts (or resumes) the payment for a trip, for the trip's own quote. Resumable: if the first
+ * Starts (or resumes) the payment for a payable, for its owner's own quote. Resumable: if the first
  * attempt was cut short (a gateway timeout answered 503), the client's retry with the same
  * Idempotency-Key finds the same payment and repeats the gateway call with the same gateway key.
  */
-export async function startPayment(deps: PaymentDeps, input: StartInput): Promise<Started | Failure> {
+export async function startPayment(deps: PaymentDeps, input: StartInput): Promise<Started | Refusal> {
   const { db } = deps;
-  const trip = await db.select().from(trips).where(eq(trips.id, input.tripId)).get();
-  if (!trip || trip.customerId !== input.customerId) return fail("NOT_FOUND", "no_trip", "Trip not found");
-  const method = input.method ?? trip.paymentMethod;
-  if (method !== trip.paymentMethod) {
-    return fail("CONFLICT", "method_mismatch", `This trip is paid by ${trip.paymentMethod}; it was requested that way`);
+  const owner = ownerOf(deps, input.payable);
+  const noun = owner.noun;
+  const payable: PayableInfo | null = await owner.describe(deps.env, input.payable.id);
+  if (!payable || payable.customerId !== input.customerId) return refuse("NOT_FOUND", `no_${noun}`, `${capital(noun)} not found`);
+  const method = input.method ?? payable.method;
+  if (method !== payable.method) {
+    return refuse("CONFLICT", "method_mismatch", `This ${noun} is paid by ${payable.method}; it was requested that way`);
   }
   const existing = await paymentByKey(db, input.customerId, input.idempotencyKey);
   if (existing)
-    return existing.tripId === trip.id
+    return existing.payableType === input.payable.type && existing.payableId === input.payable.id
       ? resume(deps, existing, input, true)
-      : fail("CONFLICT", "key_reused", "This Idempotency-Key belongs to another payment");
-  if (TERMINAL.has(trip.status)) return fail("CONFLICT", "trip_closed", `The trip is ${trip.status}; it can no longer be paid`);
+      : refuse("CONFLICT", "key_reused", "This Idempotency-Key belongs to another payment");
+  if (!payable.open) return refuse("CONFLICT", `${noun}_closed`, `The ${noun} is ${payable.state}; it can no longer be paid`);
 
-  const others = await tripPayments(db, trip.id);
-  if (others.some((p) => p.status === "succeeded" || p.status === "authorised")) {
-    return fail("CONFLICT", "already_paid", "This trip is already paid", {
-      payment_id: others.find((p) => p.status !== "failed")?.id,
-    });
-  }
+  const others = await payablePayments(db, input.payable);
+  const paid = others.find((p) => p.status === "succeeded" || p.status === "authorised");
+  if (paid) return refuse("CONFLICT", "already_paid", `This ${noun} is already paid (payment ${paid.id})`);
   for (const p of others.filter((o) => o.status === "pending")) {
     if (p.method === "cash") return { ok: true, created: false, payment: p, clientSecret: null, message: cashMessage };
     const abandoned = p.method === "card" && !p.gatewayRef && p.createdAt.getTime() < deps.now() - CARD_ABANDONED_MS;
     if (!abandoned)
-      return fail("CONFLICT", "payment_in_progress", "A payment for this trip is in progress", { payment_id: p.id });
+      return refuse("CONFLICT", "payment_in_progress", `A payment for this ${noun} is in progress (payment ${p.id})`);
     await movePayment(deps.env.DB, p.id, "failed", "abandoned", {}, "abandoned");
   }
 
   const gateway = method === "cash" ? "cash" : method === "card" ? deps.gateways.card?.name : deps.gateways.mpesa?.name;
   if (!gateway)
-    return fail(
+    return refuse(
       "SERVICE_UNAVAILABLE",
       "payments_unconfigured",
       `${method === "card" ? "Card" : "M-Pesa"} payments are not available right now`,
     );
   let phone: string | null = null;
   if (method === "mpesa") {
-    if (trip.currency !== "KES") return fail("CONFLICT", "mpesa_kenya_only", "M-Pesa is for trips in Kenya");
+    if (payable.currency !== "KES") return refuse("CONFLICT", "mpesa_kenya_only", `M-Pesa is for ${noun}s in Kenya`);
     const own = await db.select({ phone: users.phone }).from(users).where(eq(users.id, input.customerId)).get();
     phone = input.phone ?? own?.phone ?? null;
     if (!phone || !darajaPhone(phone)) {
-      return fail("VALIDATION_ERROR", "phone_not_kenyan", "M-Pesa needs a Kenyan (Safaricom) mobile number", { field: "phone" });
+      return refuse("VALIDATION_ERROR", "phone_not_kenyan", "M-Pesa needs a Kenyan (Safaricom) mobile number", "phone");
     }
   }
   const payment = {
     id: crypto.randomUUID(),
-    tripId: trip.id,
-    customerId: trip.customerId,
+    payableType: input.payable.type,
+    payableId: input.payable.id,
+    customerId: payable.customerId,
     method,
     gateway,
-    // The server's quote, never a client amount; M-Pesa moves whole shillings (rounded up, see payment-state.ts).
-    amount: method === "mpesa" ? mpesaChargeMinor(trip.fareAmount) : trip.fareAmount,
-    currency: trip.currency,
+    // The owner's quote, never a client amount; M-Pesa moves whole shillings (rounded up, see payment-state.ts).
+    amount: method === "mpesa" ? mpesaChargeMinor(payable.amount) : payable.amount,
+    currency: payable.currency,
     status: "pending" as const,
     refundedAmount: 0,
-    // A cash payment is one per trip: the trip id as its reference makes a second start find the first.
-    gatewayRef: method === "cash" ? trip.id : null,
+    // A cash payment is one per payable: the payable's id as its reference makes a second start find the first.
+    gatewayRef: method === "cash" ? input.payable.id : null,
     phone,
     idempotencyKey: input.idempotencyKey,
   };
   if (!(await insertPayment(db, payment))) {
     const again =
-      (method === "cash" ? await paymentByRef(db, "cash", trip.id) : null) ??
+      (method === "cash" ? await paymentByRef(db, "cash", input.payable.id) : null) ??
       (await paymentByKey(db, input.customerId, input.idempotencyKey));
-    if (!again) return fail("CONFLICT", "payment_in_progress", "A payment for this trip is being created; retry shortly");
+    if (!again) return refuse("CONFLICT", "payment_in_progress", `A payment for this ${noun} is being created; retry shortly`);
     return resume(deps, again, input, again.method !== "cash");
   }
   const row = await getPayment(db, payment.id);
   if (!row) throw new Error("payment vanished after insert");
-  await syncTrip(deps, trip.id);
+  await syncPayable(deps, input.payable);
   return resume(deps, row, input, true);
 }
 
 const cashMessage = "Pay the provider in cash; they confirm it before the job starts";
 
-async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput, created: boolean): Promise<Started | Failure> {
+async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput, created: boolean): Promise<Started | Refusal> {
   const done = (p: PaymentRow, message: string, clientSecret: string | null = null): Started => ({
     ok: true,
     created,
@@ -313,18 +296,18 @@ async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput,
   if (payment.method === "card") {
     const card = deps.gateways.card;
     if (!card || card.name !== payment.gateway)
-      return fail("SERVICE_UNAVAILABLE", "payments_unconfigured", "Card payments are not available right now");
+      return refuse("SERVICE_UNAVAILABLE", "payments_unconfigured", "Card payments are not available right now");
     const result = await card.createCharge({
       paymentId: payment.id,
-      tripId: payment.tripId,
+      payable: schedulerName(payableOf(payment)),
       amount: payment.amount,
       currency: payment.currency,
-      description: `Fix On Call trip ${payment.tripId}`,
+      description: `Fix On Call ${payment.payableType} ${payment.payableId}`,
       paymentMethod: input.paymentMethod,
     });
     if (result.kind === "unavailable") {
       await notePayment(deps.db, payment, "gateway_unavailable", { reason: result.reason });
-      return fail(
+      return refuse(
         "SERVICE_UNAVAILABLE",
         "gateway_unavailable",
         "The card gateway did not answer; retry with the same Idempotency-Key (you will not be charged twice)",
@@ -333,7 +316,7 @@ async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput,
     if (result.ref) await setGatewayRef(deps.env.DB, payment.id, result.ref);
     if (result.kind === "declined") {
       await movePayment(deps.env.DB, payment.id, "failed", "declined", { reason: result.reason }, result.reason);
-      await syncTrip(deps, payment.tripId);
+      await syncPayable(deps, payableOf(payment));
       return done(await fresh(), `The card was declined (${result.reason})`);
     }
     await notePayment(deps.db, payment, "gateway_created", { ref: result.ref, gateway_status: result.status });
@@ -347,9 +330,14 @@ async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput,
 
   const mpesa = deps.gateways.mpesa;
   if (!mpesa || mpesa.name !== payment.gateway)
-    return fail("SERVICE_UNAVAILABLE", "payments_unconfigured", "M-Pesa payments are not available right now");
+    return refuse("SERVICE_UNAVAILABLE", "payments_unconfigured", "M-Pesa payments are not available right now");
   if (payment.gatewayRef) {
-    await schedule(deps, payment.tripId, queryTask(payment.id), payment.createdAt.getTime() + MPESA_QUERY_AFTER_MS);
+    await schedule(
+      deps.env,
+      payableOf(payment),
+      { kind: "query", paymentId: payment.id },
+      payment.createdAt.getTime() + MPESA_QUERY_AFTER_MS,
+    );
     return done(payment, "Check your phone and enter your M-Pesa PIN");
   }
   // A push whose answer we never got is not sent again: the customer may be looking at its prompt.
@@ -367,21 +355,26 @@ async function resume(deps: PaymentDeps, payment: PaymentRow, input: StartInput,
       checkout_request_id: result.checkoutRequestId,
       merchant_request_id: result.merchantRequestId,
     });
-    await schedule(deps, payment.tripId, queryTask(payment.id), deps.now() + MPESA_QUERY_AFTER_MS);
+    await schedule(deps.env, payableOf(payment), { kind: "query", paymentId: payment.id }, deps.now() + MPESA_QUERY_AFTER_MS);
     return done(await fresh(), result.customerMessage ?? "Check your phone and enter your M-Pesa PIN");
   }
   if (result.kind === "refused") {
     await movePayment(deps.env.DB, payment.id, "failed", "refused", { reason: result.reason }, result.reason);
-    await syncTrip(deps, payment.tripId);
+    await syncPayable(deps, payableOf(payment));
     return done(await fresh(), `M-Pesa refused the request (${result.reason})`);
   }
   if (!result.ambiguous) {
     await notePayment(deps.db, payment, "gateway_unavailable", { reason: result.reason });
-    return fail("SERVICE_UNAVAILABLE", "gateway_unavailable", "M-Pesa did not answer; retry with the same Idempotency-Key");
+    return refuse("SERVICE_UNAVAILABLE", "gateway_unavailable", "M-Pesa did not answer; retry with the same Idempotency-Key");
   }
   await setFailureReason(deps.env.DB, payment.id, "push_outcome_unknown");
   await notePayment(deps.db, payment, "push_outcome_unknown", { reason: result.reason });
-  await schedule(deps, payment.tripId, queryTask(payment.id), payment.createdAt.getTime() + MPESA_ADOPTION_WINDOW_MS);
+  await schedule(
+    deps.env,
+    payableOf(payment),
+    { kind: "query", paymentId: payment.id },
+    payment.createdAt.getTime() + MPESA_ADOPTION_WINDOW_MS,
+  );
   return done(await fresh(), unknownPushMessage);
 }
 
@@ -399,12 +392,12 @@ const ack = (outcome: string, paymentId: string | null = null): Acknowledged => 
  * amount and phone, or the payment is flagged and not credited; then one delivery per
  * CheckoutRequestID goes on, and Daraja's STK query, not the unsigned callback, decides.
  */
-export async function handleStkCallback(deps: PaymentDeps, body: unknown): Promise<Acknowledged | Failure> {
+export async function handleStkCallback(deps: PaymentDeps, body: unknown): Promise<Acknowledged | Refusal> {
   const parsed = parseStkCallback(body);
-  if (!parsed.ok) return fail("BAD_REQUEST", "invalid_callback", `Not an STK callback: ${parsed.reason}`.slice(0, 300));
+  if (!parsed.ok) return refuse("BAD_REQUEST", "invalid_callback", `Not an STK callback: ${parsed.reason}`.slice(0, 300));
   const cb = parsed.value;
   const mpesa = deps.gateways.mpesa;
-  if (!mpesa) return fail("SERVICE_UNAVAILABLE", "payments_unconfigured", "M-Pesa is not configured");
+  if (!mpesa) return refuse("SERVICE_UNAVAILABLE", "payments_unconfigured", "M-Pesa is not configured");
   let payment = await paymentByRef(deps.db, mpesa.name, cb.checkoutRequestId);
   if (!payment && cb.resultCode === 0) payment = await adopt(deps, mpesa.name, cb);
   if (!payment) {
@@ -443,9 +436,9 @@ export async function handleStkCallback(deps: PaymentDeps, body: unknown): Promi
     if (settled === "open") {
       // Daraja could not confirm yet: let a later delivery try again, and make sure the alarm asks soon.
       await releaseDelivery(deps.db, "mpesa", cb.checkoutRequestId);
-      await schedule(deps, payment.tripId, queryTask(payment.id), deps.now() + MPESA_QUERY_RETRY_MS);
+      await schedule(deps.env, payableOf(payment), { kind: "query", paymentId: payment.id }, deps.now() + MPESA_QUERY_RETRY_MS);
     }
-    await syncTrip(deps, payment.tripId);
+    await syncPayable(deps, payableOf(payment));
     return ack(settled, payment.id);
   } catch (error) {
     await releaseDelivery(deps.db, "mpesa", cb.checkoutRequestId);
@@ -465,12 +458,8 @@ async function adopt(
 ) {
   if (cb.amount === null || !cb.phone) return undefined;
   const since = deps.now() - MPESA_ADOPTION_WINDOW_MS;
-  const candidates = await deps.env.DB.prepare(
-    "SELECT id FROM payments WHERE gateway = ? AND gateway_ref IS NULL AND failure_reason = 'push_outcome_unknown' AND status = 'pending' AND phone = ? AND amount = ? AND created_at >= ?",
-  )
-    .bind(gateway, cb.phone, cb.amount * 100, since)
-    .all<{ id: string }>();
-  const only = candidates.results.length === 1 ? candidates.results[0] : undefined;
+  const candidates = await unconfirmedPushes(deps.env.DB, gateway, cb.phone, cb.amount * 100, since);
+  const only = candidates.length === 1 ? candidates[0] : undefined;
   if (!only || !(await setGatewayRef(deps.env.DB, only.id, cb.checkoutRequestId))) return undefined;
   const payment = await getPayment(deps.db, only.id);
   if (payment) await notePayment(deps.db, payment, "adopted_callback", { checkout_request_id: cb.checkoutRequestId });
@@ -553,20 +542,21 @@ async function settleFlagged(deps: PaymentDeps, payment: PaymentRow, age: number
 }
 
 /**
- * After money arrived: if the trip is already over, or another payment already paid for it, this
- * one goes back in full (a late confirmation or a double payment must never keep the money).
+ * After money arrived: if the payable already ended undone, or another payment already paid for it,
+ * this one goes back in full (a late confirmation or a double payment must never keep the money).
  */
 async function afterSuccess(deps: PaymentDeps, payment: PaymentRow) {
-  const trip = await deps.db.select({ status: trips.status }).from(trips).where(eq(trips.id, payment.tripId)).get();
-  const others = (await tripPayments(deps.db, payment.tripId)).filter(
+  const ref = payableOf(payment);
+  const owner = ownerOf(deps, ref);
+  const payable = await owner.describe(deps.env, ref.id);
+  const others = (await payablePayments(deps.db, ref)).filter(
     (p) => p.id !== payment.id && p.status === "succeeded" && p.method !== "cash",
   );
-  const reason =
-    trip && (trip.status === "cancelled" || trip.status === "unfulfilled")
-      ? `trip ${trip.status} before the payment arrived`
-      : others.length
-        ? "duplicate payment for the trip"
-        : null;
+  const reason = payable?.abandoned
+    ? `${owner.noun} ${payable.state} before the payment arrived`
+    : others.length
+      ? `duplicate payment for the ${owner.noun}`
+      : null;
   if (!reason) return;
   const fresh = await getPayment(deps.db, payment.id);
   const amount = fresh ? refundable(fresh) : 0;
@@ -574,14 +564,14 @@ async function afterSuccess(deps: PaymentDeps, payment: PaymentRow) {
     amount > 0 &&
     (await reserveRefund(deps.env.DB, { id: `${payment.id}-back`, paymentId: payment.id, amount, reason, requestedBy: null }))
   ) {
-    await schedule(deps, payment.tripId, REFUNDS_TASK, deps.now());
+    await schedule(deps.env, payableOf(payment), { kind: "refunds" }, deps.now());
   }
 }
 
 /** The B2C result of an M-Pesa refund (its secret path already checked). */
-export async function handleB2cResult(deps: PaymentDeps, body: unknown): Promise<Acknowledged | Failure> {
+export async function handleB2cResult(deps: PaymentDeps, body: unknown): Promise<Acknowledged | Refusal> {
   const parsed = B2cResultSchema.safeParse(body);
-  if (!parsed.success) return fail("BAD_REQUEST", "invalid_result", "Not a B2C result");
+  if (!parsed.success) return refuse("BAD_REQUEST", "invalid_result", "Not a B2C result");
   const result = parsed.data.Result;
   const refund =
     (await refundByRef(deps.db, result.ConversationID)) ?? (await getRefund(deps.db, result.OriginatorConversationID));
@@ -594,7 +584,7 @@ export async function handleB2cResult(deps: PaymentDeps, body: unknown): Promise
     result_code: result.ResultCode,
   });
   const payment = await getPayment(deps.db, refund.paymentId);
-  if (payment) await syncTrip(deps, payment.tripId);
+  if (payment) await syncPayable(deps, payableOf(payment));
   return ack(`refund_${outcome}`, refund.paymentId);
 }
 
@@ -602,11 +592,11 @@ export async function handleB2cResult(deps: PaymentDeps, body: unknown): Promise
 // Card webhooks
 
 /** A card gateway webhook: signature over the raw body, one processing per event id, then the event. */
-export async function handleCardWebhook(deps: PaymentDeps, rawBody: string, headers: Headers): Promise<Acknowledged | Failure> {
+export async function handleCardWebhook(deps: PaymentDeps, rawBody: string, headers: Headers): Promise<Acknowledged | Refusal> {
   const card = deps.gateways.card;
-  if (!card) return fail("SERVICE_UNAVAILABLE", "payments_unconfigured", "Card payments are not configured");
+  if (!card) return refuse("SERVICE_UNAVAILABLE", "payments_unconfigured", "Card payments are not configured");
   const check = await card.verifyWebhook(rawBody, headers, Math.floor(deps.now() / 1000));
-  if (!check.ok) return fail("BAD_REQUEST", check.reason, `Webhook refused: ${check.reason.replace(/_/g, " ")}`);
+  if (!check.ok) return refuse("BAD_REQUEST", check.reason, `Webhook refused: ${check.reason.replace(/_/g, " ")}`);
   const event = check.event;
   if (!(await claimDelivery(deps.db, "stripe", event.id))) return ack("duplicate");
   try {
@@ -629,7 +619,7 @@ async function applyCardEvent(deps: PaymentDeps, gateway: string, event: CardEve
     }
     await settleRefund(deps.env.DB, refund, event.status, { ref: event.ref, event_id: event.id });
     const payment = await getPayment(deps.db, refund.paymentId);
-    if (payment) await syncTrip(deps, payment.tripId);
+    if (payment) await syncPayable(deps, payableOf(payment));
     return ack(`refund_${event.status}`, refund.paymentId);
   }
   let payment = await paymentByRef(deps.db, gateway, event.ref);
@@ -655,7 +645,7 @@ async function applyCardEvent(deps: PaymentDeps, gateway: string, event: CardEve
           event_id: event.id,
         });
   if (moved && event.outcome === "succeeded") await afterSuccess(deps, payment);
-  await syncTrip(deps, payment.tripId);
+  await syncPayable(deps, payableOf(payment));
   return ack(moved ? event.outcome : "unchanged", payment.id);
 }
 
@@ -666,37 +656,33 @@ async function applyCardEvent(deps: PaymentDeps, gateway: string, event: CardEve
 export async function adminRefund(
   deps: PaymentDeps,
   input: { paymentId: string; amount?: number; reason: string; adminId: string },
-): Promise<{ ok: true; refund: RefundRow; payment: PaymentRow } | Failure> {
+): Promise<{ ok: true; refund: RefundRow; payment: PaymentRow } | Refusal> {
   const payment = await getPayment(deps.db, input.paymentId);
-  if (!payment) return fail("NOT_FOUND", "no_payment", "Payment not found");
+  if (!payment) return refuse("NOT_FOUND", "no_payment", "Payment not found");
   if (payment.method === "cash")
-    return fail("CONFLICT", "cash_refund", "Cash is refunded in person; there is no gateway to send it through");
-  if (payment.status !== "succeeded") return fail("CONFLICT", "not_refundable", `A ${payment.status} payment cannot be refunded`);
+    return refuse("CONFLICT", "cash_refund", "Cash is refunded in person; there is no gateway to send it through");
+  if (payment.status !== "succeeded")
+    return refuse("CONFLICT", "not_refundable", `A ${payment.status} payment cannot be refunded`);
   const left = refundable(payment);
   const amount = input.amount ?? left;
   if (amount > left) {
-    return fail("VALIDATION_ERROR", "exceeds_refundable", `At most ${left} (minor units) can still be refunded`, {
-      field: "amount",
-      refundable: left,
-    });
+    return refuse("VALIDATION_ERROR", "exceeds_refundable", `At most ${left} (minor units) can still be refunded`, "amount");
   }
   if (payment.method === "mpesa" && amount % 100 !== 0) {
-    return fail("VALIDATION_ERROR", "whole_shillings", "M-Pesa refunds are whole shillings (multiples of 100 cents)", {
-      field: "amount",
-    });
+    return refuse("VALIDATION_ERROR", "whole_shillings", "M-Pesa refunds are whole shillings (multiples of 100 cents)", "amount");
   }
   const id = crypto.randomUUID();
   if (
     !(await reserveRefund(deps.env.DB, { id, paymentId: payment.id, amount, reason: input.reason, requestedBy: input.adminId }))
   ) {
     // Another refund got there first: what is left is now less than asked.
-    return fail("VALIDATION_ERROR", "exceeds_refundable", "The refund exceeds what can still be refunded", { field: "amount" });
+    return refuse("VALIDATION_ERROR", "exceeds_refundable", "The refund exceeds what can still be refunded", "amount");
   }
   const refund = await getRefund(deps.db, id);
   if (!refund) throw new Error("refund vanished after insert");
   const retryAt = await sendRefund(deps, refund, payment);
-  if (retryAt !== null) await schedule(deps, payment.tripId, REFUNDS_TASK, retryAt);
-  await syncTrip(deps, payment.tripId);
+  if (retryAt !== null) await schedule(deps.env, payableOf(payment), { kind: "refunds" }, retryAt);
+  await syncPayable(deps, payableOf(payment));
   return {
     ok: true,
     refund: (await getRefund(deps.db, id)) ?? refund,
@@ -704,10 +690,10 @@ export async function adminRefund(
   };
 }
 
-/** Sends every reserved refund of a trip. Returns when to try again if a gateway was unavailable. */
-async function sendRefunds(deps: PaymentDeps, tripId: string): Promise<number | null> {
+/** Sends every reserved refund of a payable. Returns when to try again if a gateway was unavailable. */
+async function sendRefunds(deps: PaymentDeps, ref: PayableRef): Promise<number | null> {
   let retryAt: number | null = null;
-  for (const refund of await unsentRefunds(deps.db, tripId)) {
+  for (const refund of await unsentRefunds(deps.db, ref)) {
     const payment = await getPayment(deps.db, refund.paymentId);
     if (!payment) continue;
     const again = await sendRefund(deps, refund, payment);

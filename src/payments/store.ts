@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, inArray, isNull, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { paymentEvents, payments, refunds, webhookEvents } from "../db/schema";
-import { MAY_COME_FROM, type PaymentState } from "../domain/payment-state";
+import { MAY_COME_FROM, type PaymentMethodName, type PaymentState } from "../domain/payment-state";
+import type { PayableRef } from "./payable";
 
 /**
  * D1 access for payments. Every state change is one atomic batch: a compare-and-set UPDATE that
@@ -69,8 +70,77 @@ export const paymentByRef = (db: Db, gateway: string, ref: string) =>
     .where(and(eq(payments.gateway, gateway), eq(payments.gatewayRef, ref)))
     .get();
 
-export const tripPayments = (db: Db, tripId: string) =>
-  db.select().from(payments).where(eq(payments.tripId, tripId)).orderBy(asc(payments.createdAt)).all();
+/** A payable's payments, oldest first (their sum is the payable's payment status). */
+export const payablePayments = (db: Db, ref: PayableRef) =>
+  db
+    .select()
+    .from(payments)
+    .where(and(eq(payments.payableType, ref.type), eq(payments.payableId, ref.id)))
+    .orderBy(asc(payments.createdAt))
+    .all();
+
+/** The payable a payment row belongs to. */
+export const payableOf = (p: Pick<PaymentRow, "payableType" | "payableId">): PayableRef => ({
+  type: p.payableType,
+  id: p.payableId,
+});
+
+/**
+ * Records a provider's cash confirmation on the payable's cash payment, creating it if the customer
+ * never opened one. One batch: the row (the payable's id as its reference, so there is one per
+ * payable), its history row, and the move to `succeeded`, each only if the step before changed a row.
+ */
+export async function recordCash(
+  d1: D1Database,
+  payable: PayableRef,
+  charge: { customerId: string; amount: number; currency: string },
+  providerId: string,
+) {
+  const now = Date.now();
+  await d1.batch([
+    d1
+      .prepare(
+        `INSERT INTO payments (id, payable_type, payable_id, customer_id, method, gateway, amount, currency, status, refunded_amount, gateway_ref, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'cash', 'cash', ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .bind(
+        crypto.randomUUID(),
+        payable.type,
+        payable.id,
+        charge.customerId,
+        charge.amount,
+        charge.currency,
+        payable.id,
+        now,
+        now,
+      ),
+    d1
+      .prepare(
+        `INSERT INTO payment_events (id, payment_id, type, from_status, to_status, data, created_at)
+         SELECT ?, id, 'cash_collected', status, 'succeeded', ?, ? FROM payments WHERE gateway = 'cash' AND gateway_ref = ? AND status = 'pending'`,
+      )
+      .bind(crypto.randomUUID(), JSON.stringify({ provider_id: providerId }), now, payable.id),
+    d1
+      .prepare(
+        "UPDATE payments SET status = 'succeeded', updated_at = ? WHERE gateway = 'cash' AND gateway_ref = ? AND changes() = 1",
+      )
+      .bind(now, payable.id),
+  ]);
+}
+
+/**
+ * An M-Pesa push whose answer we never got, to this phone for this amount, recent enough that its
+ * callback may still name it: the only candidates a callback with an unknown CheckoutRequestID can adopt.
+ */
+export async function unconfirmedPushes(d1: D1Database, gateway: string, phone: string, amount: number, since: number) {
+  const rows = await d1
+    .prepare(
+      "SELECT id FROM payments WHERE gateway = ? AND gateway_ref IS NULL AND failure_reason = 'push_outcome_unknown' AND status = 'pending' AND phone = ? AND amount = ? AND created_at >= ?",
+    )
+    .bind(gateway, phone, amount, since)
+    .all<{ id: string }>();
+  return rows.results;
+}
 
 /**
  * Moves a payment to `to` if it is in one of the states `to` may come from. Returns whether this
@@ -209,9 +279,9 @@ export const refundByRef = (db: Db, ref: string) => db.select().from(refunds).wh
 export const paymentRefunds = (db: Db, paymentId: string) =>
   db.select().from(refunds).where(eq(refunds.paymentId, paymentId)).orderBy(asc(refunds.createdAt)).all();
 
-/** Refunds reserved for a trip's payments that have not been sent to a gateway yet. */
-export async function unsentRefunds(db: Db, tripId: string) {
-  const ids = (await tripPayments(db, tripId)).map((p) => p.id);
+/** Refunds reserved for a payable's payments that have not been sent to a gateway yet. */
+export async function unsentRefunds(db: Db, payable: PayableRef) {
+  const ids = (await payablePayments(db, payable)).map((p) => p.id);
   if (ids.length === 0) return [];
   return db
     .select()
@@ -274,9 +344,9 @@ export async function settleRefund(
 
 export interface PaymentFilter {
   customerId?: string;
-  tripId?: string;
+  payable?: PayableRef;
   status?: PaymentState;
-  method?: string;
+  method?: PaymentMethodName;
   flagged?: boolean;
   limit: number;
   offset: number;
@@ -285,10 +355,10 @@ export interface PaymentFilter {
 export function listPayments(db: Db, filter: PaymentFilter) {
   const where: SQL[] = [];
   if (filter.customerId) where.push(eq(payments.customerId, filter.customerId));
-  if (filter.tripId) where.push(eq(payments.tripId, filter.tripId));
+  if (filter.payable) where.push(eq(payments.payableType, filter.payable.type), eq(payments.payableId, filter.payable.id));
   if (filter.status) where.push(eq(payments.status, filter.status));
-  if (filter.method) where.push(eq(payments.method, filter.method as PaymentRow["method"]));
-  if (filter.flagged) where.push(inArray(payments.failureReason, FLAG_REASONS as unknown as string[]));
+  if (filter.method) where.push(eq(payments.method, filter.method));
+  if (filter.flagged) where.push(inArray(payments.failureReason, [...FLAG_REASONS]));
   return db
     .select()
     .from(payments)

@@ -13,7 +13,9 @@ type EventRow = {
 export function paymentView(p: PaymentRow) {
   return {
     id: p.id,
-    trip_id: p.tripId,
+    payable: { type: p.payableType, id: p.payableId },
+    // Clients written before payables read the trip here; null for anything that is not a trip.
+    trip_id: p.payableType === "trip" ? p.payableId : null,
     customer_id: p.customerId,
     method: p.method,
     gateway: p.gateway,
@@ -32,6 +34,7 @@ export function paymentView(p: PaymentRow) {
   };
 }
 
+/** A refund as the API shows it, with the payment it belongs to. */
 export function refundView(r: RefundRow) {
   return {
     id: r.id,
@@ -45,6 +48,7 @@ export function refundView(r: RefundRow) {
   };
 }
 
+/** One step of a payment's history (`GET /api/payments/{id}`). */
 export function eventView(e: EventRow) {
   return { type: e.type, from: e.fromStatus, to: e.toStatus, data: e.data ?? {}, at: e.createdAt.toISOString() };
 }

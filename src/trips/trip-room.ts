@@ -1,17 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
 import { timingSafeEqual } from "../accounts/password";
-import { getConfig } from "../config";
 import { createDb } from "../db/client";
 import { providerActiveTrips, providerPresence, tripEvents, trips } from "../db/schema";
 import { haversineKm } from "../domain/geo";
 import type { PresenceProfile } from "../domain/matching";
+import type { Outcome } from "../domain/refusal";
 import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../domain/trip-state";
 import type { Role } from "../domain/vocabulary";
 import { FloodGate } from "../lib/flood";
-import { endTask, paymentDeps, recordCashCollected, runTripTask } from "../payments/service";
+import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import type { ProviderAttachment } from "../presence/cell-index";
-import type { OfferOutcome } from "../presence/protocol";
 import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/service";
 import {
   type Audience,
@@ -73,9 +72,7 @@ export type OpResult<T = ReturnType<typeof tripView>> =
   | { ok: true; trip: T }
   | { ok: false; code: "NOT_FOUND" | "FORBIDDEN" | "CONFLICT" | "VALIDATION_ERROR"; reason: string; message: string };
 
-type Deadlines = Partial<Record<"offer" | "redispatch" | "unfulfilled" | "flush" | "payments", number>>;
-/** A payment task that failed unexpectedly is tried again this much later. */
-const PAYMENT_TASK_RETRY_MS = 30_000;
+type Deadlines = Partial<Record<"offer" | "redispatch" | "unfulfilled" | "flush", number>>;
 
 const flood = new FloodGate(20, 5);
 /** Events that reach people outside the trip's sockets (see notifications/messages.ts for wording). */
@@ -89,6 +86,16 @@ const NOTIFIED_EVENTS = new Set([
   "unfulfilled",
   "payment_updated",
 ]);
+/** What the accepting provider learns about the customer (Toota's accept reply). */
+export interface ContactCard {
+  user_id: string;
+  first_name: string;
+  last_name: string;
+  email: string;
+  phone: string;
+}
+/** A provider's answer to an offer, as the room decided it. */
+export type OfferOutcome = Outcome<{ customer?: ContactCard }>;
 const eventKey = (seq: number) => `event:${String(seq).padStart(8, "0")}`;
 const fail = (code: "NOT_FOUND" | "FORBIDDEN" | "CONFLICT" | "VALIDATION_ERROR", reason: string, message: string) =>
   ({ ok: false, code, reason, message }) as const;
@@ -275,7 +282,6 @@ export class TripRoom extends DurableObject<Env> {
 
   /** Drains due deadlines; each handler re-checks the trip, so a repeated delivery is harmless. */
   override async alarm(): Promise<void> {
-    const paymentTasks: string[] = [];
     await this.exclusive(async () => {
       const deadlines = (await this.ctx.storage.get<Deadlines>("deadlines")) ?? {};
       const now = Date.now();
@@ -287,15 +293,12 @@ export class TripRoom extends DurableObject<Env> {
         if (kind === "offer") await this.expireOffer(now);
         if (kind === "redispatch") await this.dispatchNext();
         if (kind === "unfulfilled") await this.giveUp();
-        if (kind === "payments") paymentTasks.push(...(await this.takePaymentTasks(now)));
       }
       // Re-arm for whatever is left (setDeadline only re-arms on change; a no-op pass must too).
       const left = (await this.ctx.storage.get<Deadlines>("deadlines")) ?? {};
       const earliest = Math.min(...Object.values(left));
       if (Number.isFinite(earliest)) await this.ctx.storage.setAlarm(Math.max(earliest, Date.now() + 1));
     });
-    // Payment tasks call gateways: outside `exclusive`, so a slow gateway never holds the trip up.
-    await this.runPaymentTasks(paymentTasks);
   }
 
   // ---------------------------------------------------------------- creation
@@ -454,7 +457,7 @@ export class TripRoom extends DurableObject<Env> {
       },
     );
     await this.clearDeadlines();
-    if (trip.paymentMethod !== "cash") await this.addPaymentTask(endTask(trip.status, "system"), Date.now());
+    if (trip.paymentMethod !== "cash") await this.refundIfPaid(trip, "system", true);
   }
 
   /** The offer window closed without an answer (alarm). */
@@ -654,8 +657,7 @@ export class TripRoom extends DurableObject<Env> {
         }
       }
       // Money paid for a cancelled trip goes back by the refund policy, from the alarm (gateway calls).
-      if (target === "cancelled" && trip.paymentMethod !== "cash")
-        await this.addPaymentTask(endTask(trip.status, actor), Date.now());
+      if (target === "cancelled" && trip.paymentMethod !== "cash") await this.refundIfPaid(trip, actor, false);
       return { ok: true, trip: tripView(this.current(), this.audienceOf(caller)) };
     });
   }
@@ -740,7 +742,8 @@ export class TripRoom extends DurableObject<Env> {
         );
         await recordCashCollected(
           this.env,
-          { id: trip.id, customerId: trip.customerId, amount: trip.quote.amount, currency: trip.quote.currency },
+          { type: "trip", id: trip.id },
+          { customerId: trip.customerId, amount: trip.quote.amount, currency: trip.quote.currency },
           caller.userId,
         );
       }
@@ -756,50 +759,13 @@ export class TripRoom extends DurableObject<Env> {
     });
   }
 
-  /**
-   * Schedules a payment task on this trip's alarm: `query:<paymentId>` (ask M-Pesa when no callback
-   * came), `refunds` (send reserved refunds) or `end:…` (apply the refund policy). The earliest time
-   * asked for a task wins, and every task is idempotent, so asking twice is harmless.
-   */
-  async watchPayment(task: string, at: number): Promise<void> {
-    await this.exclusive(() => this.addPaymentTask(task, at));
-  }
-
-  private async addPaymentTask(task: string, at: number) {
-    const tasks = (await this.ctx.storage.get<Record<string, number>>("paymentTasks")) ?? {};
-    tasks[task] = Math.min(tasks[task] ?? at, at);
-    await this.ctx.storage.put("paymentTasks", tasks);
-    await this.setDeadline("payments", Math.min(...Object.values(tasks)));
-  }
-
-  /** Removes and returns the payment tasks due at `now`, and moves the deadline to the next one. */
-  private async takePaymentTasks(now: number): Promise<string[]> {
-    const tasks = (await this.ctx.storage.get<Record<string, number>>("paymentTasks")) ?? {};
-    const due = Object.keys(tasks).filter((task) => (tasks[task] ?? 0) <= now);
-    for (const task of due) delete tasks[task];
-    await this.ctx.storage.put("paymentTasks", tasks);
-    const next = Math.min(...Object.values(tasks));
-    await this.setDeadline("payments", Number.isFinite(next) ? next : null);
-    return due;
-  }
-
-  /** Runs due payment tasks (see payments/service.ts), applying the trip's new payment status and re-arming what is unfinished. */
-  private async runPaymentTasks(tasks: string[]) {
-    const trip = this.trip;
-    if (!trip || tasks.length === 0) return;
-    const deps = await paymentDeps(this.env, getConfig(this.env), (work) => this.ctx.waitUntil(work));
-    for (const task of tasks) {
-      try {
-        const { status, retryAt } = await runTripTask(deps, trip.id, task);
-        if (status) await this.setPaymentStatus(status);
-        if (retryAt !== null) await this.watchPayment(task, retryAt);
-      } catch (error) {
-        console.error(
-          JSON.stringify({ level: "error", msg: "payment task failed; will retry", trip: trip.id, task, error: String(error) }),
-        );
-        await this.watchPayment(task, Date.now() + PAYMENT_TASK_RETRY_MS);
-      }
-    }
+  /** Asks payments to refund what was paid for a trip that ended undone (they apply the policy, on their own schedule). */
+  private async refundIfPaid(trip: TripRecord, by: Actor, unfulfilled: boolean) {
+    await refundEndedPayable(
+      this.env,
+      { type: "trip", id: trip.id },
+      { from: trip.status, by, unfulfilled, country: trip.country, fare: trip.quote.amount },
+    );
   }
 
   /** A live position of the assigned provider: relayed to watchers with an ETA, not stored. */

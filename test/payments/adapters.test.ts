@@ -230,7 +230,13 @@ const INTENT = json({
   status: "requires_payment_method",
   client_secret: "pi_123_secret_abc",
 });
-const charge = { paymentId: "pay-1", tripId: "trip-1", amount: 52500, currency: "ZAR", description: "Fix On Call trip trip-1" };
+const charge = {
+  paymentId: "pay-1",
+  payable: "trip:trip-1",
+  amount: 52500,
+  currency: "ZAR",
+  description: "Fix On Call trip trip-1",
+};
 const stripe = (...script: Parameters<typeof fakeFetch>) => {
   const fake = fakeFetch(...script);
   const fast = fastPolicy();
@@ -261,7 +267,7 @@ describe("StripeClient against a fake Stripe API", () => {
       currency: "zar",
       description: "Fix On Call trip trip-1",
       "metadata[payment_id]": "pay-1",
-      "metadata[trip_id]": "trip-1",
+      "metadata[payable]": "trip:trip-1",
       "automatic_payment_methods[enabled]": "true",
     });
   });

@@ -34,7 +34,7 @@ describe("cash payments", () => {
     const pin = (await callJson(`/api/trips/${trip.id}`, { token })).body.data.handover_pin;
     const early = await move("in_progress", { pin });
     expect(early.status).toBe(409);
-    expect(early.body.details.reason).toBe("cash_not_collected");
+    expect(early.body.reason).toBe("cash_not_collected");
 
     expect((await callJson(`/api/trips/${trip.id}/cash-collected`, { method: "POST", token: provider.token })).status).toBe(200);
     const paid = await readPayment(token, started.body.data.payment.id);
@@ -67,6 +67,6 @@ describe("cash payments", () => {
     expect((await callJson(`/api/trips/${trip.id}/cash-collected`, { method: "POST", token })).status).toBe(403);
     const card = await pay(token, trip.id, { method: "card" });
     expect(card.status).toBe(409);
-    expect(card.body.details.reason).toBe("method_mismatch");
+    expect(card.body.reason).toBe("method_mismatch");
   });
 });

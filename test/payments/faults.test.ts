@@ -9,15 +9,14 @@ import { StripeClient } from "../../src/integrations/payments/stripe";
 import { signatureHeader } from "../../src/integrations/payments/stripe-signature";
 import { ApiError } from "../../src/lib/errors";
 import { idempotent } from "../../src/lib/idempotency";
+import { payableOwners } from "../../src/payables";
 import {
   adminRefund,
   handleCardWebhook,
   handleStkCallback,
   MPESA_ADOPTION_WINDOW_MS,
   type PaymentDeps,
-  queryTask,
-  REFUNDS_TASK,
-  runTripTask,
+  runPaymentTask,
   startPayment,
 } from "../../src/payments/service";
 import { getPayment, paymentHistory, paymentRefunds } from "../../src/payments/store";
@@ -71,8 +70,10 @@ const deps = (gateways: { card?: CardGateway; mpesa?: MpesaGateway }): PaymentDe
   db: createDb(env.DB),
   config: getConfig(env),
   gateways: { card: gateways.card ?? null, mpesa: gateways.mpesa ?? null, callbackSecret: "faults-callback-secret" },
+  owners: payableOwners,
   now: Date.now,
 });
+const tripRef = (id: string) => ({ type: "trip" as const, id });
 let intents = 0;
 /** A PaymentIntent answer with an id of its own (ids are unique per gateway in our table). */
 const intent = () => {
@@ -96,7 +97,7 @@ describe("card gateway down or slow", () => {
     const { customerId, tripId } = await trip("card");
     const key = newKey();
     const down = stripeWith(json({ error: {} }, 500), json({}, 502), json({}, 503));
-    const first = await startPayment(deps({ card: down.client }), { customerId, tripId, idempotencyKey: key });
+    const first = await startPayment(deps({ card: down.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key });
     expect(first).toMatchObject({ ok: false, code: "SERVICE_UNAVAILABLE", reason: "gateway_unavailable" });
     expect(down.seen).toHaveLength(3);
     const [row] = (await paymentRows(tripId)).results;
@@ -104,7 +105,7 @@ describe("card gateway down or slow", () => {
 
     const pi = intent();
     const up = stripeWith("timeout", pi.response);
-    const second = await startPayment(deps({ card: up.client }), { customerId, tripId, idempotencyKey: key });
+    const second = await startPayment(deps({ card: up.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key });
     expect(second.ok && second.payment).toMatchObject({ id: row?.id, gatewayRef: pi.id, status: "pending" });
     const keys = new Set([...down.seen, ...up.seen].map((s) => s.headers.get("idempotency-key")));
     expect(keys).toEqual(new Set([`fixoncall-pi-${row?.id}`]));
@@ -117,7 +118,11 @@ describe("card gateway down or slow", () => {
     const { customerId, tripId } = await trip("card");
     const pi = intent();
     const created = stripeWith(pi.response);
-    const started = await startPayment(deps({ card: created.client }), { customerId, tripId, idempotencyKey: newKey() });
+    const started = await startPayment(deps({ card: created.client }), {
+      customerId,
+      payable: tripRef(tripId),
+      idempotencyKey: newKey(),
+    });
     if (!started.ok) throw new Error("not started");
     const p = started.payment;
     const raw = JSON.stringify({
@@ -150,8 +155,8 @@ describe("card gateway down or slow", () => {
     });
     expect(refund.ok && refund.refund).toMatchObject({ status: "pending", gatewayRef: null });
     const up = stripeWith(json({ id: "re_faults", status: "succeeded" }));
-    const task = await runTripTask(deps({ card: up.client }), tripId, REFUNDS_TASK);
-    expect(task.retryAt).toBeNull();
+    const retryAt = await runPaymentTask(deps({ card: up.client }), tripRef(tripId), { kind: "refunds" });
+    expect(retryAt).toBeNull();
     const refunds = await paymentRefunds(createDb(env.DB), p.id);
     expect(refunds).toMatchObject([{ status: "succeeded", gatewayRef: "re_faults", amount: 1000 }]);
     const keys = new Set([...down.seen, ...up.seen].map((s) => s.headers.get("idempotency-key")));
@@ -164,7 +169,11 @@ async function paidCard() {
   const { customerId, tripId } = await trip("card");
   const pi = intent();
   const gateway = stripeWith(pi.response);
-  const started = await startPayment(deps({ card: gateway.client }), { customerId, tripId, idempotencyKey: newKey() });
+  const started = await startPayment(deps({ card: gateway.client }), {
+    customerId,
+    payable: tripRef(tripId),
+    idempotencyKey: newKey(),
+  });
   if (!started.ok) throw new Error("not started");
   const p = started.payment;
   await signedEvent(gateway.client, "payment_intent.succeeded", {
@@ -229,16 +238,18 @@ describe("M-Pesa gateway down, slow or silent", () => {
     const { customerId, tripId, token } = await trip("mpesa");
     const key = newKey();
     const lost = darajaWith(TOKEN, "timeout");
-    const first = await startPayment(deps({ mpesa: lost.client }), { customerId, tripId, idempotencyKey: key });
+    const first = await startPayment(deps({ mpesa: lost.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key });
     expect(first.ok && first.payment).toMatchObject({
       status: "pending",
       gatewayRef: null,
       failureReason: "push_outcome_unknown",
     });
-    const again = await startPayment(deps({ mpesa: lost.client }), { customerId, tripId, idempotencyKey: key });
+    const again = await startPayment(deps({ mpesa: lost.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key });
     expect(again.ok).toBe(true);
     expect(lost.seen.filter((s) => s.url.includes("stkpush/"))).toHaveLength(1);
-    expect((await startPayment(deps({ mpesa: lost.client }), { customerId, tripId, idempotencyKey: newKey() })).ok).toBe(false);
+    expect(
+      (await startPayment(deps({ mpesa: lost.client }), { customerId, payable: tripRef(tripId), idempotencyKey: newKey() })).ok,
+    ).toBe(false);
 
     if (!first.ok) throw new Error("unreachable");
     const p = first.payment;
@@ -257,13 +268,19 @@ describe("M-Pesa gateway down, slow or silent", () => {
   it("fails a lost push nobody answered once the adoption window has passed", async () => {
     const { customerId, tripId } = await trip("mpesa");
     const lost = darajaWith(TOKEN, json({}, 504));
-    const first = await startPayment(deps({ mpesa: lost.client }), { customerId, tripId, idempotencyKey: newKey() });
+    const first = await startPayment(deps({ mpesa: lost.client }), {
+      customerId,
+      payable: tripRef(tripId),
+      idempotencyKey: newKey(),
+    });
     if (!first.ok) throw new Error("not started");
-    const early = await runTripTask(deps({ mpesa: lost.client }), tripId, queryTask(first.payment.id));
-    expect(early.retryAt).toBeGreaterThan(Date.now());
+    const query = { kind: "query" as const, paymentId: first.payment.id };
+    const early = await runPaymentTask(deps({ mpesa: lost.client }), tripRef(tripId), query);
+    expect(early).toBeGreaterThan(Date.now());
     await agePayment(first.payment.id, MPESA_ADOPTION_WINDOW_MS + 1000);
-    const late = await runTripTask(deps({ mpesa: lost.client }), tripId, queryTask(first.payment.id));
-    expect(late).toEqual({ status: "failed", retryAt: null });
+    const late = await runPaymentTask(deps({ mpesa: lost.client }), tripRef(tripId), query);
+    expect(late).toBeNull();
+    expect((await getPayment(createDb(env.DB), first.payment.id))?.status).toBe("failed");
     expect((await getPayment(createDb(env.DB), first.payment.id))?.failureReason).toBe("push_unconfirmed");
   });
 
@@ -271,12 +288,14 @@ describe("M-Pesa gateway down, slow or silent", () => {
     const { customerId, tripId } = await trip("mpesa");
     const key = newKey();
     const busy = darajaWith(TOKEN, json({}, 503));
-    expect(await startPayment(deps({ mpesa: busy.client }), { customerId, tripId, idempotencyKey: key })).toMatchObject({
+    expect(
+      await startPayment(deps({ mpesa: busy.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key }),
+    ).toMatchObject({
       ok: false,
       code: "SERVICE_UNAVAILABLE",
     });
     const up = darajaWith(TOKEN, pushed("ws_CO_retry"));
-    const retried = await startPayment(deps({ mpesa: up.client }), { customerId, tripId, idempotencyKey: key });
+    const retried = await startPayment(deps({ mpesa: up.client }), { customerId, payable: tripRef(tripId), idempotencyKey: key });
     expect(retried.ok && retried.payment.gatewayRef).toBe("ws_CO_retry");
     expect((await paymentRows(tripId)).results).toHaveLength(1);
   });
@@ -284,24 +303,37 @@ describe("M-Pesa gateway down, slow or silent", () => {
   it("keeps asking while Daraja says 'being processed', then gives up after five minutes", async () => {
     const { customerId, tripId } = await trip("mpesa");
     const gateway = darajaWith(TOKEN, pushed("ws_CO_slow"), processing);
-    const started = await startPayment(deps({ mpesa: gateway.client }), { customerId, tripId, idempotencyKey: newKey() });
+    const started = await startPayment(deps({ mpesa: gateway.client }), {
+      customerId,
+      payable: tripRef(tripId),
+      idempotencyKey: newKey(),
+    });
     if (!started.ok) throw new Error("not started");
-    const first = await runTripTask(deps({ mpesa: gateway.client }), tripId, queryTask(started.payment.id));
-    expect(first.status).toBe("pending");
-    expect(first.retryAt).toBeGreaterThan(Date.now());
+    const query = { kind: "query" as const, paymentId: started.payment.id };
+    const first = await runPaymentTask(deps({ mpesa: gateway.client }), tripRef(tripId), query);
+    expect((await getPayment(createDb(env.DB), started.payment.id))?.status).toBe("pending");
+    expect(first).toBeGreaterThan(Date.now());
     await agePayment(started.payment.id, 5 * 60_000 + 1000);
-    const last = await runTripTask(deps({ mpesa: gateway.client }), tripId, queryTask(started.payment.id));
-    expect(last).toEqual({ status: "failed", retryAt: null });
+    const last = await runPaymentTask(deps({ mpesa: gateway.client }), tripRef(tripId), query);
+    expect(last).toBeNull();
+    expect((await getPayment(createDb(env.DB), started.payment.id))?.status).toBe("failed");
     expect((await getPayment(createDb(env.DB), started.payment.id))?.failureReason).toBe("no answer from M-Pesa");
   });
 
   it("asks again later when the query itself fails, without changing the payment", async () => {
     const { customerId, tripId } = await trip("mpesa");
     const gateway = darajaWith(TOKEN, pushed("ws_CO_q"), json({}, 502));
-    const started = await startPayment(deps({ mpesa: gateway.client }), { customerId, tripId, idempotencyKey: newKey() });
+    const started = await startPayment(deps({ mpesa: gateway.client }), {
+      customerId,
+      payable: tripRef(tripId),
+      idempotencyKey: newKey(),
+    });
     if (!started.ok) throw new Error("not started");
-    const task = await runTripTask(deps({ mpesa: gateway.client }), tripId, queryTask(started.payment.id));
-    expect(task.retryAt).toBeGreaterThan(Date.now());
+    const retryAt = await runPaymentTask(deps({ mpesa: gateway.client }), tripRef(tripId), {
+      kind: "query",
+      paymentId: started.payment.id,
+    });
+    expect(retryAt).toBeGreaterThan(Date.now());
     expect((await getPayment(createDb(env.DB), started.payment.id))?.status).toBe("pending");
   });
 });

@@ -24,7 +24,7 @@ describe("M-Pesa STK push (sandbox Daraja, end to end in workerd)", () => {
     sockets.push(presence);
     const refused = await offerAndAccept(token, provider.token, provider.id, trip.id);
     expect(refused.status).toBe(409);
-    expect(refused.body.details.reason).toBe("payment_not_authorised");
+    expect(refused.body.reason).toBe("payment_not_authorised");
 
     const started = await pay(token, trip.id, { method: "mpesa" });
     expect(started.status).toBe(201);

@@ -147,7 +147,7 @@ describe("POST /api/admin/payments/{id}/refund", () => {
     const { payment, token } = await paidAndAccepted("card");
     const tooMuch = await adminRefund(admin, payment.id, { amount: payment.amount + 1, reason: "goodwill" });
     expect(tooMuch.status).toBe(422);
-    expect(tooMuch.body.details.reason).toBe("exceeds_refundable");
+    expect(tooMuch.body.reason).toBe("exceeds_refundable");
     const part = await adminRefund(admin, payment.id, { amount: 1000, reason: "late arrival" });
     expect(part.status).toBe(201);
     expect(part.body.data.refund).toMatchObject({ amount: 1000, status: "succeeded" });
@@ -206,7 +206,7 @@ describe("POST /api/admin/payments/{id}/refund", () => {
     await callJson(`/api/trips/${cash.trip.id}/cash-collected`, { method: "POST", token: cash.provider.token });
     const refused = await adminRefund(admin, cashPayment.id, { reason: "in person" });
     expect(refused.status).toBe(409);
-    expect(refused.body.details.reason).toBe("cash_refund");
+    expect(refused.body.reason).toBe("cash_refund");
     const { payment } = await paidAndAccepted("mpesa");
     const cents = await adminRefund(admin, payment.id, { amount: 150, reason: "cents" });
     expect(cents.status).toBe(422);

@@ -187,7 +187,7 @@ describe("Stripe webhooks: signature over the raw body, 300 s tolerance, dedupe 
         headers: { "content-type": "application/json", ...(header ? { "stripe-signature": header } : {}) },
       });
       expect(res.status, label).toBe(400);
-      expect(res.body.details.reason, label).toBe(reason);
+      expect(res.body.reason, label).toBe(reason);
     }
     expect((await readPayment(token, payment.id)).body.data.payment.status).toBe("pending");
     const seen = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events WHERE event_id = ?")
@@ -245,7 +245,7 @@ describe("Stripe webhooks: signature over the raw body, 300 s tolerance, dedupe 
       headers: { "content-type": "application/json", "stripe-signature": await signatureHeader((await secrets()).webhook, raw) },
     });
     expect(res.status).toBe(400);
-    expect(res.body.details.reason).toBe("bad_payload");
+    expect(res.body.reason).toBe("bad_payload");
   });
 });
 
@@ -338,11 +338,11 @@ describe("Idempotency-Key on POST /api/trips/{id}/payments", () => {
     const { token, trip } = await payableTrip("mpesa");
     const foreign = await pay(token, trip.id, { phone: "+27821234567" });
     expect(foreign.status).toBe(422);
-    expect(foreign.body.details.reason).toBe("phone_not_kenyan");
+    expect(foreign.body.reason).toBe("phone_not_kenyan");
     await callJson(`/api/trips/${trip.id}/cancel`, { method: "POST", token, json: { reason: "no longer needed" } });
     const closed = await pay(token, trip.id, {});
     expect(closed.status).toBe(409);
-    expect(closed.body.details.reason).toBe("trip_closed");
+    expect(closed.body.reason).toBe("trip_closed");
   });
 });
 
@@ -356,7 +356,7 @@ describe("a payment that succeeds twice for one trip", () => {
     const ref = `${payment.gateway_ref}b`;
     const now = Date.now();
     await env.DB.prepare(
-      "INSERT INTO payments (id, trip_id, customer_id, method, gateway, amount, currency, status, gateway_ref, phone, created_at, updated_at) SELECT ?, trip_id, customer_id, 'mpesa', 'sandbox', amount, currency, 'pending', ?, phone, ?, ? FROM payments WHERE id = ?",
+      "INSERT INTO payments (id, payable_type, payable_id, customer_id, method, gateway, amount, currency, status, gateway_ref, phone, created_at, updated_at) SELECT ?, payable_type, payable_id, customer_id, 'mpesa', 'sandbox', amount, currency, 'pending', ?, phone, ?, ? FROM payments WHERE id = ?",
     )
       .bind(second, ref, now, now, payment.id)
       .run();

@@ -2,8 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { getConfig } from "../../src/config";
 import { signatureHeader } from "../../src/integrations/payments/stripe-signature";
+import type { PaymentScheduler } from "../../src/payables";
 import { gatewaysFor, stripeWebhookSecret } from "../../src/payments/gateways";
-import type { TripRoom } from "../../src/trips/trip-room";
 import { call, callJson, registerCustomer } from "../helpers";
 import { goOnline, JOHANNESBURG, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "./presence";
 import { createTrip, point } from "./trips";
@@ -153,16 +153,14 @@ export function intentEvent(
   };
 }
 
-/** Makes the trip room's payment tasks due now and runs its alarm (as if the wait had passed). */
+/** The payment scheduler object of a trip (one per payable). */
+export const tripScheduler = (tripId: string) => env.PAYMENT_SCHEDULER.getByName(`trip:${tripId}`);
+
+/** Makes the trip's payment follow-ups due now and runs its scheduler's alarm (as if the wait had passed). */
 export async function runPaymentTasksNow(tripId: string) {
-  const stub = env.TRIP_ROOM.getByName(tripId);
-  await runInDurableObject(stub, async (_room: TripRoom, state) => {
-    const tasks = (await state.storage.get<Record<string, number>>("paymentTasks")) ?? {};
-    for (const task of Object.keys(tasks)) tasks[task] = Date.now() - 1;
-    await state.storage.put("paymentTasks", tasks);
-    const deadlines = (await state.storage.get<Record<string, number>>("deadlines")) ?? {};
-    if (Object.keys(tasks).length) deadlines.payments = Date.now() - 1;
-    await state.storage.put("deadlines", deadlines);
+  const stub = tripScheduler(tripId);
+  await runInDurableObject(stub, async (_scheduler: PaymentScheduler, state) => {
+    state.storage.sql.exec("UPDATE deadlines SET at = ?", Date.now() - 1);
     // runDurableObjectAlarm runs only an armed alarm; arm one (the handler drains what is due).
     await state.storage.setAlarm(Date.now() + 60_000);
   });
@@ -186,6 +184,8 @@ export async function offerAndAccept(customerToken: string, providerToken: strin
 }
 
 export const paymentRows = (tripId: string) =>
-  env.DB.prepare("SELECT * FROM payments WHERE trip_id = ? ORDER BY created_at").bind(tripId).all<Record<string, any>>();
+  env.DB.prepare("SELECT * FROM payments WHERE payable_type = 'trip' AND payable_id = ? ORDER BY created_at")
+    .bind(tripId)
+    .all<Record<string, any>>();
 
 export { call };

@@ -51,11 +51,11 @@ describe("Fix On Call service endpoints", () => {
       const moved = await callJson(`/api/services/${id}/status`, { method: "PUT", token: mechanic.token, json: { status } });
       if (status === "in_progress") {
         expect(moved.status).toBe(409);
-        expect(moved.body.details.reason).toBe("cash_not_collected");
+        expect(moved.body.reason).toBe("cash_not_collected");
         await callJson(`/api/trips/${id}/cash-collected`, { method: "POST", token: mechanic.token });
         // The job starts only with the customer's handover PIN.
         const noPin = await callJson(`/api/services/${id}/status`, { method: "PUT", token: mechanic.token, json: { status } });
-        expect(noPin.body.details.reason).toBe("pin_required");
+        expect(noPin.body.reason).toBe("pin_required");
         const pin = requested.body.data.trip.handover_pin;
         expect(pin).toMatch(/^\d{4}$/);
         expect(

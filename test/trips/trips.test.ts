@@ -198,7 +198,7 @@ describe("dispatch chosen by the customer (Toota confirm_driver)", () => {
     // A late accept is refused, and the provider is never offered this trip again.
     const late = await callJson(`/api/trips/${trip.id}/accept`, { method: "POST", token: provider.token });
     expect(late.status).toBe(409);
-    expect(late.body.details.reason).toBe("offer_expired");
+    expect(late.body.reason).toBe("offer_expired");
     const again = await callJson(`/api/trips/${trip.id}/offer`, {
       method: "POST",
       token: customer.tokens.access_token,
@@ -251,7 +251,7 @@ describe("dispatch chosen by the customer (Toota confirm_driver)", () => {
       json: { provider_id: provider.id },
     });
     expect(offer.status).toBe(409);
-    expect(offer.body.details.reason).toBe("provider_busy");
+    expect(offer.body.reason).toBe("provider_busy");
   });
 
   it("holds a card trip until the payment is authorised", async () => {
@@ -272,7 +272,7 @@ describe("dispatch chosen by the customer (Toota confirm_driver)", () => {
     });
     const refused = await callJson(`/api/trips/${id}/accept`, { method: "POST", token: provider.token });
     expect(refused.status).toBe(409);
-    expect(refused.body.details.reason).toBe("payment_not_authorised");
+    expect(refused.body.reason).toBe("payment_not_authorised");
     await env.TRIP_ROOM.getByName(id).setPaymentStatus("authorised");
     expect((await callJson(`/api/trips/${id}/accept`, { method: "POST", token: provider.token })).status).toBe(200);
   });
@@ -535,14 +535,14 @@ describe("handover PIN", () => {
         token: provider.token,
         json: { status: "in_progress", pin: wrong },
       });
-      expect(res.body.details.reason).toBe("wrong_pin");
+      expect(res.body.reason).toBe("wrong_pin");
     }
     const locked = await callJson(`/api/trips/${trip.id}/status`, {
       method: "POST",
       token: provider.token,
       json: { status: "in_progress", pin: trip.handover_pin },
     });
-    expect(locked.body.details.reason).toBe("pin_locked");
+    expect(locked.body.reason).toBe("pin_locked");
     expect(
       (
         await callJson(`/api/trips/${trip.id}/status`, {

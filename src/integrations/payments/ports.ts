@@ -63,7 +63,8 @@ export interface CardGateway {
   readonly name: string;
   createCharge(input: {
     paymentId: string;
-    tripId: string;
+    /** What is paid for, as `<type>:<id>` (`trip:…`): kept in the gateway's metadata for reconciliation. */
+    payable: string;
     amount: number;
     currency: string;
     description: string;

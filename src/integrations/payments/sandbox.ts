@@ -229,7 +229,7 @@ export function sandboxFetch(options: SandboxOptions): typeof fetch {
         object: "payment_intent",
         amount,
         currency,
-        metadata: { payment_id: form.get("metadata[payment_id]") ?? "", trip_id: form.get("metadata[trip_id]") ?? "" },
+        metadata: { payment_id: form.get("metadata[payment_id]") ?? "", payable: form.get("metadata[payable]") ?? "" },
         client_secret: `${id}_secret_sandbox`,
       };
       if (declined) {

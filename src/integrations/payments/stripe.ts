@@ -172,7 +172,7 @@ export class StripeClient implements CardGateway {
         amount: input.amount,
         currency: input.currency.toLowerCase(),
         description: input.description,
-        metadata: { payment_id: input.paymentId, trip_id: input.tripId },
+        metadata: { payment_id: input.paymentId, payable: input.payable },
         automatic_payment_methods: input.paymentMethod ? { enabled: true, allow_redirects: "never" } : { enabled: true },
         ...(input.paymentMethod ? { payment_method: input.paymentMethod, confirm: true } : {}),
       },

@@ -1,14 +1,13 @@
 import type { Context } from "hono";
 import { secretsEqual } from "../../integrations/payments/stripe-signature";
 import { ok } from "../../lib/envelope";
-import { ApiError } from "../../lib/errors";
+import { ApiError, refusalError } from "../../lib/errors";
 import { idempotent } from "../../lib/idempotency";
+import { paymentDepsFor } from "../../payables";
 import {
-  type Failure,
   handleB2cResult,
   handleCardWebhook,
   handleStkCallback,
-  paymentDeps,
   adminRefund as refundPayment,
   startPayment as start,
 } from "../../payments/service";
@@ -19,12 +18,7 @@ import type * as routes from "./payments.routes";
 
 type Ctx = Context<AppEnv>;
 
-const deps = (c: Ctx) => paymentDeps(c.env, c.get("config"), (work) => c.executionCtx.waitUntil(work));
-
-/** Maps a service failure to the error envelope, keeping its machine reason in `details`. */
-function refuse(failure: Failure): never {
-  throw new ApiError(failure.code, failure.message, { details: { reason: failure.reason, ...failure.details } });
-}
+const deps = (c: Ctx) => paymentDepsFor(c.env, c.get("config"), (work) => c.executionCtx.waitUntil(work));
 
 /** Reads a gateway's JSON body; a body that is not JSON is the sender's error (400), never ours. */
 async function jsonBody(c: Ctx): Promise<unknown> {
@@ -52,13 +46,13 @@ export const startPayment: AppRouteHandler<typeof routes.startPayment> = async (
   return idempotent(c, { key, scope: `POST /trips/${id}/payments`, body }, async () => {
     const result = await start(await deps(c), {
       customerId: c.get("auth").userId,
-      tripId: id,
+      payable: { type: "trip", id },
       method: body.method,
       phone: body.phone,
       paymentMethod: body.payment_method,
       idempotencyKey: key,
     });
-    if (!result.ok) refuse(result);
+    if (!result.ok) throw refusalError(result);
     const sandbox = result.payment.gateway === "sandbox" ? "SANDBOX (no real money moves): " : "";
     return ok(
       c,
@@ -100,7 +94,7 @@ export const mpesaCallback: AppRouteHandler<typeof routes.mpesaCallback> = async
   const d = await deps(c);
   await requireSecret(c.req.valid("param").secret, d.gateways.callbackSecret);
   const result = await handleStkCallback(d, await jsonBody(c));
-  if (!result.ok) refuse(result);
+  if (!result.ok) throw refusalError(result);
   return acknowledged(c, result.outcome);
 };
 
@@ -108,7 +102,7 @@ export const mpesaResult: AppRouteHandler<typeof routes.mpesaResult> = async (c)
   const d = await deps(c);
   await requireSecret(c.req.valid("param").secret, d.gateways.callbackSecret);
   const result = await handleB2cResult(d, await jsonBody(c));
-  if (!result.ok) refuse(result);
+  if (!result.ok) throw refusalError(result);
   return acknowledged(c, result.outcome);
 };
 
@@ -116,7 +110,7 @@ export const stripeWebhook: AppRouteHandler<typeof routes.stripeWebhook> = async
   // The signature covers the exact bytes received: read the raw text before anything parses it.
   const raw = await c.req.text();
   const result = await handleCardWebhook(await deps(c), raw, c.req.raw.headers);
-  if (!result.ok) refuse(result);
+  if (!result.ok) throw refusalError(result);
   return acknowledged(c, result.outcome);
 };
 
@@ -125,7 +119,7 @@ export const adminListPayments: AppRouteHandler<typeof routes.adminListPayments>
   const rows = await listPayments(c.get("db"), {
     status: q.status,
     method: q.method,
-    tripId: q.trip_id,
+    payable: q.trip_id ? { type: "trip", id: q.trip_id } : undefined,
     flagged: q.flagged === "true",
     limit: q.limit,
     offset: q.offset,
@@ -146,7 +140,7 @@ export const adminRefund: AppRouteHandler<typeof routes.adminRefund> = async (c)
         reason: body.reason,
         adminId: c.get("auth").userId,
       });
-      if (!result.ok) refuse(result);
+      if (!result.ok) throw refusalError(result);
       return ok(
         c,
         { refund: refundView(result.refund), payment: paymentView(result.payment) },

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PAYMENT_METHODS, PAYMENT_STATUSES } from "../../domain/payment-state";
+import { PAYABLE_TYPES, PAYMENT_METHODS, PAYMENT_STATUSES } from "../../domain/payment-state";
 import { Phone } from "../../lib/schemas";
 
 /** Money-moving POSTs require the key: a retry must never move money twice. */
@@ -77,7 +77,10 @@ export const AdminPaymentsQuery = z.strictObject({
 export const PaymentView = z
   .object({
     id: z.string(),
-    trip_id: z.string(),
+    payable: z
+      .object({ type: z.enum(PAYABLE_TYPES), id: z.string() })
+      .openapi({ description: "What this payment pays for: a trip today; orders and invoices next" }),
+    trip_id: z.string().nullable().openapi({ description: "The trip paid for, when the payable is a trip" }),
     customer_id: z.string(),
     method: z.enum(PAYMENT_METHODS),
     gateway: z.string().openapi({ description: "mpesa, stripe, cash, or sandbox (local fake: no real money)" }),

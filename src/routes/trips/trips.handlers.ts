@@ -5,7 +5,7 @@ import { sha256Hex } from "../../accounts/tokens";
 import { emergencyAlerts, trips } from "../../db/schema";
 import type { TripStatus } from "../../domain/trip-state";
 import { ok } from "../../lib/envelope";
-import { ApiError } from "../../lib/errors";
+import { ApiError, refusalError } from "../../lib/errors";
 import { publicCandidate, searchNearby } from "../../presence/service";
 import { claimTrip, loadCustomer, type NewTrip, prepareTrip, toNewTrip } from "../../trips/service";
 import type { OpResult, WatcherHandover } from "../../trips/trip-room";
@@ -22,7 +22,7 @@ const room = (c: Ctx, id: string) => c.env.TRIP_ROOM.getByName(id);
 /** Maps a room's refusal to the error envelope, keeping its machine reason in `details`. */
 function unwrap<T>(result: OpResult<T>): T {
   if (result.ok) return result.trip;
-  throw new ApiError(result.code, result.message, { details: { reason: result.reason } });
+  throw refusalError(result);
 }
 
 /**
@@ -154,7 +154,7 @@ export const assignService: AppRouteHandler<typeof routes.assignService> = async
 async function respond(c: Ctx, response: "accepted" | "rejected") {
   const { id } = c.req.param() as { id: string };
   const outcome = await room(c, id).respond(c.get("auth").userId, response);
-  if (!outcome.ok) throw new ApiError(outcome.code as "CONFLICT", outcome.message, { details: { reason: outcome.reason } });
+  if (!outcome.ok) throw refusalError(outcome);
   return ok(c, { trip_id: id, response, ...(outcome.customer ? { customer: outcome.customer } : {}) }, `Offer ${response}`);
 }
 export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => respond(c, "accepted");
