@@ -82,7 +82,8 @@ try {
   const files = Object.entries(output.inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput);
 
   console.log(`Worker bundle (wrangler deploy --dry-run): ${raw} KiB, gzip ${gzip} KiB; budget ${budget} KiB gzip`);
-  console.log(`\nLargest contributors (minified bytes in the bundle, before gzip):`);
+  const ours = groups.filter(([name]) => name.startsWith("src/")).reduce((sum, [, bytes]) => sum + bytes, 0);
+  console.log(`\nLargest contributors (minified bytes in the bundle, before gzip; all of src/ is ${kib(ours).trim()}):`);
   for (const [name, bytes] of groups.slice(0, top)) console.log(`${kib(bytes)}  ${name}`);
   console.log(`\nLargest files:`);
   for (const [file, { bytesInOutput }] of files.slice(0, top)) console.log(`${kib(bytesInOutput)}  ${file}`);
