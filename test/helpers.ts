@@ -1,19 +1,37 @@
 import { env, exports } from "cloudflare:workers";
+import { checkContract } from "./support/contract";
 
 export const BASE = "http://api.test";
 
-/** Calls the Worker under test through its real fetch handler (all middleware included). */
-export function call(path: string, init: RequestInit & { json?: unknown; token?: string; ip?: string } = {}) {
-  const headers = new Headers(init.headers);
-  if (init.json !== undefined) headers.set("content-type", "application/json");
-  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-  if (init.ip) headers.set("cf-connecting-ip", init.ip);
-  const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
-  return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
+/** Options of `call()`: a JSON body, a bearer token, a client address; `contract: false` skips the document check. */
+export type CallInit = RequestInit & { json?: unknown; token?: string; ip?: string; contract?: false };
+
+/**
+ * Calls the Worker under test through its real fetch handler (all middleware included), and checks
+ * the answer against the OpenAPI document (test/support/contract.ts): an undocumented status or a
+ * body that does not parse with the documented schema fails the test.
+ */
+export async function call(path: string, init: CallInit = {}) {
+  const { json, token, ip, contract, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set("content-type", "application/json");
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  if (ip) headers.set("cf-connecting-ip", ip);
+  const body = json !== undefined ? JSON.stringify(json) : rest.body;
+  const request = new Request(`${BASE}${path}`, { ...rest, headers, body });
+  return fetchChecked(request, contract);
+}
+
+/** Sends a prepared request to the Worker and checks its answer against the document (unless `contract` is false). */
+export async function fetchChecked(request: Request, contract?: false) {
+  const probe = contract === false ? null : request.clone();
+  const response = await exports.default.fetch(request);
+  if (probe) await checkContract(probe, response);
+  return response;
 }
 
 /** Parses an envelope response, returning status and body together for compact assertions. */
-export async function callJson<T = any>(path: string, init: Parameters<typeof call>[1] = {}) {
+export async function callJson<T = any>(path: string, init: CallInit = {}) {
   const res = await call(path, init);
   const body = (await res.json()) as T;
   return { status: res.status, body, headers: res.headers };

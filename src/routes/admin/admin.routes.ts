@@ -80,6 +80,7 @@ export const toggleActive = route(ADMIN, {
   tags,
   summary: "Activate or deactivate a user (deactivation ends their sessions and sockets at once)",
   request: { params: IdParam, body: { content: { "application/json": { schema: ReasonBody } }, required: false } },
+  errors: { 404: "No such user", 409: "Admins cannot deactivate themselves" },
   responses: { 200: reply("New state", z.object({ id: z.string(), is_active: z.boolean() })) },
 });
 
@@ -93,6 +94,7 @@ export const verifyProvider = route(ADMIN, {
   tags,
   summary: "Approve or reject a provider (rejection takes them offline)",
   request: { params: IdParam, body: json(VerifyBody) },
+  errors: { 404: "No such provider" },
   responses: { 200: reply("Verification recorded", z.object({ id: z.string(), verification_status: z.string() })) },
 });
 

@@ -21,10 +21,8 @@ export const register = route("public", {
   description:
     "Accepts our canonical shape (`role`) and Fix On Call's seed shape (`user_type`: driver = customer, mechanic = provider). Admin accounts cannot be self-registered. Providers start unverified.",
   request: { body: json(RegisterBody) },
-  responses: {
-    201: reply("Account created and logged in", AuthResult),
-    409: reply("Email or phone already registered", z.null()),
-  },
+  errors: { 403: "Admin accounts cannot be self-registered", 409: "Email or phone already registered" },
+  responses: { 201: reply("Account created and logged in", AuthResult) },
 });
 
 export const login = route("public", {
@@ -34,6 +32,7 @@ export const login = route("public", {
   summary: "Log in with email and password",
   description: "Repeated failures slow down, then lock the account (and the address) for 15 minutes with 429 and Retry-After.",
   request: { body: json(LoginBody) },
+  errors: { 401: "Wrong email or password", 403: "The account is deactivated" },
   responses: { 200: reply("Logged in", AuthResult) },
 });
 
@@ -44,6 +43,7 @@ export const refresh = route("public", {
   summary: "Rotate a refresh token",
   description: "Every refresh token works once. Presenting a rotated token revokes its whole session.",
   request: { body: json(RefreshBody) },
+  errors: { 401: "The refresh token is invalid, expired or already used (its session is then revoked)" },
   responses: { 200: reply("New token pair", TokenPair) },
 });
 
@@ -61,6 +61,7 @@ export const getProfile = route("authenticated", {
   path: "/profile",
   tags,
   summary: "Read my profile",
+  errors: { 404: "The account no longer exists" },
   responses: { 200: reply("The caller's profile", UserProfile) },
 });
 
@@ -72,6 +73,11 @@ export const updateProfile = route("authenticated", {
   description:
     "Everyone: name, email, phone, new_password (the last three need current_password). Customers: vehicles, emergency_contacts. Providers: experience_years, service_radius_km, specializations (service types, vehicle and licence details change only through re-verification). Partners: company_name, partner_type, fleet_size. Vendors: business_name.",
   request: { body: json(ProfileUpdateBody) },
+  errors: {
+    403: "current_password is not correct",
+    404: "The account no longer exists",
+    409: "Another account already uses this email or phone",
+  },
   responses: { 200: reply("Updated profile", UserProfile) },
 });
 

@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { ErrorEnvelope } from "../../lib/envelope";
 import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import { CancelBody, IdempotencyHeaders } from "../trips/trips.schemas";
@@ -12,8 +11,7 @@ const BookingList = z.object({
   limit: z.number(),
   offset: z.number(),
 });
-const failure = (description: string) => ({ description, content: { "application/json": { schema: ErrorEnvelope } } });
-const notYours = failure("Not found (or not yours)");
+const notYours = "Not found (or not yours)";
 
 const create = (path: string, summary: string) =>
   route(["customer"], {
@@ -24,11 +22,13 @@ const create = (path: string, summary: string) =>
     description:
       "Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe.",
     request: { body: json(NewBookingBody), headers: IdempotencyHeaders },
+    errors: {
+      409: "The first request with this Idempotency-Key is still running",
+      503: "The booking could not be scheduled; nothing was created",
+    },
     responses: {
       201: reply("Booking created", BookingViewSchema),
       200: reply("Replay of an earlier request with the same Idempotency-Key", BookingViewSchema),
-      409: failure("The first request with this Idempotency-Key is still running"),
-      503: failure("The booking could not be scheduled; nothing was created"),
     },
   });
 /** Fix On Call's path. */
@@ -56,7 +56,8 @@ export const getBooking = route("authenticated", {
   tags,
   summary: "A booking (its customer and admins)",
   request: { params: IdParam },
-  responses: { 200: reply("The booking", BookingViewSchema), 404: notYours },
+  errors: { 404: notYours },
+  responses: { 200: reply("The booking", BookingViewSchema) },
 });
 
 export const cancelBooking = route("authenticated", {
@@ -67,9 +68,6 @@ export const cancelBooking = route("authenticated", {
   description:
     "Before dispatch: cancelled at no charge. After dispatch: the booking's trip is cancelled through the trip's own rules (customers until the provider arrives) and its refund policy.",
   request: { params: IdParam, body: json(CancelBody) },
-  responses: {
-    200: reply("Cancelled", BookingViewSchema),
-    404: notYours,
-    409: failure("Already cancelled, failed, or its trip can no longer be cancelled"),
-  },
+  errors: { 404: notYours, 409: "Already cancelled, failed, or its trip can no longer be cancelled" },
+  responses: { 200: reply("Cancelled", BookingViewSchema) },
 });

@@ -17,9 +17,9 @@ const health = route("public", {
   path: "/health",
   tags: ["Health"],
   summary: "Liveness and database check",
+  errors: { 503: "The database did not answer" },
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: envelopeOf(Health) } } },
-    503: { description: "The database did not answer" },
   },
 });
 

@@ -55,6 +55,7 @@ export const markRead = route("authenticated", {
   tags,
   summary: "Mark one of my notifications read",
   request: { params: NotificationId },
+  errors: { 404: "Not found (or not yours)" },
   responses: { 200: reply("Marked", z.object({ id: z.string(), read: z.literal(true) })) },
 });
 

@@ -54,8 +54,6 @@ export const providerSocket = route(["provider"], {
   description:
     "Authenticate with `Sec-WebSocket-Protocol: fixoncall.v1, bearer.<access token>` or `?ticket=` from POST /api/auth/socket-ticket. Only verified, active providers. Send `{type:'position', latitude, longitude, heading?, speed?, accuracy?, timestamp?}` (or Toota's bare `{latitude, longitude}`) every 2-5 s and `{type:'availability', available}`. The text frame `ping` is answered `pong` without waking the server; the server sends `{type:'ping'}` every 30 s. A newer socket of the same provider replaces an older one (close code 4001); deactivation closes with 4003.",
   request: { query: ProviderSocketQuery },
-  responses: {
-    101: { description: "Switching protocols" },
-    426: { description: "Not a WebSocket upgrade" },
-  },
+  errors: { 403: "Not a verified, active provider", 426: "Not a WebSocket upgrade" },
+  responses: { 101: { description: "Switching protocols" } },
 });

@@ -33,6 +33,7 @@ export const sos = route(["customer", "provider"], {
   tags,
   summary: "Raise an SOS during a trip (ops alerted at once; the customer's emergency contacts get an SMS)",
   request: { params: IdParam, body: { content: { "application/json": { schema: SosBody } }, required: false } },
+  errors: { 404: "Not found (or not a party to this trip)" },
   responses: { 201: reply("Alert raised", Alert) },
 });
 
@@ -52,6 +53,7 @@ export const createShare = route(["customer"], {
   tags,
   summary: "Create an expiring read-only link for a trusted contact to follow the trip",
   request: { params: IdParam, body: { content: { "application/json": { schema: ShareBody } }, required: false } },
+  errors: { 404: "Not found (or not your trip)" },
   responses: { 201: reply("Share link", z.object({ url: z.string(), token: z.string(), expires_at: z.string() })) },
 });
 
@@ -61,6 +63,7 @@ export const revokeShares = route(["customer"], {
   tags,
   summary: "Revoke every share link of the trip",
   request: { params: IdParam },
+  errors: { 404: "Not found (or not your trip)" },
   responses: { 200: reply("Revoked", z.object({ revoked: z.number() })) },
 });
 
@@ -76,10 +79,8 @@ export const viewShare = route("public", {
   tags,
   summary: "Follow a shared trip (no login; the link itself is the permission, until it expires)",
   request: { params: TokenParam },
-  responses: {
-    200: reply("Shared trip", z.record(z.string(), z.unknown())),
-    404: reply("Unknown, expired or revoked", z.null()),
-  },
+  errors: { 404: "Unknown, expired or revoked" },
+  responses: { 200: reply("Shared trip", z.record(z.string(), z.unknown())) },
 });
 
 export const AlertsQuery = z.strictObject({
@@ -102,6 +103,7 @@ export const resolveAlert = route(["admin"], {
   tags: ["Admin"],
   summary: "Resolve an alert",
   request: { params: IdParam, body: json(z.strictObject({ note: z.string().trim().min(3).max(300) })) },
+  errors: { 404: "No such alert" },
   responses: { 200: reply("Resolved", Alert) },
 });
 
@@ -110,5 +112,6 @@ export const opsSocket = route(["admin"], {
   path: "/admin/ws",
   tags: ["Admin"],
   summary: "Ops socket (WebSocket): SOS and breakdown alerts the moment they happen",
-  responses: { 101: { description: "Switching protocols" }, 426: { description: "Not a WebSocket upgrade" } },
+  errors: { 426: "Not a WebSocket upgrade" },
+  responses: { 101: { description: "Switching protocols" } },
 });

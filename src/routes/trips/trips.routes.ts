@@ -27,7 +27,10 @@ const TripList = z.object({
   offset: z.number(),
 });
 const PARTIES = ["customer", "provider", "admin"] as const;
-const socket = { 101: { description: "Switching protocols" }, 426: { description: "Not a WebSocket upgrade" } };
+const socket = { 101: { description: "Switching protocols" } };
+const notYours = "Not found (or not yours)";
+/** The errors of an operation on an existing trip: not visible to the caller, or not allowed in its current state. */
+const onTrip = { 404: notYours, 409: "Not allowed in the trip's current state (the envelope's `reason` says why)" };
 
 export const createTrip = route(["customer"], {
   method: "post",
@@ -37,6 +40,7 @@ export const createTrip = route(["customer"], {
   description:
     "The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe.",
   request: { body: json(NewTripBody), headers: IdempotencyHeaders },
+  errors: { 409: "The first request with this Idempotency-Key is still running" },
   responses: {
     201: reply("Trip created", Created),
     200: reply("Replay of an earlier request with the same Idempotency-Key", Created),
@@ -49,6 +53,7 @@ export const serviceRequest = route(["customer"], {
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: request roadside service",
   request: { body: json(ServiceRequestBody), headers: IdempotencyHeaders },
+  errors: { 409: "The first request with this Idempotency-Key is still running" },
   responses: { 201: reply("Service requested", Created), 200: reply("Replay", Created) },
 });
 
@@ -76,7 +81,8 @@ export const getTrip = route(PARTIES, {
   tags,
   summary: "A trip's live state (its customer, its provider, admins)",
   request: { params: IdParam },
-  responses: { 200: reply("The trip", TripViewSchema), 404: reply("Not found (or not yours)", z.null()) },
+  errors: { 404: notYours },
+  responses: { 200: reply("The trip", TripViewSchema) },
 });
 
 export const getTripStatus = route(PARTIES, {
@@ -85,6 +91,7 @@ export const getTripStatus = route(PARTIES, {
   tags,
   summary: "Toota: a trip's status",
   request: { params: IdParam },
+  errors: { 404: notYours },
   responses: { 200: reply("Status", z.object({ trip_status: z.string(), seq: z.number() })) },
 });
 
@@ -95,6 +102,7 @@ export const offerTrip = route(["customer", "admin"], {
   summary: "Offer the trip to a provider of your choice (Toota confirm_driver)",
   description: "The provider gets new_trip_request and has 30 seconds to answer.",
   request: { params: IdParam, body: json(OfferBody) },
+  errors: onTrip,
   responses: { 200: reply("Offer sent", TripViewSchema) },
 });
 
@@ -104,6 +112,7 @@ export const assignService = route(["customer", "admin"], {
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: assign a mechanic (an offer they must accept within 30 s)",
   request: { params: IdParam, body: json(AssignBody) },
+  errors: onTrip,
   responses: { 200: reply("Offer sent", TripViewSchema) },
 });
 
@@ -114,6 +123,7 @@ const answer = (path: string, summary: string) =>
     tags,
     summary,
     request: { params: IdParam },
+    errors: onTrip,
     responses: {
       200: reply("Answer recorded", z.object({ trip_id: z.string(), response: z.string(), customer: z.unknown().optional() })),
     },
@@ -127,6 +137,7 @@ export const updateStatus = route(PARTIES, {
   tags,
   summary: "Move a trip along (provider: en_route, arrived, in_progress, completed; anyone allowed: cancelled with a reason)",
   request: { params: IdParam, body: json(StatusBody) },
+  errors: onTrip,
   responses: { 200: reply("Updated", TripViewSchema) },
 });
 
@@ -136,6 +147,7 @@ export const serviceStatus = route(PARTIES, {
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: update a service's status",
   request: { params: IdParam, body: json(StatusBody) },
+  errors: onTrip,
   responses: { 200: reply("Updated", TripViewSchema) },
 });
 
@@ -145,6 +157,7 @@ export const cancelTrip = route(PARTIES, {
   tags,
   summary: "Cancel with a reason (customers until the provider arrives)",
   request: { params: IdParam, body: json(CancelBody) },
+  errors: onTrip,
   responses: { 200: reply("Cancelled", TripViewSchema) },
 });
 
@@ -154,6 +167,7 @@ export const cashCollected = route(["provider"], {
   tags,
   summary: "Provider confirms the cash was collected (required before a cash job starts)",
   request: { params: IdParam },
+  errors: onTrip,
   responses: { 200: reply("Recorded", TripViewSchema) },
 });
 
@@ -163,6 +177,7 @@ export const reassignTrip = route(["admin"], {
   tags,
   summary: "Admin: take the trip off its provider and dispatch it again",
   request: { params: IdParam, body: json(ReassignBody) },
+  errors: onTrip,
   responses: { 200: reply("Reassigned", TripViewSchema) },
 });
 
@@ -174,6 +189,7 @@ export const watchTrip = route(PARTIES, {
   description:
     "Reconnect with ?since=<last seq> to receive what you missed (or a snapshot). Providers may send {type:'position'}, {trip_status} (Toota words), {type:'cash_collected'}; customers {type:'cancel', reason}.",
   request: { params: IdParam, query: WatchQuery },
+  errors: { 404: notYours, 426: "Not a WebSocket upgrade" },
   responses: socket,
 });
 
@@ -183,6 +199,7 @@ export const tootaTripSocket = route(["customer"], {
   tags,
   summary: "Toota's trip-request socket: create_trip, confirm_driver, nearest drivers, then live updates",
   request: { query: DraftSocketQuery },
+  errors: { 426: "Not a WebSocket upgrade" },
   responses: socket,
 });
 
