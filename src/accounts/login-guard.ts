@@ -57,6 +57,9 @@ const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
  * parallel guesses cannot all slip through; a success then clears the count (`succeed`).
  */
 export class LoginGuard extends DurableObject<Env> {
+  /** Set when this object wiped its storage (version included) and has not written since. */
+  private wiped = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void this.ctx.blockConcurrencyWhile(async () => {
@@ -66,6 +69,13 @@ export class LoginGuard extends DurableObject<Env> {
 
   /** Reserves an attempt: denied while slowed down or locked, otherwise counted as a failure. */
   async begin(policy: GuardPolicy): Promise<GuardDecision> {
+    if (this.wiped) {
+      // Stamp the version again before the first write after a wipe. Done before the read, so
+      // nothing awaits between reading the count and writing it back (that would let a parallel
+      // attempt read the same count).
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+      this.wiped = false;
+    }
     const now = Date.now();
     let state = (await this.readState()) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
     if (now < state.nextAllowedAt) {
@@ -79,8 +89,6 @@ export class LoginGuard extends DurableObject<Env> {
     // would otherwise reach hours and shut out everyone behind a shared carrier NAT.
     else if (failures >= policy.slowAfter)
       delay = Math.min(policy.lockMs, policy.baseDelayMs * 2 ** (failures - policy.slowAfter));
-    // Cheap when already stamped; needed when the idle sweep wiped this key while it stayed in memory.
-    await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
     await this.ctx.storage.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt: now + delay });
     await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
     return { allowed: true };
@@ -90,6 +98,7 @@ export class LoginGuard extends DurableObject<Env> {
   async succeed(clearAll: boolean): Promise<void> {
     if (clearAll) {
       await this.ctx.storage.deleteAll();
+      this.wiped = true;
       return;
     }
     const state = await this.readState();
@@ -106,6 +115,7 @@ export class LoginGuard extends DurableObject<Env> {
   /** Forget idle keys so storage does not grow with every address that ever failed a login. */
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
+    this.wiped = true;
   }
 
   /**

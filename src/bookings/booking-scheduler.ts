@@ -49,6 +49,9 @@ export const RETRY_DELAYS_MS = [10_000, 30_000, 60_000, 120_000, 300_000] as con
  * harmless.
  */
 export class BookingScheduler extends DurableObject<Env> {
+  /** Set when this object wiped its storage (version included) and has not written since. */
+  private wiped = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void this.ctx.blockConcurrencyWhile(async () => {
@@ -59,10 +62,14 @@ export class BookingScheduler extends DurableObject<Env> {
   /** Arms the timer for a booking. Idempotent: arming the same booking again re-arms the same time. */
   async schedule(bookingId: string, dueAt: number): Promise<void> {
     const input = ScheduleInput.parse({ bookingId, dueAt });
+    if (this.wiped) {
+      // Stamp the version again before the first write after a wipe, and before the read, so
+      // nothing awaits between reading the job and writing it back.
+      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
+      this.wiped = false;
+    }
     const job = await this.readJob();
     if (job && job.bookingId !== input.bookingId) throw new Error("a booking scheduler serves one booking");
-    // Cheap when already stamped; needed when this object was wiped after an earlier booking run.
-    await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
     await this.writeJob({ ...input, attempts: job?.attempts ?? 0 });
     await this.ctx.storage.setAlarm(input.dueAt);
   }
@@ -71,6 +78,7 @@ export class BookingScheduler extends DurableObject<Env> {
   async cancel(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.wiped = true;
   }
 
   /** The pending job, or null once the booking is done; for tests and operations. */
@@ -94,6 +102,7 @@ export class BookingScheduler extends DurableObject<Env> {
       return;
     }
     await this.ctx.storage.deleteAll();
+    this.wiped = true;
   }
 
   /** A failure on our side: try again on our own schedule, or give the booking up once it is spent. */
@@ -113,6 +122,7 @@ export class BookingScheduler extends DurableObject<Env> {
       // If even this fails, the alarm throws and the runtime's own retries take over.
       await abandonBooking(this.env, job.bookingId, "dispatch_error");
       await this.ctx.storage.deleteAll();
+      this.wiped = true;
       return;
     }
     await this.writeJob({ ...job, attempts: job.attempts + 1 });
