@@ -365,8 +365,11 @@ describe("cell object boundaries", () => {
     const tripId = crypto.randomUUID();
     const link = providerLink(env, cellOf(point), provider.id);
     expect(await link.deliver(offerWithdrawn(tripId, "cancelled"))).toBe(true);
-    const frame = await socket.next("offer_withdrawn");
-    expect(ProviderServerMessage.parse(frame)).toEqual({ type: "offer_withdrawn", trip_id: tripId, reason: "cancelled" });
+    expect(await socket.nextAs("offer_withdrawn", ProviderServerMessage)).toEqual({
+      type: "offer_withdrawn",
+      trip_id: tripId,
+      reason: "cancelled",
+    });
     // Nobody there: the sender learns it at once (an offer is then declined, not left to time out).
     expect(await providerLink(env, cellOf(point), crypto.randomUUID()).deliver(offerWithdrawn(tripId, "cancelled"))).toBe(false);
   });

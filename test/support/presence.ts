@@ -73,6 +73,14 @@ export class TestSocket {
     }
   }
 
+  /**
+   * Like `next`, read through the protocol's schema (e.g. `ProviderServerMessage`), so a test fails
+   * when a frame drifts from what phones are promised, not only when a field it checks is missing.
+   */
+  async nextAs<T>(type: string, schema: { parse(value: unknown): T }, ms = 2000): Promise<T> {
+    return schema.parse(await this.next(type, ms));
+  }
+
   /** Waits until the server has processed everything sent so far (frames are handled in order). */
   async sync() {
     this.send({ type: "ping" });
