@@ -1,7 +1,8 @@
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { refreshTokens, sessions, users } from "../db/schema";
-import { ApiError } from "../lib/errors";
+import { type Outcome, refuse } from "../domain/refusal";
+import type { Role } from "../domain/vocabulary";
 import { REFRESH_TOKEN_TTL_MS, randomToken, sha256Hex } from "./tokens";
 
 export interface SessionMeta {
@@ -32,7 +33,15 @@ export async function startSession(db: Db, userId: string, meta: SessionMeta, no
   return { sessionId, refreshToken };
 }
 
-const invalidRefresh = () => new ApiError("UNAUTHORIZED", "The refresh token is invalid or has expired");
+const invalidRefresh = refuse("UNAUTHORIZED", "refresh_invalid", "The refresh token is invalid or has expired");
+const reused = refuse("UNAUTHORIZED", "refresh_reused", "This refresh token was already used; the session has been revoked");
+
+/** A rotated refresh token: the new token, its session and who it belongs to (as D1 says now). */
+export type Rotated = Outcome<{
+  refreshToken: string;
+  sessionId: string;
+  user: { id: string; role: Role; tokenVersion: number };
+}>;
 
 /**
  * Exchanges a refresh token for a new one (rotation). A token that was already rotated away is
@@ -40,7 +49,7 @@ const invalidRefresh = () => new ApiError("UNAUTHORIZED", "The refresh token is 
  * single-use mark is a compare-and-set (`used_at IS NULL`), so two concurrent refreshes with the same
  * token cannot both win: the loser is treated as reuse.
  */
-export async function rotateRefreshToken(db: Db, presented: string, now = Date.now()) {
+export async function rotateRefreshToken(db: Db, presented: string, now = Date.now()): Promise<Rotated> {
   const tokenHash = await sha256Hex(presented);
   const row = await db
     .select({
@@ -60,12 +69,12 @@ export async function rotateRefreshToken(db: Db, presented: string, now = Date.n
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(refreshTokens.tokenHash, tokenHash))
     .get();
-  if (!row || row.revokedAt || !row.isActive) throw invalidRefresh();
+  if (!row || row.revokedAt || !row.isActive) return invalidRefresh;
   if (row.usedAt) {
     await revokeSession(db, row.sessionId, "refresh_token_reuse", now);
-    throw new ApiError("UNAUTHORIZED", "This refresh token was already used; the session has been revoked");
+    return reused;
   }
-  if (row.expiresAt.getTime() <= now || row.sessionExpiresAt.getTime() <= now) throw invalidRefresh();
+  if (row.expiresAt.getTime() <= now || row.sessionExpiresAt.getTime() <= now) return invalidRefresh;
 
   const claimed = await db
     .update(refreshTokens)
@@ -74,7 +83,7 @@ export async function rotateRefreshToken(db: Db, presented: string, now = Date.n
     .run();
   if (claimed.meta.changes !== 1) {
     await revokeSession(db, row.sessionId, "refresh_token_reuse", now);
-    throw new ApiError("UNAUTHORIZED", "This refresh token was already used; the session has been revoked");
+    return reused;
   }
   const refreshToken = randomToken();
   await db.insert(refreshTokens).values({
@@ -84,6 +93,7 @@ export async function rotateRefreshToken(db: Db, presented: string, now = Date.n
     expiresAt: row.sessionExpiresAt,
   });
   return {
+    ok: true,
     refreshToken,
     sessionId: row.sessionId,
     user: { id: row.userId, role: row.role, tokenVersion: row.tokenVersion },

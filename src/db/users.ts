@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Country } from "../domain/vocabulary";
-import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "../routes/auth/auth.schemas";
+import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "../accounts/schemas";
 import type { Db } from "./client";
 import { customerVehicles, emergencyContacts, partnerProfiles, providerProfiles, users, vendorProfiles } from "./schema";
 

@@ -8,6 +8,7 @@
  */
 export type RefusalCode =
   | "BAD_REQUEST"
+  | "UNAUTHORIZED"
   | "FORBIDDEN"
   | "NOT_FOUND"
   | "CONFLICT"

@@ -2,13 +2,13 @@ import { and, asc, eq, exists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { providerPresence, providerProfiles, ratings, trips, users } from "../db/schema";
 import { averageRating, rateeSide } from "../domain/rating";
+import { type Outcome, refuse } from "../domain/refusal";
 import { actorFor } from "../domain/trip-state";
+import { bestEffort } from "../lib/best-effort";
 import type { AuthContext } from "../types";
 
 type RatingRow = typeof ratings.$inferSelect;
-type Refusal = { ok: false; code: "NOT_FOUND" | "CONFLICT"; reason: string; message: string };
-
-const notFound: Refusal = { ok: false, code: "NOT_FOUND", reason: "no_trip", message: "Trip not found" };
+const notFound = refuse("NOT_FOUND", "no_trip", "Trip not found");
 
 /** A rating as the API shows it; `rater_role` says which side of the trip gave it. */
 export function ratingView(r: RatingRow, customerId: string) {
@@ -47,14 +47,14 @@ export async function rateTrip(
   tripId: string,
   input: { stars: number; comment?: string | undefined },
   now = Date.now(),
-): Promise<{ ok: true; rating: RatingView } | Refusal> {
+): Promise<Outcome<{ rating: RatingView }>> {
   const trip = await tripParties(db, tripId);
   if (!trip) return notFound;
   const side = rateeSide(actorFor(caller, trip));
   if (!side) return notFound;
   const rateeId = side === "provider" ? trip.providerId : trip.customerId;
   if (trip.status !== "completed" || !rateeId) {
-    return { ok: false, code: "CONFLICT", reason: "not_completed", message: "A trip can be rated once it is completed" };
+    return refuse("CONFLICT", "not_completed", "A trip can be rated once it is completed");
   }
   const id = crypto.randomUUID();
   const inserted = exists(db.select({ one: sql`1` }).from(ratings).where(eq(ratings.id, id)));
@@ -84,16 +84,23 @@ export async function rateTrip(
       .where(eq(providerPresence.providerId, rateeId)),
   ]);
   if (insert.meta.changes !== 1) {
-    return { ok: false, code: "CONFLICT", reason: "already_rated", message: "You have already rated this trip" };
+    return refuse("CONFLICT", "already_rated", "You have already rated this trip");
   }
   const live = presence[0];
   const sum = totals[0];
   if (side === "provider" && live?.online && sum) {
     // Search ranks by rating from the live entry loaded at connect time; refresh it now. Best effort:
     // the sum in D1 is the truth, and the next connection loads it anyway.
-    await env.CELL_INDEX.getByName(live.homeCell)
-      .updateProfile(rateeId, { rating: averageRating(sum.total, sum.count), ratingCount: sum.count })
-      .catch(() => false);
+    await bestEffort(
+      "refresh rating in the live index",
+      () =>
+        env.CELL_INDEX.getByName(live.homeCell).updateProfile(rateeId, {
+          rating: averageRating(sum.total, sum.count),
+          ratingCount: sum.count,
+        }),
+      false,
+      { provider_id: rateeId },
+    );
   }
   return {
     ok: true,
@@ -117,7 +124,7 @@ export async function tripRatings(
   db: Db,
   caller: Pick<AuthContext, "userId" | "role">,
   tripId: string,
-): Promise<{ ok: true; ratings: RatingView[] } | Refusal> {
+): Promise<Outcome<{ ratings: RatingView[] }>> {
   const trip = await tripParties(db, tripId);
   if (!trip || !actorFor(caller, trip)) return notFound;
   const rows = await db.select().from(ratings).where(eq(ratings.tripId, tripId)).orderBy(asc(ratings.createdAt)).all();

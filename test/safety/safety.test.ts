@@ -1,6 +1,6 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { BASE, callJson, registerCustomer } from "../helpers";
+import { BASE, callJson, fetchChecked, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, TestSocket } from "../support/presence";
 import { nextEvent, watch } from "../support/trips";
 
@@ -16,7 +16,7 @@ async function makeAdmin() {
 }
 
 async function opsSocket(token: string) {
-  const res = await exports.default.fetch(
+  const res = await fetchChecked(
     new Request(`${BASE}/api/admin/ws`, {
       headers: { upgrade: "websocket", "sec-websocket-protocol": `fixoncall.v1, bearer.${token}` },
     }),

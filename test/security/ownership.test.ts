@@ -1,7 +1,7 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { BASE, callJson, registerCustomer } from "../helpers";
+import { BASE, callJson, fetchChecked, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset } from "../support/presence";
 
 /**
@@ -104,7 +104,7 @@ describe("every ID-taking route refuses people the ID does not belong to", () =>
     for (const stranger of strangers) {
       let status: number;
       if (path.endsWith("/ws")) {
-        const res = await exports.default.fetch(
+        const res = await fetchChecked(
           new Request(`${BASE}${url}`, {
             headers: { upgrade: "websocket", "sec-websocket-protocol": `fixoncall.v1, bearer.${stranger.token}` },
           }),

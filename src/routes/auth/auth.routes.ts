@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { json, reply, route } from "../../lib/route";
 import {
   AuthResult,
   LoginBody,
@@ -9,7 +8,8 @@ import {
   RegisterBody,
   TokenPair,
   UserProfile,
-} from "./auth.schemas";
+} from "../../accounts/schemas";
+import { json, reply, route } from "../../lib/route";
 
 const tags = ["Auth"];
 

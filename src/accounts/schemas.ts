@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
-import { Email, Password, PersonName, Phone, ShortText } from "../../lib/schemas";
+import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { Email, Password, PersonName, Phone, ShortText } from "../lib/schemas";
 
 export const Vehicle = z
   .strictObject({
