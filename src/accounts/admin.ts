@@ -1,0 +1,154 @@
+import { and, desc, eq, like, or, type SQL, sql } from "drizzle-orm";
+import { auditEntry } from "../db/audit";
+import type { Db } from "../db/client";
+import { providerProfiles, users } from "../db/schema";
+import { type Outcome, refuse } from "../domain/refusal";
+import type { Role } from "../domain/vocabulary";
+import { takeProviderOffline } from "../presence/service";
+import { revokeAllSessions } from "./sessions";
+
+/** The filters of the admin user search. */
+export interface UserQuery {
+  limit: number;
+  offset: number;
+  role?: Role | undefined;
+  status?: "active" | "inactive" | undefined;
+  verification?: "unverified" | "verified" | "rejected" | undefined;
+  q?: string | undefined;
+}
+
+/**
+ * Users matching the filters, newest first, with the total in the same D1 batch. The free-text
+ * search escapes LIKE's wildcards, so `%` in a query matches a percent sign and not everything.
+ */
+export async function findUsers(db: Db, q: UserQuery) {
+  const filters: SQL[] = [];
+  if (q.role) filters.push(eq(users.role, q.role));
+  if (q.status) filters.push(eq(users.isActive, q.status === "active"));
+  if (q.verification) filters.push(eq(providerProfiles.verificationStatus, q.verification));
+  if (q.q) {
+    const pattern = `%${q.q.replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
+    const match = or(
+      sql`${users.name} LIKE ${pattern} ESCAPE '\\'`,
+      sql`${users.email} LIKE ${pattern} ESCAPE '\\'`,
+      like(users.phone, pattern),
+    );
+    if (match) filters.push(match);
+  }
+  const where = filters.length ? and(...filters) : undefined;
+  const [rows, total] = await db.batch([
+    db
+      .select({
+        id: users.id,
+        email: users.email,
+        phone: users.phone,
+        name: users.name,
+        role: users.role,
+        country: users.country,
+        isActive: users.isActive,
+        verification: providerProfiles.verificationStatus,
+        createdAt: users.createdAt,
+        lastLoginAt: users.lastLoginAt,
+      })
+      .from(users)
+      .leftJoin(providerProfiles, eq(providerProfiles.userId, users.id))
+      .where(where)
+      .orderBy(desc(users.createdAt))
+      .limit(q.limit)
+      .offset(q.offset),
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(users)
+      .leftJoin(providerProfiles, eq(providerProfiles.userId, users.id))
+      .where(where),
+  ]);
+  return {
+    users: rows.map((u) => ({
+      id: u.id,
+      email: u.email,
+      phone: u.phone,
+      name: u.name,
+      role: u.role,
+      country: u.country,
+      is_active: u.isActive,
+      verification_status: u.verification,
+      created_at: u.createdAt.toISOString(),
+      last_login_at: u.lastLoginAt?.toISOString() ?? null,
+    })),
+    total: Number(total[0]?.n ?? 0),
+  };
+}
+
+/**
+ * Activates or deactivates a user, audited in the same batch. Deactivation takes effect everywhere
+ * at once: sessions revoked, access tokens dead (token version), a provider's socket closed.
+ */
+export async function toggleActive(
+  env: Env,
+  db: Db,
+  adminId: string,
+  id: string,
+  reason: string | null,
+): Promise<Outcome<{ isActive: boolean }>> {
+  const target = await db
+    .select({ id: users.id, role: users.role, isActive: users.isActive })
+    .from(users)
+    .where(eq(users.id, id))
+    .get();
+  if (!target) return refuse("NOT_FOUND", "no_user", "User not found");
+  if (target.id === adminId) return refuse("CONFLICT", "self_deactivation", "Admins cannot deactivate themselves");
+  const next = !target.isActive;
+  await db.batch([
+    db.update(users).set({ isActive: next, updatedAt: new Date() }).where(eq(users.id, id)),
+    auditEntry(db, {
+      adminId,
+      action: next ? "user.activate" : "user.deactivate",
+      targetType: "user",
+      targetId: id,
+      details: { reason },
+    }),
+  ]);
+  if (!next) {
+    await revokeAllSessions(db, id, "deactivated");
+    if (target.role === "provider") await takeProviderOffline(env, db, id, "Your account was deactivated");
+  }
+  return { ok: true, isActive: next };
+}
+
+/** Records an admin's verification decision, audited; a rejection takes the provider offline at once. */
+export async function verifyProvider(
+  env: Env,
+  db: Db,
+  adminId: string,
+  id: string,
+  decision: { decision: "approve" | "reject"; reason?: string | undefined },
+): Promise<Outcome<{ status: "verified" | "rejected" }>> {
+  const profile = await db
+    .select({ userId: providerProfiles.userId })
+    .from(providerProfiles)
+    .where(eq(providerProfiles.userId, id))
+    .get();
+  if (!profile) return refuse("NOT_FOUND", "no_provider", "Provider not found");
+  const status = decision.decision === "approve" ? "verified" : "rejected";
+  await db.batch([
+    db
+      .update(providerProfiles)
+      .set({
+        verificationStatus: status,
+        verificationNote: decision.reason ?? null,
+        verifiedAt: new Date(),
+        verifiedBy: adminId,
+        updatedAt: new Date(),
+      })
+      .where(eq(providerProfiles.userId, id)),
+    auditEntry(db, {
+      adminId,
+      action: `provider.${decision.decision}`,
+      targetType: "provider",
+      targetId: id,
+      details: { reason: decision.reason ?? null },
+    }),
+  ]);
+  if (status === "rejected") await takeProviderOffline(env, db, id, "Your verification was rejected");
+  return { ok: true, status };
+}
