@@ -188,9 +188,16 @@ export const trips = sqliteTable(
     distanceKm: real("distance_km").notNull(),
     durationMinutes: integer("duration_minutes").notNull(),
     surge: integer("surge", { mode: "boolean" }).notNull(),
+    /** The quote's parts (minor units) and multiplier, so a list shows the same quote as the trip. */
+    breakdownBase: integer("breakdown_base").notNull().default(0),
+    breakdownDistance: integer("breakdown_distance").notNull().default(0),
+    breakdownTime: integer("breakdown_time").notNull().default(0),
+    surgeMultiplier: real("surge_multiplier").notNull().default(1),
     paymentMethod: text("payment_method", { enum: PAYMENT_METHODS }).notNull(),
     paymentStatus: text("payment_status").notNull(),
     cashCollected: integer("cash_collected", { mode: "boolean" }).notNull().default(false),
+    /** Haulage: the provider reported arrival at the destination (a step inside in_progress). */
+    arrivedAtDestination: integer("arrived_at_destination", { mode: "boolean" }).notNull().default(false),
     cancelReason: text("cancel_reason"),
     cancelledBy: text("cancelled_by"),
     idempotencyKey: text("idempotency_key"),

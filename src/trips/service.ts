@@ -1,20 +1,26 @@
-import { and, eq } from "drizzle-orm";
-import type { z } from "zod";
-import type { Db } from "../db/client";
-import { createDb } from "../db/client";
-import { trips, users } from "../db/schema";
+import { eq } from "drizzle-orm";
+import { sha256Hex } from "../accounts/tokens";
+import { createDb, type Db } from "../db/client";
+import { users } from "../db/schema";
+import { insertTripClaim, listTripRows, tripByKey, tripParties } from "../db/trips";
 import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
 import { type Quote, quote } from "../domain/pricing";
+import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { countryAt } from "../domain/service-area";
+import type { TripStatus } from "../domain/trip-state";
 import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
-import { type PublicCandidate, publicCandidate, searchNearby } from "../presence/service";
-import type { NewTripInput } from "../routes/trips/trips.schemas";
-import { normaliseVehicleType, type TootaCreateTrip } from "./protocol";
+import { nearbyForTrip, type PublicCandidate, publicCandidate } from "../presence/service";
+import { raiseBreakdownAlert } from "../safety/service";
+import { AUTO_DISPATCH_WINDOW_MS, CHOICE_CANDIDATES, type ContactCard } from "./dispatch";
+import type { Flavor } from "./protocol";
 import { type PaymentMethod, type Place, type TripRecord, tripRow } from "./record";
-import type { DraftTrip } from "./trip-room";
-import { AUTO_DISPATCH_WINDOW_MS } from "./trip-room";
+import { type Caller, type Relation, relationTo } from "./relation";
+import type { NewTripInput } from "./requests";
+import { normaliseVehicleType, type TootaCreateTrip } from "./toota-protocol";
+import { type TripListItem, type TripView, tripRowView } from "./view";
+import { type DraftTrip, handoverRequest, type WatcherHandover } from "./watchers";
 
-/** A new trip, whichever door it came in by (REST canonical, Fix On Call, Toota's socket). */
+/** A new trip, whichever door it came in by (REST canonical, Fix On Call, Toota's socket, a booking). */
 export interface NewTrip {
   serviceType: ServiceType;
   vehicleType: VehicleType | null;
@@ -49,18 +55,13 @@ export interface Customer {
   email: string;
 }
 
-export type Prepared =
-  | { ok: true; record: TripRecord; available: PublicCandidate[] }
-  | { ok: false; reason: string; message: string; field?: string };
+export type Prepared = Outcome<{ record: TripRecord; available: PublicCandidate[] }>;
+export type Quoted = Outcome<{ country: Country; quote: Quote }>;
 
 /** Straight-line distance times the urban detour factor; a routing service can replace this later. */
 export function roadDistanceKm(a: Place, b: Place): number {
   return haversineKm(a, b) * ROAD_FACTOR;
 }
-
-export type Quoted =
-  | { ok: true; country: Country; quote: Quote }
-  | { ok: false; reason: string; message: string; field?: string };
 
 /**
  * Checks what zod cannot (the pickup lies in a service area, the destination in the same country,
@@ -70,27 +71,22 @@ export type Quoted =
 export function quoteNewTrip(input: NewTrip, at: Date): Quoted {
   const country = countryAt(input.pickup);
   if (!country)
-    return {
-      ok: false,
-      reason: "outside_service_area",
-      message: "The pickup is outside our service areas (Kenya, South Africa)",
-      field: "pickup",
-    };
+    return refuse(
+      "VALIDATION_ERROR",
+      "outside_service_area",
+      "The pickup is outside our service areas (Kenya, South Africa)",
+      "pickup",
+    );
   if (input.destination && countryAt(input.destination) !== country) {
-    return {
-      ok: false,
-      reason: "outside_service_area",
-      message: "The destination must be in the same country as the pickup",
-      field: "destination",
-    };
+    return refuse(
+      "VALIDATION_ERROR",
+      "outside_service_area",
+      "The destination must be in the same country as the pickup",
+      "destination",
+    );
   }
   if (input.paymentMethod === "mpesa" && country !== "KE") {
-    return {
-      ok: false,
-      reason: "mpesa_kenya_only",
-      message: "M-Pesa is available for trips in Kenya only",
-      field: "payment_method",
-    };
+    return refuse("VALIDATION_ERROR", "mpesa_kenya_only", "M-Pesa is available for trips in Kenya only", "payment_method");
   }
   const km = input.destination ? roadDistanceKm(input.pickup, input.destination) : 0;
   const minutes = (km / CITY_SPEED_KMH) * 60;
@@ -102,7 +98,7 @@ export function quoteNewTrip(input: NewTrip, at: Date): Quoted {
     durationMinutes: minutes,
     at,
   });
-  if (!priced.ok) return { ok: false, reason: "vehicle_required", message: priced.message, field: "vehicle_type" };
+  if (!priced.ok) return refuse("VALIDATION_ERROR", "vehicle_required", priced.message, "vehicle_type");
   return { ok: true, country, quote: priced.quote };
 }
 
@@ -119,15 +115,7 @@ export async function prepareTrip(
 ): Promise<Prepared> {
   const priced = quoteNewTrip(input, new Date(now));
   if (!priced.ok) return priced;
-  const { country } = priced;
-  const found = await searchNearby(env, {
-    lat: input.pickup.lat,
-    lng: input.pickup.lng,
-    radiusKm: 20,
-    limit: 10,
-    serviceType: input.serviceType,
-    vehicleType: input.serviceType === "haulage" ? (input.vehicleType ?? undefined) : undefined,
-  });
+  const found = await nearbyForTrip(env, input, { limit: CHOICE_CANDIDATES });
   const record: TripRecord = {
     id: tripId,
     customerId: customer.id,
@@ -140,7 +128,7 @@ export async function prepareTrip(
     vehicleType: input.vehicleType,
     status: "requested",
     dispatchMode: input.dispatchMode,
-    country,
+    country: priced.country,
     pickup: input.pickup,
     destination: input.destination,
     description: input.description,
@@ -169,6 +157,7 @@ export async function prepareTrip(
   return { ok: true, record, available: found.candidates.map(publicCandidate) };
 }
 
+/** The signed-in user as a customer who may request trips, or null for anyone else. */
 export async function loadCustomer(db: Db, userId: string): Promise<Customer | null> {
   const row = await db
     .select({ id: users.id, name: users.name, phone: users.phone, email: users.email, role: users.role })
@@ -187,16 +176,49 @@ export async function claimTrip(
   db: Db,
   record: TripRecord,
 ): Promise<{ claimed: true } | { claimed: false; existingId: string; sameRequest: boolean }> {
-  const inserted = await db.insert(trips).values(tripRow(record)).onConflictDoNothing().run();
-  if (inserted.meta.changes === 1) return { claimed: true };
+  if (await insertTripClaim(db, tripRow(record))) return { claimed: true };
   if (!record.idempotencyKey) return { claimed: false, existingId: record.id, sameRequest: true };
-  const existing = await db
-    .select({ id: trips.id, hash: trips.requestHash })
-    .from(trips)
-    .where(and(eq(trips.customerId, record.customerId), eq(trips.idempotencyKey, record.idempotencyKey)))
-    .get();
+  const existing = await tripByKey(db, record.customerId, record.idempotencyKey);
   if (!existing) throw new Error("trip claim conflicted but no trip holds the key");
   return { claimed: false, existingId: existing.id, sameRequest: existing.hash === record.requestHash };
+}
+
+const customersOnly = refuse("FORBIDDEN", "customers_only", "Only customers can request trips");
+
+/**
+ * `POST /api/trips` and Fix On Call's `POST /api/services/request`: quotes the trip, claims its id
+ * and the Idempotency-Key, creates its room (which starts dispatch) and, for a breakdown, alerts
+ * ops. A retry with the same key and body replays the first trip (`replayed`).
+ */
+export async function requestTrip(
+  env: Env,
+  db: Db,
+  userId: string,
+  input: NewTrip,
+  request: { body: unknown; idempotencyKey: string | undefined },
+): Promise<Outcome<{ trip: TripView; available: PublicCandidate[]; replayed: boolean }>> {
+  const customer = await loadCustomer(db, userId);
+  if (!customer) return customersOnly;
+  const prepared = await prepareTrip(env, crypto.randomUUID(), customer, input);
+  if (!prepared.ok) return { ...prepared, field: prepared.field ?? "(body)" };
+  const key = request.idempotencyKey;
+  const record = {
+    ...prepared.record,
+    idempotencyKey: key ?? null,
+    requestHash: key ? await sha256Hex(JSON.stringify(request.body)) : null,
+  };
+  const claim = await claimTrip(db, record);
+  if (!claim.claimed) {
+    if (!claim.sameRequest)
+      return refuse("VALIDATION_ERROR", "idempotency_mismatch", "This Idempotency-Key was already used with a different request");
+    const existing = await env.TRIP_ROOM.getByName(claim.existingId).view("customer");
+    if (!existing)
+      return refuse("CONFLICT", "in_progress", "The first request with this Idempotency-Key is still in progress; retry shortly");
+    return { ok: true, trip: existing, available: prepared.available, replayed: true };
+  }
+  const trip = await env.TRIP_ROOM.getByName(record.id).create(record);
+  if (record.serviceType === "breakdown") await raiseBreakdownAlert(env, db, record);
+  return { ok: true, trip, available: prepared.available, replayed: false };
 }
 
 /** Toota's `create_trip` on the trip-request socket: the same rules as the REST door. */
@@ -204,11 +226,16 @@ export async function createTripFromToota(
   env: Env,
   draft: DraftTrip,
   caller: { userId: string },
-  m: z.infer<typeof TootaCreateTrip>,
+  m: TootaCreateTrip,
 ): Promise<Prepared> {
   const vehicleType = normaliseVehicleType(m.vehicle_type);
   if (!vehicleType || vehicleType === "tow_truck") {
-    return { ok: false, reason: "invalid_vehicle_type", message: `Unknown vehicle type ${JSON.stringify(m.vehicle_type)}` };
+    return refuse(
+      "VALIDATION_ERROR",
+      "invalid_vehicle_type",
+      `Unknown vehicle type ${JSON.stringify(m.vehicle_type)}`,
+      "vehicle_type",
+    );
   }
   const prepared = await prepareTrip(
     env,
@@ -227,7 +254,7 @@ export async function createTripFromToota(
   );
   if (!prepared.ok) return prepared;
   const claim = await claimTrip(createDb(env.DB), prepared.record);
-  if (!claim.claimed) return { ok: false, reason: "trip_exists", message: "This trip was already created" };
+  if (!claim.claimed) return refuse("CONFLICT", "trip_exists", "This trip was already created");
   return prepared;
 }
 
@@ -236,7 +263,109 @@ export function randomPin(): string {
   const buffer = new Uint16Array(1);
   for (;;) {
     crypto.getRandomValues(buffer);
-    const value = buffer[0] as number;
+    const value = buffer[0] ?? 60_000;
     if (value < 60_000) return String(value % 10_000).padStart(4, "0");
   }
+}
+
+/** A provider's answer to an offer, as the room decided it (the customer's contact on acceptance). */
+export type OfferOutcome = Outcome<{ customer?: ContactCard }>;
+
+const tripNotFound: Refusal = refuse("NOT_FOUND", "no_trip", "Trip not found");
+
+/**
+ * The caller's relation to an existing trip, read from its D1 row. Anyone with none gets the same
+ * refusal as for a trip that does not exist, so ids cannot be probed.
+ */
+export async function partyTo(db: Db, caller: Caller, tripId: string): Promise<Outcome<{ relation: Exclude<Relation, "none"> }>> {
+  const trip = await tripParties(db, tripId);
+  const relation = trip ? relationTo(caller, trip) : "none";
+  return relation === "none" ? tripNotFound : { ok: true, relation };
+}
+
+/** The trip as the caller may see it (the live view from its room). */
+export async function readTrip(env: Env, db: Db, caller: Caller, tripId: string): Promise<Outcome<{ trip: TripView }>> {
+  const party = await partyTo(db, caller, tripId);
+  if (!party.ok) return party;
+  const trip = await env.TRIP_ROOM.getByName(tripId).view(party.relation);
+  return trip ? { ok: true, trip } : tripNotFound;
+}
+
+/** Trips the caller may list (their own; every trip for admins), newest first, from the D1 mirror. */
+export async function listTrips(
+  db: Db,
+  caller: Caller,
+  query: { limit: number; offset: number; status?: TripStatus },
+): Promise<TripListItem[]> {
+  const rows = await listTripRows(db, { ...query, userId: caller.role === "admin" ? null : caller.userId });
+  return rows.map(tripRowView);
+}
+
+type TripRoomStub = ReturnType<Env["TRIP_ROOM"]["getByName"]>;
+
+/**
+ * Runs a room operation for a caller who is a party to the trip (the room applies its own rules
+ * on top: who may move it where). Non-parties get the trip-not-found refusal before the room is asked.
+ */
+export async function onTrip(
+  env: Env,
+  db: Db,
+  caller: Caller,
+  tripId: string,
+  op: (room: TripRoomStub) => Promise<Outcome<{ trip: TripView }>>,
+): Promise<Outcome<{ trip: TripView }>> {
+  const party = await partyTo(db, caller, tripId);
+  if (!party.ok) return party;
+  return op(env.TRIP_ROOM.getByName(tripId));
+}
+
+/** A provider's answer to an offer (the room holds the offer; anyone else is told it was not theirs). */
+export async function answerOffer(
+  env: Env,
+  providerId: string,
+  tripId: string,
+  response: "accepted" | "rejected",
+): Promise<OfferOutcome> {
+  return env.TRIP_ROOM.getByName(tripId).respond(providerId, response);
+}
+
+/** How a watcher's socket reaches the trip's room: after the party check, with who they are to it. */
+export async function watchTrip(
+  env: Env,
+  db: Db,
+  caller: Caller,
+  tripId: string,
+  socket: { flavor: Flavor; since: number | null },
+): Promise<Outcome<{ response: Response }>> {
+  const party = await partyTo(db, caller, tripId);
+  if (!party.ok) return party;
+  const handover: WatcherHandover = { userId: caller.userId, role: caller.role, actor: party.relation, ...socket };
+  return { ok: true, response: await env.TRIP_ROOM.getByName(tripId).fetch(WATCH_URL, handoverRequest(handover)) };
+}
+
+/** Toota's trip-request socket: a room for a trip that does not exist yet, which `create_trip` makes. */
+export async function openTripRequest(env: Env, db: Db, caller: Caller): Promise<Outcome<{ response: Response }>> {
+  const customer = await loadCustomer(db, caller.userId);
+  if (!customer) return customersOnly;
+  const tripId = crypto.randomUUID();
+  const handover: WatcherHandover = {
+    userId: caller.userId,
+    role: caller.role,
+    actor: "customer",
+    flavor: "toota",
+    since: null,
+    draft: { tripId, customerName: customer.name, customerPhone: customer.phone, customerEmail: customer.email },
+  };
+  return { ok: true, response: await env.TRIP_ROOM.getByName(tripId).fetch(WATCH_URL, handoverRequest(handover)) };
+}
+const WATCH_URL = "https://trip.internal/watch";
+
+/** Toota's "find driver": providers near a point, for a haulage vehicle when one is named. */
+export async function findDrivers(env: Env, at: { lat: number; lng: number; vehicleType?: VehicleType }) {
+  const found = await nearbyForTrip(
+    env,
+    { pickup: at, serviceType: at.vehicleType ? "haulage" : undefined, vehicleType: at.vehicleType },
+    { limit: 20 },
+  );
+  return found.candidates.map(publicCandidate);
 }

@@ -17,7 +17,7 @@ import {
   waitForRoom,
 } from "../support/payments";
 import { NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
-import { createTrip, point } from "../support/trips";
+import { createTrip, dueNow, point } from "../support/trips";
 
 const sockets: TestSocket[] = [];
 afterEach(() => {
@@ -118,8 +118,7 @@ describe("refunds on cancellation (policy: full before en route; 20% call-out fe
       const updated = { ...record, dispatchDeadline: Date.now() - 1 };
       await state.storage.put("trip", updated);
       (room as unknown as { trip: unknown }).trip = updated;
-      await state.storage.put("deadlines", { ...((await state.storage.get("deadlines")) ?? {}), unfulfilled: Date.now() - 1 });
-      await state.storage.setAlarm(Date.now() + 60_000);
+      await dueNow(state, "unfulfilled");
     });
     await runDurableObjectAlarm(stub);
     expect((await stub.view())?.status).toBe("unfulfilled");

@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import type { TripDeadline } from "../../src/trips/schedule";
 import { BASE, callJson } from "../helpers";
 import { TestSocket } from "./presence";
 
@@ -37,4 +38,18 @@ export const point = (lat: number, lng: number, address = "somewhere") => ({ lat
 
 export async function createTrip(token: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
   return callJson("/api/trips", { method: "POST", token, json: body, headers });
+}
+
+/**
+ * Makes one of a trip room's deadlines due now (its row in the room's deadline table), as if its
+ * time had passed; call inside runInDurableObject, then run the alarm.
+ */
+export async function dueNow(state: DurableObjectState, key: TripDeadline) {
+  state.storage.sql.exec(
+    "INSERT INTO deadlines (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at",
+    key,
+    Date.now() - 1,
+  );
+  // runDurableObjectAlarm runs only an armed alarm; arm one (the handler drains what is due).
+  await state.storage.setAlarm(Date.now() + 60_000);
 }

@@ -5,7 +5,7 @@ import type { TripRecord } from "../../src/trips/record";
 import type { TripRoom } from "../../src/trips/trip-room";
 import { callJson, registerCustomer } from "../helpers";
 import { goOnline, JOHANNESBURG, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
-import { createTrip, nextEvent, point, watch } from "../support/trips";
+import { createTrip, dueNow, nextEvent, point, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
 const keep = <T extends TestSocket>(s: T) => {
@@ -26,7 +26,7 @@ async function expireOffer(tripId: string) {
     const updated = { ...trip, offer: { ...trip.offer, expiresAt: past } };
     await state.storage.put("trip", updated);
     (_instance as unknown as { trip: TripRecord }).trip = updated;
-    await state.storage.put("deadlines", { ...((await state.storage.get("deadlines")) ?? {}), offer: past });
+    await dueNow(state, "offer");
   });
   return stub;
 }
@@ -333,7 +333,7 @@ describe("automatic dispatch", () => {
       const updated = { ...trip, dispatchDeadline: Date.now() - 1 };
       await state.storage.put("trip", updated);
       (instance as unknown as { trip: TripRecord }).trip = updated;
-      await state.storage.put("deadlines", { redispatch: Date.now() - 1 });
+      await dueNow(state, "redispatch");
     });
     await runDurableObjectAlarm(stub);
     expect((await nextEvent(watcher, "unfulfilled")).status).toBe("unfulfilled");

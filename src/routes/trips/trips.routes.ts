@@ -13,6 +13,7 @@ import {
   ReassignBody,
   ServiceRequestBody,
   StatusBody,
+  TripListItemSchema,
   TripListQuery,
   TripViewSchema,
   WatchQuery,
@@ -21,7 +22,7 @@ import {
 const tags = ["Trips"];
 const Created = z.object({ trip: TripViewSchema, available_providers: z.array(NearbyProvider) });
 const TripList = z.object({
-  trips: z.array(TripViewSchema.partial({ offer: true })),
+  trips: z.array(TripListItemSchema),
   count: z.number(),
   limit: z.number(),
   offset: z.number(),

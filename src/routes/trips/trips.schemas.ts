@@ -1,47 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { TRIP_STATUSES } from "../../domain/trip-state";
-import { ROADSIDE_SERVICE_TYPES, SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
-import { Latitude, Longitude } from "../../lib/schemas";
+import { ROADSIDE_SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
+import { DispatchField, Location, PaymentMethodField } from "../../trips/requests";
 
-export const Location = z
-  .strictObject({
-    latitude: Latitude,
-    longitude: Longitude,
-    address: z.string().trim().min(1).max(200).optional().openapi({ example: "Kenyatta Avenue, Nairobi" }),
-  })
-  .openapi("Location");
-
-const PaymentMethod = z.enum(["cash", "card", "mpesa"]).default("cash");
-const Dispatch = z.enum(["auto", "choice"]).optional().openapi({
-  description:
-    "auto: we offer the job to the best provider, then the next; choice: the customer picks (Toota). Default: auto for roadside, choice for haulage.",
-});
-
-const needsDestination = (type: string) => type === "towing" || type === "haulage";
-
-/** Our canonical trip request: roadside or haulage through one shape. */
-export const NewTripBody = z
-  .strictObject({
-    service_type: z.enum(SERVICE_TYPES),
-    vehicle_type: z.enum(VEHICLE_TYPES).optional(),
-    pickup: Location,
-    destination: Location.optional(),
-    description: z.string().trim().max(500).optional().openapi({ example: "Car won't start" }),
-    load_description: z.string().trim().max(500).optional().openapi({ example: "2 large bags, 1 small bag" }),
-    payment_method: PaymentMethod,
-    dispatch: Dispatch,
-  })
-  .superRefine((body, ctx) => {
-    if (needsDestination(body.service_type) && !body.destination) {
-      ctx.addIssue({ code: "custom", path: ["destination"], message: `${body.service_type} needs a destination` });
-    }
-    if (body.service_type === "haulage" && (!body.vehicle_type || body.vehicle_type === "tow_truck")) {
-      ctx.addIssue({ code: "custom", path: ["vehicle_type"], message: "haulage needs a haulage vehicle_type" });
-    }
-  })
-  .openapi("NewTrip");
-export type NewTripInput = z.infer<typeof NewTripBody>;
-
+export { Location, NewTripBody, type NewTripInput } from "../../trips/requests";
 /** Fix On Call's `POST /api/services/request` body. */
 export const ServiceRequestBody = z
   .strictObject({
@@ -50,8 +12,8 @@ export const ServiceRequestBody = z
     destination: Location.optional(),
     description: z.string().trim().max(500).optional(),
     vehicle_type: z.enum(VEHICLE_TYPES).optional(),
-    payment_method: PaymentMethod,
-    dispatch: Dispatch,
+    payment_method: PaymentMethodField,
+    dispatch: DispatchField,
   })
   .superRefine((body, ctx) => {
     if (body.service_type === "towing" && !body.destination) {
@@ -115,43 +77,4 @@ export const FindDriverQuery = z.strictObject({
   vehicle_type: z.enum(VEHICLE_TYPES).optional(),
 });
 
-const PlaceView = z.object({ latitude: z.number(), longitude: z.number(), address: z.string().nullable() });
-export const TripViewSchema = z
-  .object({
-    id: z.string(),
-    kind: z.enum(["roadside", "haulage"]),
-    service_type: z.enum(SERVICE_TYPES),
-    vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
-    status: z.enum(TRIP_STATUSES),
-    seed_status: z.enum(["pending", "accepted", "in_progress", "completed", "cancelled"]),
-    dispatch_mode: z.enum(["auto", "choice"]),
-    pickup: PlaceView,
-    destination: PlaceView.nullable(),
-    description: z.string().nullable(),
-    load_description: z.string().nullable(),
-    quote: z.object({
-      currency: z.string().openapi({ example: "KES" }),
-      amount: z.number().openapi({ description: "Minor units (cents)", example: 150000 }),
-      distance_km: z.number(),
-      duration_minutes: z.number(),
-      surge: z.boolean(),
-      breakdown: z.object({ base: z.number(), distance: z.number(), time: z.number(), surge_multiplier: z.number() }),
-    }),
-    payment: z.object({ method: z.enum(["cash", "card", "mpesa"]), status: z.string(), cash_collected: z.boolean() }),
-    customer_id: z.string(),
-    provider_id: z.string().nullable(),
-    offer: z.object({ provider_id: z.string(), expires_at: z.string() }).nullable(),
-    arrived_at_destination: z.boolean(),
-    handover_pin: z
-      .string()
-      .optional()
-      .openapi({ description: "Shown to the customer and admins only; the provider asks for it to start the job" }),
-    cancel_reason: z.string().nullable(),
-    cancelled_by: z.string().nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    accepted_at: z.string().nullable(),
-    completed_at: z.string().nullable(),
-    seq: z.number(),
-  })
-  .openapi("Trip");
+export { TripListItemSchema, TripViewSchema } from "../../trips/view";

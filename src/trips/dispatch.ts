@@ -1,0 +1,96 @@
+import { haversineKm } from "../domain/geo";
+import type { PresenceProfile } from "../domain/matching";
+import { type Refusal, refuse } from "../domain/refusal";
+import type { ProviderAttachment } from "../presence/cell-index";
+import type { Offer, TripRecord } from "./record";
+
+/**
+ * Dispatch policy: who may be offered a trip, what an offer holds, and what automatic dispatch
+ * does next. Pure, so the rules are read (and tested) apart from the room that applies them.
+ */
+
+/** How long a provider has to answer an offer (Toota's 30 seconds). */
+export const OFFER_WINDOW_MS = 30_000;
+/** Automatic dispatch: at most this many offers, within this long, before the trip is unfulfilled. */
+export const MAX_AUTO_OFFERS = 5;
+export const AUTO_DISPATCH_WINDOW_MS = 5 * 60_000;
+/** With nobody to offer to yet, look again this often (providers come online all the time). */
+export const REDISPATCH_DELAY_MS = 15_000;
+/** How many candidates automatic dispatch asks for per round, and the list a customer chooses from. */
+export const AUTO_CANDIDATES = 5;
+export const CHOICE_CANDIDATES = 10;
+
+/**
+ * Why a live provider cannot take this trip, or null if they can: available, free, doing this
+ * service (and driving this vehicle, for haulage), and with the pickup inside their service radius.
+ */
+export function unsuitable(trip: TripRecord, a: ProviderAttachment): Refusal | null {
+  if (!a.available) return refuse("CONFLICT", "provider_unavailable", "This provider is not taking jobs right now");
+  if (a.activeTripId && a.activeTripId !== trip.id)
+    return refuse("CONFLICT", "provider_busy", "This provider is on another trip");
+  if (!a.profile.serviceTypes.includes(trip.serviceType))
+    return refuse("CONFLICT", "wrong_service", `This provider does not do ${trip.serviceType}`);
+  if (trip.vehicleType && trip.kind === "haulage" && a.profile.vehicleType !== trip.vehicleType) {
+    return refuse("CONFLICT", "wrong_vehicle", `This provider does not drive a ${trip.vehicleType}`);
+  }
+  if (haversineKm(a, trip.pickup) > a.profile.serviceRadiusKm)
+    return refuse("CONFLICT", "out_of_range", "The pickup is outside this provider's service radius");
+  return null;
+}
+
+/** Why a customer's (or admin's) pick cannot be offered this trip now, or null. */
+export function cannotChoose(trip: TripRecord, providerId: string): Refusal | null {
+  if (trip.status !== "requested") {
+    return refuse(
+      "CONFLICT",
+      "not_awaiting_provider",
+      `The trip is ${trip.status}; a provider can only be chosen while it is requested`,
+    );
+  }
+  if (trip.tried.includes(providerId)) {
+    return refuse("CONFLICT", "already_declined", "This provider already declined or did not answer this trip; choose another");
+  }
+  return null;
+}
+
+/** A new offer with its window, carrying the driver as the customer sees them (so acceptance needs no look-up). */
+export function makeOffer(providerId: string, homeCell: string, by: Offer["by"], profile: PresenceProfile, now: number): Offer {
+  const driver = { id: providerId, name: profile.name, vehicle_type: profile.vehicleType, rating: profile.rating };
+  return { providerId, homeCell, offeredAt: now, expiresAt: now + OFFER_WINDOW_MS, by, driver };
+}
+
+/** What automatic dispatch does for a trip now: nothing, look for the next provider, or give up. */
+export function autoDispatchStep(trip: TripRecord | null, now: number): "idle" | "search" | "give_up" {
+  if (trip?.dispatchMode !== "auto" || trip.status !== "requested") return "idle";
+  if (trip.offersMade >= MAX_AUTO_OFFERS || now >= trip.dispatchDeadline) return "give_up";
+  return "search";
+}
+
+/** Whether the provider's answer to an offer can still count, and why not. */
+export function answerable(trip: TripRecord, providerId: string, now: number): Refusal | "expired" | null {
+  if (trip.status !== "offered" || trip.offer?.providerId !== providerId) {
+    return trip.tried.includes(providerId)
+      ? refuse("CONFLICT", "offer_expired", "This offer has expired or was withdrawn")
+      : refuse("FORBIDDEN", "not_offered", "This trip was not offered to you");
+  }
+  return now > trip.offer.expiresAt ? "expired" : null;
+}
+
+/** Card and M-Pesa trips are accepted only once the payment is authorised (or paid); cash needs nothing yet. */
+export function paymentBlocksAccept(trip: TripRecord): Refusal | null {
+  if (trip.paymentMethod === "cash" || trip.paymentStatus === "authorised" || trip.paymentStatus === "paid") return null;
+  return refuse("CONFLICT", "payment_not_authorised", "The customer's payment is not authorised yet; try again shortly");
+}
+
+/** What the accepting provider learns about the customer (Toota's accept reply). */
+export function contactCard(trip: TripRecord) {
+  const [first, ...rest] = trip.customerName.split(" ");
+  return {
+    user_id: trip.customerId,
+    first_name: first ?? "",
+    last_name: rest.join(" "),
+    email: trip.customerEmail,
+    phone: trip.customerPhone,
+  };
+}
+export type ContactCard = ReturnType<typeof contactCard>;

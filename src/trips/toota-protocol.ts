@@ -1,0 +1,178 @@
+import { z } from "zod";
+import { PAYMENT_METHODS } from "../domain/payment-state";
+import { VEHICLE_TYPES, type VehicleType } from "../domain/vocabulary";
+import type { NewTripRequest } from "../presence/protocol";
+import type { PublicCandidate } from "../presence/service";
+import { latitude, longitude, Pin } from "./canonical-protocol";
+import type { TripEvent, TripRecord } from "./record";
+
+/**
+ * Toota's trip socket protocol (`toota.v1`): its vocabulary in (`action`, `trip_status`,
+ * `driver_response_status`, `user_latitude`) and its frame shapes out, field names verbatim so
+ * Toota's apps work unchanged. Money is in major units here.
+ */
+
+/** Toota's `create_trip`, verbatim field names (`pickup_lon`, `dest_lon`). */
+export const TootaCreateTrip = z.strictObject({
+  action: z.literal("create_trip"),
+  vehicle_type: z.string().min(1).max(40),
+  pickup: z.string().trim().min(1).max(200),
+  destination: z.string().trim().min(1).max(200),
+  pickup_lat: latitude,
+  pickup_lon: longitude,
+  dest_lat: latitude,
+  dest_lon: longitude,
+  load_description: z.string().trim().max(500).optional(),
+  payment_method: z.enum(PAYMENT_METHODS).optional(),
+});
+export type TootaCreateTrip = z.infer<typeof TootaCreateTrip>;
+export const TootaConfirmDriver = z.strictObject({
+  action: z.literal("confirm_driver"),
+  trip_id: z.string().uuid(),
+  driver_id: z.string().uuid(),
+});
+export const TootaStatus = z.strictObject({ trip_status: z.string().min(1).max(40), pin: Pin.optional() });
+export const TootaResponse = z.strictObject({
+  trip_id: z.string().uuid(),
+  driver_response_status: z.enum(["accepted", "rejected"]),
+});
+export const TootaNearest = z.strictObject({ user_latitude: latitude, user_longitude: longitude });
+/** Toota's drivers send a bare `{latitude, longitude}` as their position. */
+export const BarePosition = z.strictObject({ latitude, longitude });
+
+/** Toota spells vehicle classes its own way ("1 ton Truck", "MotorBike"/"Motorbike"); map to ours. */
+export function normaliseVehicleType(input: string): VehicleType | null {
+  const key = input
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
+  const aliases: Record<string, VehicleType> = {
+    motorbike: "motorbike",
+    motor_bike: "motorbike",
+    bakkie: "bakkie",
+    "1_ton_truck": "truck_1t",
+    "1.5_ton_truck": "truck_1_5t",
+    "2_ton_truck": "truck_2t",
+    "4_ton_truck": "truck_4t",
+    "8_ton_truck": "truck_8t",
+  };
+  return VEHICLE_TYPES.find((v) => v === key) ?? aliases[key] ?? null;
+}
+
+const major = (minor: number) => minor / 100;
+
+const paymentInfo = (t: TripRecord) => ({
+  payment_method: t.paymentMethod,
+  payment_status: t.paymentStatus,
+  amount: major(t.quote.amount),
+  currency: t.quote.currency,
+});
+
+/** Toota's trip_details block. */
+export function tootaTripDetails(t: TripRecord) {
+  return {
+    id: t.id,
+    pickup: t.pickup.address,
+    destination: t.destination?.address ?? null,
+    pickup_lat: t.pickup.lat,
+    pickup_long: t.pickup.lng,
+    dest_lat: t.destination?.lat ?? null,
+    dest_long: t.destination?.lng ?? null,
+    vehicle_type: t.vehicleType,
+    load_description: t.loadDescription,
+    fare: major(t.quote.amount),
+    status: t.status,
+    distance_km: t.quote.distanceKm,
+    estimated_time: `${t.quote.durationMinutes} mins`,
+    created_at: new Date(t.createdAt).toISOString(),
+  };
+}
+
+/** Toota's reply to `create_trip`. */
+export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
+  return {
+    message: "Trip created successfully - select a driver",
+    trip_id: t.id,
+    estimated_fare: major(t.quote.amount),
+    distance_km: t.quote.distanceKm,
+    estimated_time: `${t.quote.durationMinutes} mins`,
+    pickup: t.pickup.address,
+    destination: t.destination?.address ?? null,
+    vehicle_type: t.vehicleType,
+    load_description: t.loadDescription,
+    user_info: { id: t.customerId, name: t.customerName, phone: t.customerPhone },
+    available_drivers: available,
+    status: "pending",
+    currency: t.quote.currency,
+    seq: t.seq,
+  };
+}
+
+/** The offer pushed to a provider (Toota's `new_trip_request`); the customer's phone is withheld until acceptance. */
+export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest {
+  return {
+    type: "new_trip_request",
+    trip_details: {
+      trip_id: t.id,
+      service_type: t.serviceType,
+      estimated_fare: major(t.quote.amount),
+      distance_km: t.quote.distanceKm,
+      estimated_time: `${t.quote.durationMinutes} mins`,
+      pickup: t.pickup.address,
+      pickup_lat: t.pickup.lat,
+      pickup_lng: t.pickup.lng,
+      destination: t.destination?.address ?? null,
+      vehicle_type: t.vehicleType,
+      load_description: t.loadDescription ?? t.description,
+      user_info: { id: t.customerId, name: t.customerName },
+      payment_info: paymentInfo(t),
+    },
+    expires_at: new Date(expiresAt).toISOString(),
+    respond_with: { trip_id: t.id, driver_response_status: "accepted | rejected" },
+  };
+}
+
+/** What an event's data may add to its Toota frame: the fresh list, and who was offered or accepted. */
+const TootaExtra = z.object({
+  available_drivers: z.array(z.record(z.string(), z.unknown())).optional(),
+  driver: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Toota-flavoured frame for an event (a generic status frame when Toota had no message for it). */
+export function tootaFrame(t: TripRecord, e: TripEvent) {
+  const parsed = TootaExtra.safeParse(e.data);
+  const extra = parsed.success ? parsed.data : {};
+  const base = { trip_id: t.id, seq: e.seq };
+  switch (e.type) {
+    case "offered":
+      return {
+        ...base,
+        message: "Awaiting driver response",
+        status: "pending",
+        driver_info: extra.driver ?? null,
+        payment_info: paymentInfo(t),
+      };
+    case "accepted":
+      return {
+        ...base,
+        type: "trip_status_update",
+        status: "accepted",
+        driver_info: extra.driver ?? null,
+        trip_details: tootaTripDetails(t),
+        payment_info: paymentInfo(t),
+      };
+    case "offer_timed_out":
+      return {
+        ...base,
+        message: "Driver did not respond - select another driver",
+        status: "pending",
+        available_drivers: extra.available_drivers ?? [],
+      };
+    case "offer_rejected":
+      return { ...base, status: "rejected", available_drivers: extra.available_drivers ?? [] };
+    case "cash_required":
+      return { ...base, payment_status: "arrived at pickup", message: e.data.message };
+    default:
+      return { ...base, trip_status: e.status, event: e.type };
+  }
+}
