@@ -62,6 +62,7 @@ export async function hashPassword(password: string, pepper: Pepper, iterations 
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
+  // Both arrays have a.length bytes (checked above); the casts only tell noUncheckedIndexedAccess so.
   for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
   return diff === 0;
 }

@@ -145,36 +145,36 @@ export type CanonicalInput = Exclude<z.infer<typeof CanonicalRegistration>, { ro
 
 /** Maps the seed's shape onto ours, so one code path creates every account. */
 export function toCanonical(input: RegisterInput): CanonicalInput | "admin" {
+  // The loose admin shape has an index signature, so comparing `role` does not narrow it out of the
+  // union for TypeScript; the value is a non-admin canonical registration here.
   if ("role" in input) return input.role === "admin" ? "admin" : (input as CanonicalInput);
-  const { email, password, name, phone } = input as z.infer<typeof SeedDriver>;
-  const base = { email, password, name, phone };
+  if (input.user_type === "admin") return "admin";
+  const base = { email: input.email, password: input.password, name: input.name, phone: input.phone };
   switch (input.user_type) {
-    case "admin":
-      return "admin";
-    case "driver": {
-      const d = input as z.infer<typeof SeedDriver>;
+    case "driver":
       return {
         role: "customer",
         ...base,
-        vehicles: d.vehicle_info ? [d.vehicle_info] : undefined,
-        emergency_contacts: d.emergency_contacts,
+        vehicles: input.vehicle_info ? [input.vehicle_info] : undefined,
+        emergency_contacts: input.emergency_contacts,
       };
-    }
-    case "mechanic": {
-      const m = input as z.infer<typeof SeedMechanic>;
+    case "mechanic":
       return {
         role: "provider",
         ...base,
         service_types: ["breakdown", "mechanic_dispatch"],
-        specializations: m.specialization,
-        experience_years: m.experience_years,
-        service_radius_km: m.service_radius_km,
+        specializations: input.specialization,
+        experience_years: input.experience_years,
+        service_radius_km: input.service_radius_km,
       };
-    }
-    case "partner": {
-      const p = input as z.infer<typeof SeedPartner>;
-      return { role: "partner", ...base, company_name: p.company_name, partner_type: p.partner_type, fleet_size: p.fleet_size };
-    }
+    case "partner":
+      return {
+        role: "partner",
+        ...base,
+        company_name: input.company_name,
+        partner_type: input.partner_type,
+        fleet_size: input.fleet_size,
+      };
   }
 }
 

@@ -36,6 +36,7 @@ export interface TokenPair {
 /** A refusal of an accounts operation; a throttled login also says when to try again. */
 export type AccountRefusal = Refusal | Throttled;
 
+// The config schema requires at least one pepper; the first hashes new passwords, the rest only verify.
 const currentPepper = (config: Config) => config.PASSWORD_PEPPERS[0] as Config["PASSWORD_PEPPERS"][number];
 const wrongCredentials = refuse("UNAUTHORIZED", "invalid_credentials", "Invalid email or password");
 const noAccount = refuse("NOT_FOUND", "no_account", "Account not found");

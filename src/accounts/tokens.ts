@@ -28,6 +28,7 @@ export async function signAccessToken(
   claims: AccessClaims,
   kind: { typ: string; ttlSeconds: number } = { typ: ACCESS_TOKEN_TYP, ttlSeconds: ACCESS_TOKEN_TTL_SECONDS },
 ): Promise<string> {
+  // The config schema requires at least one key; the first signs, the rest only verify.
   const key = config.JWT_KEYS[0] as KeyEntry;
   return new SignJWT({ role: claims.role, sid: claims.sessionId, tv: claims.tokenVersion })
     .setProtectedHeader({ alg: ALGORITHM, typ: kind.typ, kid: key.id })
@@ -68,6 +69,7 @@ export async function verifyAccessToken(
         clockTolerance: 5,
       },
     );
+    // Checked against ROLES just below before it is trusted.
     const role = payload.role as Role;
     if (
       typeof payload.sub !== "string" ||

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
-import type { Country } from "../domain/vocabulary";
 import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "../accounts/schemas";
+import type { Country } from "../domain/vocabulary";
 import type { Db } from "./client";
 import { customerVehicles, emergencyContacts, partnerProfiles, providerProfiles, users, vendorProfiles } from "./schema";
 
@@ -115,6 +115,7 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
       const p = await db.select().from(providerProfiles).where(eq(providerProfiles.userId, userId)).get();
       if (p) {
         out.provider = {
+          // Written only from validated service types; the JSON column is typed as plain strings.
           service_types: p.serviceTypes as NonNullable<UserProfileOut["provider"]>["service_types"],
           specializations: p.specializations,
           vehicle_type: p.vehicleType,

@@ -18,6 +18,7 @@ export function toFieldIssues(issues: readonly Issue[], prefix: PropertyKey[] = 
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      // `branch.length === 1` is checked first, so `branch[0]` exists (noUncheckedIndexedAccess cannot see it).
       const branches = issue.errors.filter((branch) => !(branch.length === 1 && isDiscriminatorMiss(branch[0] as Issue)));
       const chosen = branches.length ? [branches.reduce((a, b) => (b.length < a.length ? b : a))] : issue.errors;
       for (const branch of chosen) out.push(...toFieldIssues(branch, path));
@@ -39,6 +40,7 @@ export function toFieldIssues(issues: readonly Issue[], prefix: PropertyKey[] = 
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (!result.success) {
     const details = toFieldIssues(result.error.issues);
+    // zod-openapi passes the validation target at run time; the shared `Hook` type does not declare it.
     const target = (result as { target?: string }).target;
     const where = target === "query" ? "query string" : target === "param" ? "path" : "request body";
     throw new ApiError(

@@ -72,6 +72,7 @@ export async function authenticate(
     throw new ApiError("UNAUTHORIZED", "The session has ended; please log in again");
   }
   if (!account.is_active) throw new ApiError("FORBIDDEN", "This account is deactivated");
+  // The column only ever holds a Role (the schema's enum); the raw D1 read types it as string.
   return { userId: claims.userId, role: account.role as Role, sessionId: claims.sessionId };
 }
 

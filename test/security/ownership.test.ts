@@ -71,7 +71,7 @@ beforeAll(async () => {
     .run();
   ids.payment = crypto.randomUUID();
   await env.DB.prepare(
-    "INSERT INTO payments (id, trip_id, customer_id, method, gateway, amount, currency, status, created_at, updated_at) VALUES (?, ?, ?, 'cash', 'cash', 150000, 'KES', 'pending', ?, ?)",
+    "INSERT INTO payments (id, payable_type, payable_id, customer_id, method, gateway, amount, currency, status, created_at, updated_at) VALUES (?, 'trip', ?, ?, 'cash', 'cash', 150000, 'KES', 'pending', ?, ?)",
   )
     .bind(ids.payment, ids.trip, owner.user.id, now, now)
     .run();
