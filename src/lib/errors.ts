@@ -41,6 +41,7 @@ const TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
+/** The envelope's `error` title for a status; an unlisted status still gets a generic one, never undefined. */
 export function errorTitle(status: number): string {
   return TITLES[status] ?? "Error";
 }

@@ -44,6 +44,7 @@ export const Phone = z
   .openapi({ type: "string", example: "+254712345678", description: "Kenyan or South African mobile; stored in E.164" });
 
 export const PersonName = z.string().trim().min(1).max(100).openapi({ example: "John Driver" });
+/** Free text that must say something: trimmed, not empty, at most `max` characters. */
 export const ShortText = (max: number) => z.string().trim().min(1).max(max);
 
 export const Latitude = z.number().min(-90).max(90).openapi({ example: -1.2921 });

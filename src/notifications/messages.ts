@@ -96,6 +96,7 @@ export const MAX_SMS_CHARS = 306;
 /** At most this many SMS per user per rolling 24 hours; more are recorded as suppressed, not sent. */
 export const SMS_DAILY_LIMIT = 10;
 
+/** The SMS for a notification, cut to two concatenated segments so one message never bills as three. */
 export function smsText(title: string, body: string): string {
   const text = `Fix On Call: ${title}. ${body}`;
   return text.length <= MAX_SMS_CHARS ? text : `${text.slice(0, MAX_SMS_CHARS - 1)}…`;
