@@ -54,7 +54,8 @@ export interface FieldIssue {
 }
 
 export interface ApiErrorOptions {
-  details?: FieldIssue[] | Record<string, unknown>;
+  /** Field-level problems, as the document's `details` promises; a machine cause goes in `reason`. */
+  details?: FieldIssue[];
   /** The stable machine-readable cause (`offer_expired`, `wrong_pin`, ...) for clients to switch on. */
   reason?: string;
   headers?: Record<string, string>;
