@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
  * above it for now, so the budget sits a little above today's size: it catches a regression (full phone
  * metadata back is +23 KiB, zod's locales back +39 KiB) without failing everyone's `npm test`.
  */
-const DEFAULT_BUDGET_KIB = 265;
+const DEFAULT_BUDGET_KIB = 270;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = join(root, "node_modules/.bin/wrangler");
