@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { BOOKING_STATUSES } from "../../domain/booking";
-import { TRIP_STATUSES } from "../../domain/trip-state";
-import { SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
-import { Pagination } from "../../lib/schemas";
-import { NewTripBody } from "../trips/trips.schemas";
+import { BOOKING_STATUSES } from "../domain/booking";
+import { TRIP_STATUSES } from "../domain/trip-state";
+import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { Pagination } from "../lib/schemas";
+import { NewTripBody } from "../trips/requests";
 
 /**
  * A booking is a trip request for later: every field of `POST /api/trips` (same checks, same

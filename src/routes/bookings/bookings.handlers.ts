@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { NewBookingInput } from "../../bookings/schemas";
 import {
   BOOKING_IDEMPOTENCY_SCOPE,
   type BookingListQuery,
@@ -13,7 +14,6 @@ import { refusalError } from "../../lib/errors";
 import { idempotent } from "../../lib/idempotency";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import type * as routes from "./bookings.routes";
-import type { NewBookingInput } from "./bookings.schemas";
 
 type Ctx = Context<AppEnv>;
 

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { BookingListQuery, BookingViewSchema, NewBookingBody } from "../../bookings/schemas";
 import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
 import { CancelBody, IdempotencyHeaders } from "../trips/trips.schemas";
-import { BookingListQuery, BookingViewSchema, NewBookingBody } from "./bookings.schemas";
 
 const tags = ["Bookings"];
 const BookingList = z.object({
