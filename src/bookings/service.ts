@@ -6,10 +6,10 @@ import { type Outcome, refuse } from "../domain/refusal";
 import type { TripStatus } from "../domain/trip-state";
 import { COUNTRIES } from "../domain/vocabulary";
 import { bestEffort } from "../lib/best-effort";
-import type { NewBookingInput } from "../routes/bookings/bookings.schemas";
-import { NewTripBody, type NewTripInput } from "../routes/trips/trips.schemas";
+import { NewTripBody, type NewTripInput } from "../trips/requests";
 import { loadCustomer, quoteNewTrip, toNewTrip } from "../trips/service";
 import type { AuthContext } from "../types";
+import type { NewBookingInput } from "./schemas";
 
 export type BookingRow = typeof bookings.$inferSelect;
 type NewBookingRow = typeof bookings.$inferInsert & { id: string; scheduledFor: Date };

@@ -3,6 +3,7 @@ import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
 import { IdParam } from "../../lib/schemas";
+import { TripListItemSchema } from "../../trips/view";
 
 const tags = ["Admin"];
 const ADMIN = ["admin"] as const;
@@ -116,7 +117,7 @@ export const services = route(ADMIN, {
   responses: {
     200: reply(
       "Trips",
-      z.object({ trips: z.array(z.record(z.string(), z.unknown())), total: z.number(), limit: z.number(), offset: z.number() }),
+      z.object({ trips: z.array(TripListItemSchema), total: z.number(), limit: z.number(), offset: z.number() }),
     ),
   },
 });
