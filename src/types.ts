@@ -1,3 +1,4 @@
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Config } from "./config";
 import type { Db } from "./db/client";
 import type { Role } from "./domain/vocabulary";
@@ -20,6 +21,11 @@ export interface AppEnv {
   };
 }
 
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-/** A handler typed from its route: params, query, body and response all come from the zod schemas. */
+/**
+ * A handler typed from its route: params, query and body come from the zod schemas, and its return
+ * must be one of the route's documented responses (`ok()` keeps the literal status and the body
+ * type), so a body or status the document does not promise fails the type check. Routes whose
+ * responses all carry JSON content get this strict check; a WebSocket route (101, no content) may
+ * also return a plain `Response`.
+ */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;
