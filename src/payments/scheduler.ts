@@ -41,6 +41,7 @@ type DueRow = {
  * capability imports nothing from the things it pays for.
  */
 export abstract class PaymentSchedulerBase extends DurableObject<Env> {
+  /** Brings storage to the current shape before any request or alarm sees it. */
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {

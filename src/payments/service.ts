@@ -10,7 +10,7 @@ import {
   tripPaymentStatus,
 } from "../domain/payment-state";
 import { cancellationRefund } from "../domain/refund-policy";
-import { type Refusal, refuse } from "../domain/refusal";
+import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import {
   accountReference,
   B2cResultSchema,
@@ -38,11 +38,14 @@ import {
   insertPayment,
   movePayment,
   notePayment,
+  type PaymentEventRow,
   type PaymentRow,
   payableOf,
   payablePayments,
   paymentByKey,
   paymentByRef,
+  paymentHistory,
+  paymentRefunds,
   type RefundRow,
   recordCash,
   refundByRef,
@@ -741,4 +744,20 @@ async function sendRefund(deps: PaymentDeps, refund: RefundRow, payment: Payment
     return deps.now() + REFUND_RETRY_MS;
   }
   return null;
+}
+
+/**
+ * A payment with its history and refunds, for its customer or an admin. Anyone else gets the same
+ * refusal as for a payment that does not exist, so ids cannot be probed.
+ */
+export async function readPayment(
+  db: Db,
+  caller: { userId: string; role: string },
+  id: string,
+): Promise<Outcome<{ payment: PaymentRow; events: PaymentEventRow[]; refunds: RefundRow[] }>> {
+  const payment = await getPayment(db, id);
+  if (!payment || (caller.role !== "admin" && payment.customerId !== caller.userId))
+    return refuse("NOT_FOUND", "no_payment", "Payment not found");
+  const [events, refunds] = await Promise.all([paymentHistory(db, id), paymentRefunds(db, id)]);
+  return { ok: true, payment, events, refunds };
 }

@@ -12,6 +12,7 @@ import type { PayableRef } from "./payable";
  */
 export type PaymentRow = typeof payments.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
+export type PaymentEventRow = typeof paymentEvents.$inferSelect;
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
@@ -31,6 +32,7 @@ function eventInsert(
     .bind(crypto.randomUUID(), paymentId, type, from, to, JSON.stringify(data), at);
 }
 
+/** Inserts a new payment and its `created` history row; false when the id (or the customer's key) already exists. */
 export async function insertPayment(db: Db, row: typeof payments.$inferInsert): Promise<boolean> {
   const now = new Date();
   const inserted = await db
@@ -54,8 +56,10 @@ export async function insertPayment(db: Db, row: typeof payments.$inferInsert): 
   return true;
 }
 
+/** One payment by id (callers check ownership: a payment id alone grants nothing). */
 export const getPayment = (db: Db, id: string) => db.select().from(payments).where(eq(payments.id, id)).get();
 
+/** The payment a customer started with an Idempotency-Key, so a retry resumes it instead of charging again. */
 export const paymentByKey = (db: Db, customerId: string, key: string) =>
   db
     .select()
@@ -63,6 +67,7 @@ export const paymentByKey = (db: Db, customerId: string, key: string) =>
     .where(and(eq(payments.customerId, customerId), eq(payments.idempotencyKey, key)))
     .get();
 
+/** The payment a gateway's callback or webhook names by its own id. */
 export const paymentByRef = (db: Db, gateway: string, ref: string) =>
   db
     .select()
@@ -219,6 +224,7 @@ export async function setGatewayRef(d1: D1Database, id: string, ref: string): Pr
   return result.meta.changes === 1;
 }
 
+/** Notes why a pending payment is stuck (e.g. a push whose answer never came) without moving its state. */
 export async function setFailureReason(d1: D1Database, id: string, reason: string) {
   await d1.prepare("UPDATE payments SET failure_reason = ?, updated_at = ? WHERE id = ?").bind(reason, Date.now(), id).run();
 }
@@ -232,6 +238,7 @@ export async function claimDelivery(db: Db, source: string, eventId: string): Pr
   return inserted.meta.changes === 1;
 }
 
+/** Gives a claimed delivery back when processing failed, so the gateway's retry is processed. */
 export async function releaseDelivery(db: Db, source: string, eventId: string) {
   await db
     .delete(webhookEvents)
@@ -274,8 +281,11 @@ export async function reserveRefund(
   return inserted?.meta.changes === 1;
 }
 
+/** One refund by our id (also the gateway's idempotency key). */
 export const getRefund = (db: Db, id: string) => db.select().from(refunds).where(eq(refunds.id, id)).get();
+/** The refund a gateway's result names by its own id. */
 export const refundByRef = (db: Db, ref: string) => db.select().from(refunds).where(eq(refunds.gatewayRef, ref)).get();
+/** A payment's refunds, oldest first, for its detail view. */
 export const paymentRefunds = (db: Db, paymentId: string) =>
   db.select().from(refunds).where(eq(refunds.paymentId, paymentId)).orderBy(asc(refunds.createdAt)).all();
 
@@ -290,6 +300,7 @@ export async function unsentRefunds(db: Db, payable: PayableRef) {
     .all();
 }
 
+/** Records the gateway's id for a refund still on its way, so its result can be matched. */
 export async function setRefundRef(d1: D1Database, refundId: string, ref: string) {
   await d1.prepare("UPDATE refunds SET gateway_ref = ? WHERE id = ? AND status = 'pending'").bind(ref, refundId).run();
 }
@@ -352,6 +363,7 @@ export interface PaymentFilter {
   offset: number;
 }
 
+/** Payments by filter, newest first: a customer's own, or any for admins (flagged ones for review). */
 export function listPayments(db: Db, filter: PaymentFilter) {
   const where: SQL[] = [];
   if (filter.customerId) where.push(eq(payments.customerId, filter.customerId));
@@ -369,6 +381,7 @@ export function listPayments(db: Db, filter: PaymentFilter) {
     .all();
 }
 
+/** A payment's state changes and notes, in order (the audit trail `GET /api/payments/{id}` shows). */
 export const paymentHistory = (db: Db, paymentId: string) =>
   db.select().from(paymentEvents).where(eq(paymentEvents.paymentId, paymentId)).orderBy(asc(paymentEvents.createdAt)).all();
 

@@ -1,9 +1,12 @@
+import type { PaymentMethodName, TripPaymentStatus } from "../domain/payment-state";
 import type { Quote } from "../domain/pricing";
 import type { TripStatus } from "../domain/trip-state";
 import type { Country, Role, ServiceType, VehicleType } from "../domain/vocabulary";
 
-export type PaymentMethod = "cash" | "card" | "mpesa";
-export type PaymentStatus = "pending" | "authorised" | "paid" | "failed" | "refunded";
+/** How a trip is paid (the one list lives with payments). */
+export type PaymentMethod = PaymentMethodName;
+/** What a trip's payments add up to, as payments report it. */
+export type PaymentStatus = TripPaymentStatus;
 
 export interface Place {
   lat: number;

@@ -1,19 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
-import { timingSafeEqual } from "../accounts/password";
 import { createDb } from "../db/client";
 import { claimProviderForTrip, providerShareSummary, releaseProviderFromTrip } from "../db/trips";
 import { haversineKm } from "../domain/geo";
 import type { PresenceProfile } from "../domain/matching";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
-import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, STATUS_ALIASES, TERMINAL } from "../domain/trip-state";
+import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, TERMINAL } from "../domain/trip-state";
 import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
-import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
-import { schedulerName } from "../payments/payable";
+import { migrateStorage, readAttachment } from "../lib/object-storage";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
-import type { ProviderAttachment } from "../presence/cell-index";
-import { offerWithdrawn } from "../presence/protocol";
-import { nearbyForTrip, providerCell, publicCandidate } from "../presence/service";
+import { nearbyForTrip, publicCandidate } from "../presence/service";
 import type { TripServerFrame } from "./canonical-protocol";
 import {
   AUTO_CANDIDATES,
@@ -28,11 +24,14 @@ import {
   REDISPATCH_DELAY_MS,
   unsuitable,
 } from "./dispatch";
+import { CASH_REQUIRED, cashConfirmable, checkPin, moveChanges, needsPin, planMove } from "./lifecycle";
 import { eventKey, eventsAfter, mirror } from "./mirror";
 import { frameFor, liveEta, parseTripFrame, type TripMessage } from "./protocol";
+import { ProviderCells } from "./provider-cells";
 import type { Offer, PaymentStatus, TripEvent, TripRecord } from "./record";
 import { type Caller, relationTo } from "./relation";
-import { createDeadlineTable, type TripDeadline, TripSchedule } from "./schedule";
+import { roomMigrations } from "./room-storage";
+import { type TripDeadline, TripSchedule } from "./schedule";
 import { createTripFromToota, type OfferOutcome } from "./service";
 import { newTripRequest, tootaCreated } from "./toota-protocol";
 import { type Audience, type TripView, tripView } from "./view";
@@ -44,10 +43,6 @@ export type { Caller } from "./relation";
 export type OpResult = Outcome<{ trip: TripView }>;
 
 const FLUSH_RETRY_MS = 2_000;
-/** Telling a provider's cell they are on (or off) a trip is retried this often, this many times. */
-const PROVIDER_SYNC_RETRY_MS = 5_000;
-const PROVIDER_SYNC_ATTEMPTS = 24;
-export const MAX_PIN_ATTEMPTS = 5;
 const DISPATCH_DEADLINES: readonly TripDeadline[] = ["offer", "redispatch", "unfulfilled"];
 
 const flood = new FloodGate(20, 5);
@@ -63,9 +58,6 @@ const NOTIFIED_EVENTS = new Set([
   "payment_updated",
 ]);
 const noTrip = () => refuse("NOT_FOUND", "no_trip", "Trip not found");
-
-/** Providers whose cell must still hear that they are on this trip (a trip id) or free again (null). */
-type ProviderSync = Record<string, { tripId: string | null; attempts: number }>;
 
 /**
  * One trip: its state machine, its offers and their 30-second windows, and its watchers' sockets.
@@ -87,35 +79,18 @@ export class TripRoom extends DurableObject<Env> {
   private lastPosition: { lat: number; lng: number; heading: number | null; at: number } | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly schedule: TripSchedule;
+  private readonly providers: ProviderCells;
 
+  /** Loads the trip and brings storage to the current shape before any request or alarm sees it. */
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.schedule = new TripSchedule(ctx.storage);
+    this.providers = new ProviderCells(env, ctx.storage, this.schedule);
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     void this.ctx.blockConcurrencyWhile(async () => {
       this.trip = (await this.ctx.storage.get<TripRecord>("trip")) ?? null;
-      await migrateStorage(this.ctx.storage, this.migrations());
+      await migrateStorage(this.ctx.storage, roomMigrations(env, this.schedule, this.trip));
     });
-  }
-
-  /**
-   * Storage shapes, in order. v1: the deadline record becomes the deadline table, and payment
-   * follow-ups that older code kept on this alarm move to the trip's PaymentScheduler.
-   */
-  private migrations(): StorageMigration[] {
-    return [
-      async (storage) => {
-        createDeadlineTable(storage);
-        const old = (await storage.get<Record<string, number>>("deadlines")) ?? {};
-        for (const [key, at] of Object.entries(old)) {
-          if (key === "offer" || key === "redispatch" || key === "unfulfilled" || key === "flush")
-            await this.schedule.set(key, at);
-        }
-        const tasks = (await storage.get<Record<string, number>>("paymentTasks")) ?? {};
-        for (const [task, at] of Object.entries(tasks)) await this.moveLegacyPaymentTask(task, at);
-        await storage.delete(["deadlines", "paymentTasks"]);
-      },
-    ];
   }
 
   /** The trip, for code paths that already know it exists. */
@@ -132,10 +107,6 @@ export class TripRoom extends DurableObject<Env> {
       () => undefined,
     );
     return run;
-  }
-
-  private cell(homeCell: string) {
-    return this.env.CELL_INDEX.getByName(homeCell);
   }
 
   private viewFor(caller: Caller): OpResult {
@@ -246,7 +217,7 @@ export class TripRoom extends DurableObject<Env> {
         if (due === "offer") await this.expireOffer(now);
         if (due === "redispatch") await this.dispatchNext();
         if (due === "unfulfilled") await this.giveUp();
-        if (due === "provider_sync") await this.syncProviders();
+        if (due === "provider_sync") await this.providers.retry();
       }
       await this.schedule.rearm();
     });
@@ -294,7 +265,7 @@ export class TripRoom extends DurableObject<Env> {
         return refuse("FORBIDDEN", "not_yours", "Only the trip's customer or an admin can choose its provider");
       const refused = cannotChoose(trip, providerId);
       if (refused) return refused;
-      const live = await this.liveProvider(providerId);
+      const live = await this.providers.live(providerId);
       if (!live) return refuse("CONFLICT", "provider_offline", "This provider is not online");
       const problem = unsuitable(trip, live.attachment);
       if (problem) return problem;
@@ -302,13 +273,6 @@ export class TripRoom extends DurableObject<Env> {
         return refuse("CONFLICT", "provider_offline", "This provider is not online");
       return this.viewFor(caller);
     });
-  }
-
-  private async liveProvider(providerId: string): Promise<{ homeCell: string; attachment: ProviderAttachment } | null> {
-    const homeCell = await providerCell(createDb(this.env.DB), providerId);
-    if (!homeCell) return null;
-    const attachment = await this.cell(homeCell).describe(providerId);
-    return attachment ? { homeCell, attachment } : null;
   }
 
   /** Commits the offer, arms its 30-second window, then pushes `new_trip_request` to the provider. */
@@ -323,10 +287,7 @@ export class TripRoom extends DurableObject<Env> {
     );
     await this.schedule.set("offer", offer.expiresAt);
     const request = newTripRequest(this.current(), offer.expiresAt);
-    const delivered = await bestEffort("deliver offer", () => this.cell(homeCell).deliver(providerId, request), false, {
-      trip: trip.id,
-      providerId,
-    });
+    const delivered = await this.providers.deliverOffer(providerId, homeCell, request);
     if (!delivered) {
       await this.declineOffer("offer_undeliverable", { continueAuto: false });
       return false;
@@ -432,67 +393,14 @@ export class TripRoom extends DurableObject<Env> {
         { status: "accepted", providerId, offer: null, acceptedAt: now },
         { provider_id: providerId, driver: trip.offer?.driver },
       );
-      await this.markProvider(providerId, trip.id, homeCell);
+      await this.providers.mark(providerId, trip.id, homeCell);
       return { ok: true, customer: contactCard(this.current()) };
     });
   }
 
   private async releaseProvider(providerId: string, tripId: string): Promise<void> {
     await releaseProviderFromTrip(createDb(this.env.DB), providerId, tripId);
-    await this.markProvider(providerId, null, null);
-  }
-
-  /**
-   * Tells the provider's cell that they are on this trip (no other offers; positions relayed here)
-   * or free again. A cell that cannot be reached is retried from the alarm, never ignored: a
-   * provider marked free by mistake would be offered a second job.
-   */
-  private async markProvider(providerId: string, tripId: string | null, homeCell: string | null): Promise<void> {
-    try {
-      await this.tellCell(providerId, tripId, homeCell);
-    } catch (error) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "provider cell not told of trip; will retry",
-          providerId,
-          tripId,
-          error: String(error),
-        }),
-      );
-      const pending = (await this.ctx.storage.get<ProviderSync>("providerSync")) ?? {};
-      pending[providerId] = { tripId, attempts: 0 };
-      await this.ctx.storage.put("providerSync", pending);
-      await this.schedule.set("provider_sync", Date.now() + PROVIDER_SYNC_RETRY_MS);
-    }
-  }
-
-  /** The provider's socket is in their home cell; a provider connected nowhere has nothing to mark. */
-  private async tellCell(providerId: string, tripId: string | null, homeCell: string | null) {
-    if (homeCell && (await this.cell(homeCell).setActiveTrip(providerId, tripId))) return;
-    const current = await providerCell(createDb(this.env.DB), providerId);
-    if (current && current !== homeCell) await this.cell(current).setActiveTrip(providerId, tripId);
-  }
-
-  /** Alarm: retries the cells that could not be told; gives up loudly after a couple of minutes. */
-  private async syncProviders(): Promise<void> {
-    const pending = (await this.ctx.storage.get<ProviderSync>("providerSync")) ?? {};
-    for (const [providerId, entry] of Object.entries(pending)) {
-      try {
-        await this.tellCell(providerId, entry.tripId, null);
-        delete pending[providerId];
-      } catch (error) {
-        entry.attempts += 1;
-        if (entry.attempts >= PROVIDER_SYNC_ATTEMPTS) {
-          console.error(
-            JSON.stringify({ level: "error", msg: "provider cell never told of trip", providerId, error: String(error) }),
-          );
-          delete pending[providerId];
-        }
-      }
-    }
-    await this.ctx.storage.put("providerSync", pending);
-    if (Object.keys(pending).length > 0) await this.schedule.set("provider_sync", Date.now() + PROVIDER_SYNC_RETRY_MS);
+    await this.providers.mark(providerId, null, null);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -507,37 +415,22 @@ export class TripRoom extends DurableObject<Env> {
       if (!trip) return noTrip();
       const actor = relationTo(caller, trip);
       if (actor === "none") return noTrip();
-      const target = STATUS_ALIASES[requested.trim().toLowerCase()];
-      if (!target) return refuse("VALIDATION_ERROR", "unknown_status", `Unknown status ${JSON.stringify(requested)}`);
-      if (target === "arrived_at_destination") return this.arriveAtDestination(actor, caller);
-      if (target === "accepted") return refuse("CONFLICT", "use_offer_response", "Providers accept an offer by answering it");
-      const refused = checkTransition(trip.status, target, actor);
-      if (refused)
-        return refuse(refused.code === "FORBIDDEN" ? "FORBIDDEN" : "CONFLICT", refused.code.toLowerCase(), refused.message);
-      if (target === "cancelled" && !reason)
-        return refuse("VALIDATION_ERROR", "reason_required", "A cancellation needs a reason");
-      if (target === "in_progress" && trip.paymentMethod === "cash" && !trip.cashCollected) {
-        return refuse("CONFLICT", "cash_not_collected", "You must collect payment from the customer before the job starts");
+      const move = planMove(trip, actor, requested, reason);
+      if (!move.ok) return move;
+      const by = { id: caller.userId, role: caller.role };
+      if (move.kind === "arrived_at_destination") {
+        await this.commit("arrived_at_destination", by, { arrivedAtDestination: true });
+        return this.viewFor(caller);
       }
-      if (target === "in_progress" && actor === "provider") {
-        const wrong = await this.checkPin(pin);
-        if (wrong) return wrong;
+      const { target } = move;
+      if (needsPin(target, actor)) {
+        const refused = checkPin(trip, pin);
+        if (refused?.wrong) await this.save({ ...trip, pinAttempts: trip.pinAttempts + 1 });
+        if (refused) return refused.refusal;
       }
-      const changes: Partial<TripRecord> = { status: target };
-      if (target === "completed") changes.completedAt = Date.now();
-      if (target === "cancelled") Object.assign(changes, { cancelReason: reason ?? null, cancelledBy: actor, offer: null });
-      await this.commit(target, { id: caller.userId, role: caller.role }, changes, reason ? { reason } : {});
-      if (target === "arrived" && trip.paymentMethod === "cash" && !trip.cashCollected) {
-        await this.commit(
-          "cash_required",
-          { id: null, role: "system" },
-          {},
-          {
-            message: "You must collect payment from user before pickup",
-            customer_message: "You must make payment before trip starts",
-          },
-        );
-      }
+      await this.commit(target, by, moveChanges(target, actor, reason, Date.now()), reason ? { reason } : {});
+      if (target === "arrived" && trip.paymentMethod === "cash" && !trip.cashCollected)
+        await this.commit("cash_required", { id: null, role: "system" }, {}, CASH_REQUIRED);
       if (TERMINAL.has(target)) await this.ended(trip);
       // Money paid for a cancelled trip goes back by the refund policy, from the payments' own schedule.
       if (target === "cancelled" && trip.paymentMethod !== "cash") await this.refundIfPaid(trip, actor, false);
@@ -549,44 +442,13 @@ export class TripRoom extends DurableObject<Env> {
   private async ended(before: TripRecord) {
     await this.schedule.clear(DISPATCH_DEADLINES);
     if (before.providerId && ACTIVE_FOR_PROVIDER.has(before.status)) await this.releaseProvider(before.providerId, before.id);
-    const offer = before.offer;
-    if (offer) {
-      await bestEffort(
-        "withdraw offer",
-        () => this.cell(offer.homeCell).deliver(offer.providerId, offerWithdrawn(before.id, "cancelled")),
-        false,
-        { trip: before.id, providerId: offer.providerId },
-      );
-    }
+    if (before.offer) await this.providers.withdrawOffer(before.offer.providerId, before.offer.homeCell, before.id);
   }
 
-  /**
-   * The handover PIN: the customer reads it out, the provider enters it to start the job, so a job
-   * only starts with the right person present. Five wrong tries lock it; an admin can still start.
-   */
-  private async checkPin(pin: string | undefined): Promise<Refusal | null> {
-    const trip = this.current();
-    if (trip.pinAttempts >= MAX_PIN_ATTEMPTS) {
-      return refuse("CONFLICT", "pin_locked", "Too many wrong PINs; contact support to start this job");
-    }
-    if (!pin) return refuse("VALIDATION_ERROR", "pin_required", "Enter the customer's 4-digit handover PIN to start the job");
-    if (!timingSafeEqual(new TextEncoder().encode(pin), new TextEncoder().encode(trip.handoverPin))) {
-      const updated = { ...trip, pinAttempts: trip.pinAttempts + 1 };
-      await this.ctx.storage.put("trip", updated);
-      this.trip = updated;
-      return refuse("CONFLICT", "wrong_pin", `That PIN is not correct (${MAX_PIN_ATTEMPTS - updated.pinAttempts} tries left)`);
-    }
-    return null;
-  }
-
-  private async arriveAtDestination(actor: Exclude<Actor, "system">, caller: Caller): Promise<OpResult> {
-    const trip = this.current();
-    if (actor !== "provider") return refuse("FORBIDDEN", "provider_only", "Only the provider reports arrival at the destination");
-    if (trip.kind !== "haulage" || trip.status !== "in_progress" || trip.arrivedAtDestination) {
-      return refuse("CONFLICT", "invalid_transition", "Arrival at the destination is a step of a haulage trip in progress");
-    }
-    await this.commit("arrived_at_destination", { id: caller.userId, role: caller.role }, { arrivedAtDestination: true });
-    return this.viewFor(caller);
+  /** Stores a change that is not an event (a wrong PIN counts against the trip, silently). */
+  private async save(trip: TripRecord) {
+    await this.ctx.storage.put("trip", trip);
+    this.trip = trip;
   }
 
   /** Admin: takes the trip off its provider and dispatches it again (to a named provider, or automatically). */
@@ -619,10 +481,8 @@ export class TripRoom extends DurableObject<Env> {
       if (!trip) return noTrip();
       if (relationTo(caller, trip) !== "provider")
         return refuse("FORBIDDEN", "provider_only", "Only the assigned provider confirms cash");
-      if (trip.paymentMethod !== "cash") return refuse("CONFLICT", "not_cash", "This trip is not paid in cash");
-      if (!["accepted", "en_route", "arrived"].includes(trip.status)) {
-        return refuse("CONFLICT", "invalid_transition", `Cash is confirmed before the job starts, not when ${trip.status}`);
-      }
+      const refused = cashConfirmable(trip);
+      if (refused) return refused;
       if (!trip.cashCollected) {
         const { amount, currency } = trip.quote;
         await this.commit(
@@ -657,17 +517,6 @@ export class TripRoom extends DurableObject<Env> {
       { type: "trip", id: trip.id },
       { from: trip.status, by, unfulfilled, country: trip.country, fare: trip.quote.amount },
     );
-  }
-
-  /** Storage v1: a payment follow-up older code kept on this alarm goes to the trip's PaymentScheduler. */
-  private async moveLegacyPaymentTask(task: string, at: number) {
-    const trip = this.trip;
-    if (!trip) return;
-    const ref = { type: "trip" as const, id: trip.id };
-    const scheduler = this.env.PAYMENT_SCHEDULER.getByName(schedulerName(ref));
-    if (task === "refunds") await scheduler.schedule(ref, { kind: "refunds" }, at);
-    else if (task.startsWith("query:")) await scheduler.schedule(ref, { kind: "query", paymentId: task.slice(6) }, at);
-    else if (task.startsWith("end:")) await this.refundIfPaid(trip, "system", trip.status === "unfulfilled");
   }
 
   // ---------------------------------------------------------------- live position, SOS, share links

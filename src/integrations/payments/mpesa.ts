@@ -187,6 +187,7 @@ export class DarajaClient implements MpesaGateway {
     return unavailable(`stk push: HTTP ${response.status}`, response.status !== 429 && response.status !== 503);
   }
 
+  /** Asks Daraja how a push ended: the only answer we credit, since callbacks are unsigned. */
   async stkQuery(checkoutRequestId: string): Promise<StkQueryResult> {
     const sent = await this.post(
       "/mpesa/stkpushquery/v1/query",

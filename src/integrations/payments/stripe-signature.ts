@@ -26,6 +26,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
+/** Lower-case hex, the encoding Stripe signatures (and our derived secrets) use. */
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let out = "";
@@ -57,6 +58,7 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   return constantTimeEqual(new Uint8Array(da), new Uint8Array(db));
 }
 
+/** HMAC-SHA256 of `timestamp.body`, as Stripe signs webhooks (tests and the sandbox sign with it too). */
 export async function signPayload(secret: string, timestamp: number, rawBody: string): Promise<string> {
   const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${timestamp}.${rawBody}`));
   return toHex(mac);

@@ -165,6 +165,7 @@ export class StripeClient implements CardGateway {
     );
   }
 
+  /** Creates the PaymentIntent with our payment id as its idempotency key, so a retried create never charges twice. */
   async createCharge(input: Parameters<CardGateway["createCharge"]>[0]): Promise<CardChargeResult> {
     const sent = await this.post(
       "/v1/payment_intents",
@@ -203,6 +204,7 @@ export class StripeClient implements CardGateway {
     };
   }
 
+  /** Sends a refund keyed by our refund id, so a retry after a timeout refunds once. */
   async refund(input: { refundId: string; ref: string; amount: number; reason: string }): Promise<RefundResult> {
     const sent = await this.post(
       "/v1/refunds",
@@ -233,6 +235,7 @@ export class StripeClient implements CardGateway {
     return { kind: "unavailable", reason: `stripe: HTTP ${sent.response.status}`, ambiguous: true };
   }
 
+  /** Checks the signature over the raw body before anything is parsed, then reads the event. */
   async verifyWebhook(rawBody: string, headers: Headers, nowSeconds: number): Promise<WebhookCheck> {
     const check = await verifyStripeSignature(headers.get("stripe-signature"), rawBody, this.config.webhookSecret, nowSeconds);
     if (!check.ok) return check;

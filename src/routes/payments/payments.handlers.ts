@@ -8,10 +8,11 @@ import {
   handleB2cResult,
   handleCardWebhook,
   handleStkCallback,
+  readPayment,
   adminRefund as refundPayment,
   startPayment as start,
 } from "../../payments/service";
-import { listPayments, getPayment as loadPayment, paymentHistory, paymentRefunds } from "../../payments/store";
+import { listPayments } from "../../payments/store";
 import { eventView, paymentView, refundView } from "../../payments/view";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import type * as routes from "./payments.routes";
@@ -39,6 +40,7 @@ async function requireSecret(secret: string, expected: string) {
 
 const acknowledged = (c: Ctx, outcome: string) => ok(c, { ResultCode: 0 as const, ResultDesc: "Accepted", outcome }, "Accepted");
 
+/** Starts (or, with the same Idempotency-Key, resumes) the payment of a trip for its server quote. */
 export const startPayment: AppRouteHandler<typeof routes.startPayment> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
@@ -63,22 +65,16 @@ export const startPayment: AppRouteHandler<typeof routes.startPayment> = async (
   });
 };
 
+/** A payment with its history and refunds; someone else's payment looks exactly like a missing one. */
 export const getPayment: AppRouteHandler<typeof routes.getPayment> = async (c) => {
-  const { id } = c.req.valid("param");
-  const auth = c.get("auth");
-  const db = c.get("db");
-  const payment = await loadPayment(db, id);
-  // Someone else's payment looks exactly like a missing one, so ids cannot be probed.
-  if (!payment || (auth.role !== "admin" && payment.customerId !== auth.userId))
-    throw new ApiError("NOT_FOUND", "Payment not found");
-  const [events, refunds] = await Promise.all([paymentHistory(db, id), paymentRefunds(db, id)]);
-  return ok(
-    c,
-    { payment: paymentView(payment), events: events.map(eventView), refunds: refunds.map(refundView) },
-    "Payment retrieved",
-  );
+  const found = await readPayment(c.get("db"), c.get("auth"), c.req.valid("param").id);
+  if (!found.ok) throw refusalError(found);
+  const { payment, events, refunds } = found;
+  const data = { payment: paymentView(payment), events: events.map(eventView), refunds: refunds.map(refundView) };
+  return ok(c, data, "Payment retrieved");
 };
 
+/** The caller's own payments, newest first. */
 export const listMyPayments: AppRouteHandler<typeof routes.listMyPayments> = async (c) => {
   const q = c.req.valid("query");
   const rows = await listPayments(c.get("db"), {
@@ -90,6 +86,7 @@ export const listMyPayments: AppRouteHandler<typeof routes.listMyPayments> = asy
   return ok(c, { payments: rows.map(paymentView), count: rows.length, limit: q.limit, offset: q.offset }, "Payments retrieved");
 };
 
+/** Daraja's STK callback: unsigned, so it comes to a secret path and is confirmed by an STK query. */
 export const mpesaCallback: AppRouteHandler<typeof routes.mpesaCallback> = async (c) => {
   const d = await deps(c);
   await requireSecret(c.req.valid("param").secret, d.gateways.callbackSecret);
@@ -98,6 +95,7 @@ export const mpesaCallback: AppRouteHandler<typeof routes.mpesaCallback> = async
   return acknowledged(c, result.outcome);
 };
 
+/** Daraja's B2C result for an M-Pesa refund, on the same secret path scheme. */
 export const mpesaResult: AppRouteHandler<typeof routes.mpesaResult> = async (c) => {
   const d = await deps(c);
   await requireSecret(c.req.valid("param").secret, d.gateways.callbackSecret);
@@ -106,6 +104,7 @@ export const mpesaResult: AppRouteHandler<typeof routes.mpesaResult> = async (c)
   return acknowledged(c, result.outcome);
 };
 
+/** Stripe's signed webhook: the only thing that confirms a card payment. */
 export const stripeWebhook: AppRouteHandler<typeof routes.stripeWebhook> = async (c) => {
   // The signature covers the exact bytes received: read the raw text before anything parses it.
   const raw = await c.req.text();
@@ -114,6 +113,7 @@ export const stripeWebhook: AppRouteHandler<typeof routes.stripeWebhook> = async
   return acknowledged(c, result.outcome);
 };
 
+/** Admin: payments by filter (`flagged=true` for the ones held for review). */
 export const adminListPayments: AppRouteHandler<typeof routes.adminListPayments> = async (c) => {
   const q = c.req.valid("query");
   const rows = await listPayments(c.get("db"), {
@@ -127,6 +127,7 @@ export const adminListPayments: AppRouteHandler<typeof routes.adminListPayments>
   return ok(c, { payments: rows.map(paymentView), count: rows.length, limit: q.limit, offset: q.offset }, "Payments retrieved");
 };
 
+/** Admin: a refund in part or in full, never more than is left, sent through the payment's gateway. */
 export const adminRefund: AppRouteHandler<typeof routes.adminRefund> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");

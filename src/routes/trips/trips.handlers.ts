@@ -29,6 +29,7 @@ const caller = (c: Ctx) => {
   return { userId: auth.userId, role: auth.role };
 };
 
+/** `POST /api/trips`: a retry with the same Idempotency-Key and body replays the first trip (200, Idempotent-Replayed). */
 export const createTrip: AppRouteHandler<typeof routes.createTrip> = async (c) => {
   const body = c.req.valid("json");
   const key = c.req.valid("header")["idempotency-key"];
@@ -39,6 +40,7 @@ export const createTrip: AppRouteHandler<typeof routes.createTrip> = async (c) =
   return ok(c, data, "Trip already created for this Idempotency-Key", 200);
 };
 
+/** Fix On Call's `POST /api/services/request`: the same creation path, with `location` as the pickup. */
 export const serviceRequest: AppRouteHandler<typeof routes.serviceRequest> = async (c) => {
   const body = c.req.valid("json");
   const { location, ...rest } = body;
@@ -51,28 +53,33 @@ export const serviceRequest: AppRouteHandler<typeof routes.serviceRequest> = asy
   return ok(c, data, "Trip already created for this Idempotency-Key", 200);
 };
 
+/** The caller's trips (every trip for admins), from the D1 mirror. */
 export const listTrips: AppRouteHandler<typeof routes.listTrips> = async (c) => {
   const query = c.req.valid("query");
   const trips = await listTripItems(c.get("db"), caller(c), query);
   return ok(c, { trips, count: trips.length, limit: query.limit, offset: query.offset }, "Trips retrieved");
 };
 
+/** Fix On Call's name for the same list. */
 export const serviceHistory: AppRouteHandler<typeof routes.serviceHistory> = async (c) => {
   const query = c.req.valid("query");
   const trips = await listTripItems(c.get("db"), caller(c), query);
   return ok(c, { trips, count: trips.length, limit: query.limit, offset: query.offset }, "Trips retrieved");
 };
 
+/** The live trip from its room, as the caller may see it (the PIN only for the customer and admins). */
 export const getTrip: AppRouteHandler<typeof routes.getTrip> = async (c) => {
   const { trip } = value(await readTrip(c.env, c.get("db"), caller(c), c.req.valid("param").id));
   return ok(c, trip, "Trip retrieved");
 };
 
+/** Just the status and sequence number, for clients that poll. */
 export const getTripStatus: AppRouteHandler<typeof routes.getTripStatus> = async (c) => {
   const { trip } = value(await readTrip(c.env, c.get("db"), caller(c), c.req.valid("param").id));
   return ok(c, { trip_status: trip.status, seq: trip.seq }, "Trip status retrieved");
 };
 
+/** The customer's (or an admin's) pick of provider: an offer they must answer within 30 s. */
 export const offerTrip: AppRouteHandler<typeof routes.offerTrip> = async (c) => {
   const who = caller(c);
   const providerId = c.req.valid("json").provider_id;
@@ -80,6 +87,7 @@ export const offerTrip: AppRouteHandler<typeof routes.offerTrip> = async (c) => 
   return ok(c, trip, "Awaiting provider response");
 };
 
+/** Fix On Call's assign: the same offer, naming the mechanic. */
 export const assignService: AppRouteHandler<typeof routes.assignService> = async (c) => {
   const who = caller(c);
   const body = c.req.valid("json");
@@ -88,6 +96,7 @@ export const assignService: AppRouteHandler<typeof routes.assignService> = async
   return ok(c, trip, "Awaiting provider response");
 };
 
+/** The offered provider accepts; only the holder of the live offer can, and only once. */
 export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) => {
   const { id } = c.req.valid("param");
   const outcome = value(await answerOffer(c.env, c.get("auth").userId, id, "accepted"));
@@ -98,12 +107,14 @@ export const acceptTrip: AppRouteHandler<typeof routes.acceptTrip> = async (c) =
   );
 };
 
+/** The offered provider declines; the trip moves on (auto) or back to the customer (choice). */
 export const rejectTrip: AppRouteHandler<typeof routes.rejectTrip> = async (c) => {
   const { id } = c.req.valid("param");
   value(await answerOffer(c.env, c.get("auth").userId, id, "rejected"));
   return ok(c, { trip_id: id, response: "rejected" as const }, "Offer rejected");
 };
 
+/** Moves the trip through the one transition table (seed status words accepted). */
 export const updateStatus: AppRouteHandler<typeof routes.updateStatus> = async (c) => {
   const who = caller(c);
   const { status, reason, pin } = c.req.valid("json");
@@ -113,6 +124,7 @@ export const updateStatus: AppRouteHandler<typeof routes.updateStatus> = async (
   return ok(c, trip, "Trip updated");
 };
 
+/** Fix On Call's status update: the same transition. */
 export const serviceStatus: AppRouteHandler<typeof routes.serviceStatus> = async (c) => {
   const who = caller(c);
   const { status, reason, pin } = c.req.valid("json");
@@ -122,6 +134,7 @@ export const serviceStatus: AppRouteHandler<typeof routes.serviceStatus> = async
   return ok(c, trip, "Trip updated");
 };
 
+/** Cancels with a reason; the refund policy runs on the payments' own schedule. */
 export const cancelTrip: AppRouteHandler<typeof routes.cancelTrip> = async (c) => {
   const who = caller(c);
   const { reason } = c.req.valid("json");
@@ -131,12 +144,14 @@ export const cancelTrip: AppRouteHandler<typeof routes.cancelTrip> = async (c) =
   return ok(c, trip, "Trip updated");
 };
 
+/** The provider confirms the cash, which a cash job needs before it starts. */
 export const cashCollected: AppRouteHandler<typeof routes.cashCollected> = async (c) => {
   const who = caller(c);
   const { trip } = value(await onTrip(c.env, c.get("db"), who, c.req.valid("param").id, (r) => r.confirmCash(who)));
   return ok(c, trip, "Cash collection recorded");
 };
 
+/** Admin: takes the trip off its provider and dispatches it again. */
 export const reassignTrip: AppRouteHandler<typeof routes.reassignTrip> = async (c) => {
   const who = caller(c);
   const { reason, provider_id } = c.req.valid("json");
@@ -155,17 +170,20 @@ const requireUpgrade = (c: Ctx) => {
 /** Toota clients speak Toota on their sockets; they say so with the `toota.v1` subprotocol. */
 const flavorOf = (c: Ctx) => ((c.req.header("sec-websocket-protocol") ?? "").includes("toota") ? "toota" : "canonical");
 
+/** Hands the socket to the trip's room after the party check; `since` replays what the client missed. */
 export const watchTrip: AppRouteHandler<typeof routes.watchTrip> = async (c) => {
   requireUpgrade(c);
   const socket = { flavor: flavorOf(c), since: c.req.valid("query").since ?? null } as const;
   return value(await watch(c.env, c.get("db"), caller(c), c.req.valid("param").id, socket)).response;
 };
 
+/** Toota's trip-request socket: the trip is created on it with `create_trip`. */
 export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = async (c) => {
   requireUpgrade(c);
   return value(await openTripRequest(c.env, c.get("db"), caller(c))).response;
 };
 
+/** Toota's find-driver: providers near a point who are online now. */
 export const findDriver: AppRouteHandler<typeof routes.findDriver> = async (c) => {
   const q = c.req.valid("query");
   const drivers = await findDrivers(c.env, { lat: q.lat, lng: q.lng, vehicleType: q.vehicle_type });
