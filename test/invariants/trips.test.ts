@@ -125,3 +125,19 @@ describe("a provider holds at most one active trip", () => {
     expect(claims.results).toHaveLength(1);
   });
 });
+
+describe("automatic dispatch gives up after 5 minutes", () => {
+  it("sets an automatic trip's dispatch deadline 5 minutes after it was requested", async () => {
+    const customer = await registerCustomer();
+    const origin = offset(NAIROBI_CBD, 20, Math.random() * 360);
+    const created = await createTrip(customer.tokens.access_token, {
+      service_type: "lockout",
+      pickup: point(origin.lat, origin.lng, "roadside"),
+      payment_method: "cash",
+      dispatch: "auto",
+    });
+    expect(created.status).toBe(201);
+    const record = await env.TRIP_ROOM.getByName(created.body.data.trip.id).record();
+    expect((record?.dispatchDeadline ?? 0) - (record?.createdAt ?? 0)).toBe(5 * 60_000);
+  });
+});
