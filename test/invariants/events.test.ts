@@ -99,6 +99,12 @@ describe("every committed event is kept, in order, with its own sequence number"
       replayed.push({ seq: frame.seq, type: frame.event });
     }
     expect(replayed).toEqual(expected.slice(since));
+
+    // A completed trip is over for its provider: their one-active-trip claim is released.
+    const claims = await env.DB.prepare("SELECT COUNT(*) AS n FROM provider_active_trips WHERE provider_id = ?")
+      .bind(provider.id)
+      .first<{ n: number }>();
+    expect(claims?.n).toBe(0);
   });
 
   it("gives each live watcher every event once, in sequence order", async () => {

@@ -87,6 +87,18 @@ describe("only the provider holding the live offer can take the trip", () => {
   });
 });
 
+describe("card and M-Pesa trips wait for their payment", () => {
+  it("refuses the offered provider's accept of an unpaid card trip with payment_not_authorised", async () => {
+    const { trip, token, provider, presence } = await payableTrip("card", { country: "ZA" });
+    sockets.push(presence);
+    expect((await offer(trip.id, token, provider.id)).status).toBe(200);
+    const early = await accept(trip.id, provider.token);
+    expect(early.status).toBe(409);
+    expect(early.body.reason).toBe("payment_not_authorised");
+    expect((await callJson(`/api/trips/${trip.id}`, { token })).body.data.status).toBe("offered");
+  });
+});
+
 describe("a provider holds at most one active trip", () => {
   it("lets a provider holding live offers from two customers accept only one; the other gets 409 provider_busy", async () => {
     const origin = offset(NAIROBI_CBD, 2 + Math.random() * 6, Math.random() * 360);
