@@ -31,11 +31,11 @@ import {
 } from "./payable";
 import {
   claimDelivery,
-  FLAG_REASONS,
   flagPayment,
   getPayment,
   getRefund,
   insertPayment,
+  isFlagged,
   movePayment,
   notePayment,
   type PaymentEventRow,
@@ -517,7 +517,7 @@ async function resolveByQuery(deps: PaymentDeps, paymentId: string): Promise<num
     await movePayment(deps.env.DB, payment.id, "failed", "unconfirmed", {}, "push_unconfirmed");
     return null;
   }
-  if ((FLAG_REASONS as readonly string[]).includes(payment.failureReason ?? "")) return settleFlagged(deps, payment, age);
+  if (isFlagged(payment.failureReason)) return settleFlagged(deps, payment, age);
   const settled = await settleByQuery(deps, payment, { trigger: "alarm" });
   if (settled !== "open") return null;
   if (age >= MPESA_GIVE_UP_MS) {

@@ -393,3 +393,7 @@ export const FLAG_REASONS = [
   "query_contradicts_callback",
   "unknown_at_gateway",
 ] as const;
+
+const FLAGGED: ReadonlySet<string> = new Set(FLAG_REASONS);
+/** Whether a payment's failure reason means it is held for a person to review (never credited by an alarm). */
+export const isFlagged = (reason: string | null) => reason !== null && FLAGGED.has(reason);

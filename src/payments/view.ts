@@ -1,5 +1,5 @@
 import { refundable } from "../domain/payment-state";
-import { FLAG_REASONS, type PaymentRow, type RefundRow } from "./store";
+import { isFlagged, type PaymentRow, type RefundRow } from "./store";
 
 type EventRow = {
   type: string;
@@ -28,7 +28,7 @@ export function paymentView(p: PaymentRow) {
     gateway_ref: p.gatewayRef,
     phone: p.phone,
     failure_reason: p.failureReason,
-    flagged: (FLAG_REASONS as readonly string[]).includes(p.failureReason ?? ""),
+    flagged: isFlagged(p.failureReason),
     created_at: p.createdAt.toISOString(),
     updated_at: p.updatedAt.toISOString(),
   };

@@ -114,7 +114,14 @@ export function sandboxFetch(options: SandboxOptions): typeof fetch {
     if (request.headers.get("authorization") !== "Bearer sandbox-access-token") {
       return darajaError(401, "404.001.03", "Invalid Access Token");
     }
-    const body = await request.json().catch(() => null);
+    // A body that is not JSON reads as null, which every schema below refuses with Daraja's 400, as Daraja does.
+    const body: unknown = await request.text().then((text) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null;
+      }
+    });
     if (path === "/mpesa/stkpush/v1/processrequest") {
       const push = StkPush.safeParse(body);
       if (!push.success) return darajaError(400, "400.002.02", `Bad Request - ${push.error.issues[0]?.path.join(".")}`);

@@ -14,7 +14,7 @@ export function formEncode(fields: Record<string, unknown>, prefix = "", into = 
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined || value === null) continue;
     const name = prefix ? `${prefix}[${key}]` : key;
-    if (typeof value === "object") formEncode(value as Record<string, unknown>, name, into);
+    if (typeof value === "object") formEncode(Object.fromEntries(Object.entries(value)), name, into);
     else into.append(name, String(value));
   }
   return into;
