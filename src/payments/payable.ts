@@ -62,12 +62,14 @@ export type Ending = z.infer<typeof EndingSchema>;
 /**
  * A payment follow-up on a payable's schedule. `query`: ask M-Pesa about a push whose callback did
  * not come; `refunds`: send refunds reserved for the payable's payments; `end`: apply the refund
- * policy to a payable that ended undone, then send.
+ * policy to a payable that ended undone, then send; `sync`: tell the owner the payable's payment
+ * status again (after a run whose telling failed).
  */
 export const PaymentTaskSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("query"), paymentId: z.string() }),
   z.object({ kind: z.literal("refunds") }),
   z.object({ kind: z.literal("end"), ending: EndingSchema }),
+  z.object({ kind: z.literal("sync") }),
 ]);
 export type PaymentTask = z.infer<typeof PaymentTaskSchema>;
 
@@ -80,5 +82,7 @@ export function taskKey(task: PaymentTask): string {
       return "refunds";
     case "end":
       return "end";
+    case "sync":
+      return "sync";
   }
 }

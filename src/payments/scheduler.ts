@@ -59,13 +59,18 @@ export abstract class PaymentSchedulerBase extends DurableObject<Env> {
   async schedule(payable: PayableRef, task: PaymentTask, at: number): Promise<void> {
     const sql = this.ctx.storage.sql;
     sql.exec("INSERT INTO payable (one, ref) VALUES (1, ?) ON CONFLICT (one) DO NOTHING", JSON.stringify(payable));
-    sql.exec(
+    this.put(task, at);
+    await this.rearm();
+  }
+
+  /** One row per task key; the earliest time asked wins, and `gen` moves so a running task keeps a repeat request. */
+  private put(task: PaymentTask, at: number) {
+    this.ctx.storage.sql.exec(
       "INSERT INTO deadlines (key, at, task) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET at = MIN(at, excluded.at), task = excluded.task, gen = gen + 1",
       taskKey(task),
       at,
       JSON.stringify(task),
     );
-    await this.rearm();
   }
 
   /** The tasks waiting and when, for tests and support. */
@@ -110,7 +115,15 @@ export abstract class PaymentSchedulerBase extends DurableObject<Env> {
         if (retryAt === null) sql.exec("DELETE FROM deadlines WHERE key = ? AND gen = ?", row.key, row.gen);
         else sql.exec("UPDATE deadlines SET at = ? WHERE key = ? AND gen = ?", retryAt, row.key, row.gen);
       }
-      await syncPayable(deps, payable);
+      try {
+        await syncPayable(deps, payable);
+      } catch (error) {
+        // The money state is in D1 already; only the owner's copy is behind. Tell it again shortly.
+        console.error(
+          JSON.stringify({ level: "error", msg: "payable owner not told; will retry", payable, error: String(error) }),
+        );
+        this.put({ kind: "sync" }, Date.now() + PAYMENT_TASK_RETRY_MS);
+      }
     }
     await this.rearm();
   }

@@ -143,6 +143,9 @@ export async function runPaymentTask(deps: PaymentDeps, ref: PayableRef, task: P
       return sendRefunds(deps, ref);
     case "query":
       return resolveByQuery(deps, task.paymentId);
+    case "sync":
+      // The scheduler tells the owner after every run; this task only makes sure there is a run.
+      return null;
   }
 }
 

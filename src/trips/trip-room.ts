@@ -102,6 +102,7 @@ export class TripRoom extends DurableObject<Env> {
   /** Runs mutations strictly one after another, awaits included. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
+    // The chain only orders the work; each caller sees its own failure through `run`.
     this.chain = run.then(
       () => undefined,
       () => undefined,
