@@ -22,6 +22,12 @@ describe("the contract check behind call()", () => {
     await expect(checkContract(get("/api/health"), wrong)).rejects.toThrow(/GET \/api\/health 200: data\.version/);
   });
 
+  it("refuses fields the document does not name, even where zod would strip them", async () => {
+    const health = { status: "ok", version: "1", checks: { database: { status: "ok", latency_ms: 1 } }, secret: "x" };
+    const leaky = json({ success: true, message: "OK", data: health, timestamp: "t", request_id: "r" }, 200);
+    await expect(checkContract(get("/api/health"), leaky)).rejects.toThrow(/undocumented fields data\.secret/);
+  });
+
   it("documents 404 as the error envelope, never as a success body", async () => {
     const request = get("/api/bookings/0b6f4a47-6b5e-4d0e-9a39-8f1f3b0d8c11");
     const nullData = json({ success: true, message: "OK", data: null, timestamp: "t", request_id: "r" }, 404);

@@ -52,6 +52,51 @@ export function operationFor(method: string, path: string): Operation | undefine
 const isZod = (value: unknown): value is z.ZodType =>
   typeof value === "object" && value !== null && typeof (value as { safeParse?: unknown }).safeParse === "function";
 
+interface Def {
+  type: string;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  catchall?: z.ZodType;
+  element?: z.ZodType;
+  valueType?: z.ZodType;
+  options?: z.ZodType[];
+}
+// zod 4 keeps a schema's structure in `_zod.def`; the shape walked here is the documented one.
+const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"]);
+
+/**
+ * Fields a body carries that its schema does not document. zod's objects strip unknown keys when
+ * parsing, so a leaked or renamed field would pass `safeParse`; the document must name every field.
+ */
+export function undocumentedFields(schema: z.ZodType, value: unknown, path = ""): string[] {
+  if (value === null || value === undefined) return [];
+  const def = defOf(schema);
+  if (WRAPPERS.has(def.type) && def.innerType) return undocumentedFields(def.innerType, value, path);
+  if (def.type === "pipe" && def.in) return undocumentedFields(def.in, value, path);
+  if (def.type === "array" && def.element && Array.isArray(value)) {
+    const element = def.element;
+    return value.flatMap((item, i) => undocumentedFields(element, item, `${path}[${i}]`));
+  }
+  if (def.type === "union" && def.options) {
+    const option = def.options.find((o) => o.safeParse(value).success);
+    return option ? undocumentedFields(option, value, path) : [];
+  }
+  if (typeof value !== "object" || Array.isArray(value)) return [];
+  const entries = Object.entries(value);
+  if (def.type === "record" && def.valueType) {
+    const valueType = def.valueType;
+    return entries.flatMap(([key, item]) => undocumentedFields(valueType, item, `${path}.${key}`));
+  }
+  if (def.type !== "object" || !def.shape || def.catchall) return [];
+  const shape = def.shape;
+  return entries.flatMap(([key, item]) => {
+    const field = shape[key];
+    return field ? undocumentedFields(field, item, `${path}.${key}`) : [`${path}.${key}`.slice(1)];
+  });
+}
+
 function violation(what: string, detail: string): Error {
   return new Error(`Contract violation: ${what}: ${detail}`);
 }
@@ -101,9 +146,17 @@ export async function checkContract(request: Request, response: Response): Promi
   if (!contentType.includes("application/json")) {
     throw violation(`${op.id} ${response.status}`, `documents JSON but answered ${contentType || "no content type"}`);
   }
-  const parsed = schema.safeParse(json());
+  const body = json();
+  const parsed = schema.safeParse(body);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
     throw violation(`${op.id} ${response.status}`, `${issues.join("; ")}; body ${text.slice(0, 300)}`);
+  }
+  const extra = undocumentedFields(schema, body);
+  if (extra.length) {
+    throw violation(
+      `${op.id} ${response.status}`,
+      `undocumented fields ${extra.slice(0, 8).join(", ")}; body ${text.slice(0, 300)}`,
+    );
   }
 }
