@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callJson, registerCustomer } from "../helpers";
-import { bookingBody, createBooking, fireAlarm, inMinutes, makeDue } from "../support/bookings";
+import { bookingBody, bookingRow, createBooking, fireAlarm, inMinutes, makeDue } from "../support/bookings";
 import { NAIROBI_CBD, offset } from "../support/presence";
 import { point } from "../support/trips";
 
@@ -36,5 +36,22 @@ describe("a booking dispatched late", () => {
     await makeDue(id, HOUR + 60_000);
     expect(await fireAlarm(id)).toBe(true);
     expect(await status(id, token)).toMatchObject({ status: "failed", failure_reason: "dispatch_window_missed", trip_id: null });
+  });
+});
+
+describe("a booking whose request no longer holds at its time", () => {
+  it("fails with a reason and makes no trip when its pickup is no longer in a service area", async () => {
+    const { id } = await booked();
+    // As if the stored request had been made where we no longer serve (London).
+    await env.DB.prepare(
+      "UPDATE bookings SET request = json_set(request, '$.pickup.latitude', 51.5, '$.pickup.longitude', -0.12) WHERE id = ?",
+    )
+      .bind(id)
+      .run();
+    await makeDue(id);
+    expect(await fireAlarm(id)).toBe(true);
+    const row = await bookingRow(id);
+    expect(row).toMatchObject({ status: "failed", trip_id: null });
+    expect(row?.failure_reason).toBe("outside_service_area");
   });
 });
