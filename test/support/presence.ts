@@ -1,5 +1,5 @@
-import { env, exports } from "cloudflare:workers";
-import { BASE, callJson, uniqueIdentity } from "../helpers";
+import { env } from "cloudflare:workers";
+import { BASE, callJson, fetchChecked, uniqueIdentity } from "../helpers";
 
 /** Registers a provider through the API, optionally verifies them in D1, and logs them in. */
 export async function makeProvider(
@@ -104,7 +104,7 @@ export class TestSocket {
 
 /** Opens the provider socket the way a browser can: the token rides in Sec-WebSocket-Protocol. */
 export async function openProviderSocket(token: string, point: { lat: number; lng: number }, extra = "") {
-  const res = await exports.default.fetch(
+  const res = await fetchChecked(
     new Request(`${BASE}/api/providers/ws?lat=${point.lat}&lng=${point.lng}${extra}`, {
       headers: { upgrade: "websocket", "sec-websocket-protocol": `fixoncall.v1, bearer.${token}` },
     }),

@@ -1,12 +1,11 @@
-import { exports } from "cloudflare:workers";
 import type { TripDeadline } from "../../src/trips/schedule";
-import { BASE, callJson } from "../helpers";
+import { BASE, callJson, fetchChecked } from "../helpers";
 import { TestSocket } from "./presence";
 
 /** Opens a trip socket (watch an existing trip, or Toota's trip-request socket when `tripId` is null). */
 export async function openTripSocket(token: string, tripId: string | null, opts: { since?: number; toota?: boolean } = {}) {
   const path = tripId ? `/api/trips/${tripId}/ws${opts.since === undefined ? "" : `?since=${opts.since}`}` : "/api/trips/ws";
-  const res = await exports.default.fetch(
+  const res = await fetchChecked(
     new Request(`${BASE}${path}`, {
       headers: {
         upgrade: "websocket",
