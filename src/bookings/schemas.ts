@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { BOOKING_STATUSES } from "../domain/booking";
+import { PAYMENT_METHODS } from "../domain/payment-state";
 import { TRIP_STATUSES } from "../domain/trip-state";
 import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 import { Pagination } from "../lib/schemas";
@@ -45,7 +46,7 @@ export const BookingViewSchema = z
     destination: PlaceView.nullable(),
     description: z.string().nullable(),
     load_description: z.string().nullable(),
-    payment_method: z.enum(["cash", "card", "mpesa"]),
+    payment_method: z.enum(PAYMENT_METHODS),
     dispatch_mode: z.enum(["auto", "choice"]),
     quote: z.object({
       currency: z.string().openapi({ example: "KES" }),

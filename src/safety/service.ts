@@ -2,10 +2,12 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { randomToken, sha256Hex } from "../accounts/tokens";
 import { auditEntry } from "../db/audit";
 import type { Db } from "../db/client";
-import { emergencyAlerts, shareLinks, trips, users } from "../db/schema";
+import { emergencyAlerts, shareLinks, users } from "../db/schema";
+import { tripParties } from "../db/trips";
 import { type Outcome, refuse } from "../domain/refusal";
 import { bestEffort } from "../lib/best-effort";
 import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
+import { relationTo } from "../trips/relation";
 import type { AuthContext } from "../types";
 
 type AlertRow = typeof emergencyAlerts.$inferSelect;
@@ -78,12 +80,10 @@ export async function raiseSos(
   tripId: string,
   input: { latitude?: number | undefined; longitude?: number | undefined; message?: string | undefined },
 ): Promise<Outcome<{ alert: AlertView }>> {
-  const trip = await db
-    .select({ id: trips.id, customerId: trips.customerId, providerId: trips.providerId })
-    .from(trips)
-    .where(eq(trips.id, tripId))
-    .get();
-  if (!trip || (trip.customerId !== caller.userId && trip.providerId !== caller.userId)) return tripNotFound;
+  const trip = await tripParties(db, tripId);
+  const relation = trip ? relationTo(caller, trip) : "none";
+  // An SOS comes from someone on the trip: its customer or its provider (admins see it, they do not raise it).
+  if (!trip || (relation !== "customer" && relation !== "provider")) return tripNotFound;
   const point =
     input.latitude !== undefined && input.longitude !== undefined ? { lat: input.latitude, lng: input.longitude } : null;
   const alert: AlertRow = {
@@ -119,8 +119,8 @@ export async function raiseSos(
 
 /** The trip's customer, or a refusal that looks like a missing trip to anyone else. */
 async function customersTrip(db: Db, caller: Caller, tripId: string): Promise<Outcome<Record<never, never>>> {
-  const trip = await db.select({ customerId: trips.customerId }).from(trips).where(eq(trips.id, tripId)).get();
-  return trip && trip.customerId === caller.userId ? { ok: true } : tripNotFound;
+  const trip = await tripParties(db, tripId);
+  return trip && relationTo(caller, trip) === "customer" ? { ok: true } : tripNotFound;
 }
 
 /**

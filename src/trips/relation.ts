@@ -1,9 +1,11 @@
+import { actorFor } from "../domain/trip-state";
 import type { Role } from "../domain/vocabulary";
 
 /**
- * A caller's relation to a trip: its customer, its assigned provider, an admin, or none. One
- * function decides it, for the Worker's access checks (404 for `none`, so ids cannot be probed),
- * the room's permission rules, and whose eyes a view is for.
+ * A caller's relation to a trip: its customer, its assigned provider, an admin, or none. The rule
+ * itself is the domain's `actorFor` (pure, shared with ratings); this names the "none" case so
+ * the Worker's access checks (404 for `none`, so ids cannot be probed), the room's permission
+ * rules and whose eyes a view is for all read one value.
  */
 export type Relation = "customer" | "provider" | "admin" | "none";
 
@@ -15,8 +17,5 @@ export interface Caller {
 
 /** Decides the caller's relation; an admin is an admin even on their own trip. */
 export function relationTo(caller: Caller, trip: { customerId: string; providerId: string | null }): Relation {
-  if (caller.role === "admin") return "admin";
-  if (caller.userId === trip.customerId) return "customer";
-  if (trip.providerId !== null && caller.userId === trip.providerId) return "provider";
-  return "none";
+  return actorFor(caller, trip) ?? "none";
 }
