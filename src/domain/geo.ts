@@ -1,4 +1,4 @@
-import { cellToLatLng, gridDisk, gridRing, latLngToCell } from "h3-js";
+import { cellToLatLng, gridRing, latLngToCell } from "./h3";
 
 /**
  * H3 resolution of a presence cell. Resolution 6 cells are ~36 km² (edge ~3.7 km): Nairobi's
@@ -61,16 +61,9 @@ export function ringsForRadius(radiusKm: number): number {
   return k;
 }
 
-/** Cells at exactly ring distance k from `cell` (the origin itself for k = 0). */
+/** Cells at exactly ring distance k from `cell` (the origin itself for k = 0); defined next to pentagons too. */
 export function ringCells(cell: string, k: number): string[] {
-  if (k === 0) return [cell];
-  try {
-    return gridRing(cell, k);
-  } catch {
-    // gridRing fails next to one of H3's 12 pentagons; the disk difference is always defined.
-    const inner = new Set(gridDisk(cell, k - 1));
-    return gridDisk(cell, k).filter((c) => !inner.has(c));
-  }
+  return gridRing(cell, k);
 }
 
 /** Average urban road speed used for the simple ETA, km/h (Nairobi/Johannesburg traffic). */
