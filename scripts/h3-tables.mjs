@@ -6,15 +6,16 @@
 // What is written down here and what is derived:
 // - The icosahedron itself (face centres, the azimuth of each face's i axis, and how each face's IJK frame maps
 //   onto its three neighbours' frames) is H3's definition of the grid's orientation, so it is stated, not derived.
-// - Base cells: which are pentagons, and each one's neighbour in each of the six directions, come straight from
-//   h3-js (isPentagon, originToDirectedEdges: a directed edge index carries its direction in bits 56-58).
+// - Which base cells are pentagons: straight from h3-js.
 // - Which base cell sits at each face's resolution-0 IJK position, and how many 60° turns take that face's frame
 //   into the base cell's own frame: fitted. Random points are located on their face with our code; each
 //   (face, IJK) they reach is assigned the base cell h3-js reports and the rotation (and, for pentagons, the
 //   clockwise-offset faces) under which our latLngToCell agrees with h3-js on every sample.
 // - A base cell's home face and IJK: the (face, IJK) where its rotation is zero.
-// - The rotation between neighbouring base cells: fitted so our neighbour step agrees with h3-js's directed edges
-//   for every cell at resolutions 1 and 2 and a sample at 3-5.
+// - Neighbouring base cells and the turns between their frames are not stored: h3.ts reads them off the tables
+//   above. What a neighbour step still needs, the faces from which each pentagon turns clockwise, is fitted, and
+//   every neighbour step of every cell at resolutions 1 and 2, a sample at 3-5 and the pentagons at 3-9 is
+//   checked against h3-js's directed edges (which carry their direction in bits 56-58 of the index).
 // The script fails loudly if any fit is ambiguous or incomplete.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -97,9 +98,7 @@ const FACE_NEIGHBOURS = FACE_NEIGHBOUR_FACES.flatMap((faces, face) =>
   faces.flatMap((neighbour, quadrant) => [neighbour, ...(face >= 5 && face < 15 ? MIDDLE : CAP)[quadrant]]),
 );
 
-const NO_BASE_CELL = 127;
-
-const tables = {
+const fresh = {
   faceCentres: FACE_CENTRES.flat(),
   faceAxisAzimuths: FACE_AXIS_AZIMUTHS,
   faceNeighbours: FACE_NEIGHBOURS,
@@ -107,11 +106,9 @@ const tables = {
   baseCellHomes: new Array(122 * 4).fill(0),
   pentagons: [],
   pentagonCwFaces: [],
-  baseCellNeighbours: new Array(122 * 7).fill(NO_BASE_CELL),
-  baseCellNeighbourRotations: new Array(122 * 7).fill(0),
 };
 
-function render() {
+function render(tables) {
   const list = (values, perLine) => {
     const lines = [];
     for (let i = 0; i < values.length; i += perLine) lines.push(`    ${values.slice(i, i + perLine).join(", ")},`);
@@ -138,10 +135,6 @@ export interface H3Tables {
   pentagons: readonly number[];
   /** Per pentagon (same order): the two faces from which it turns clockwise out of its missing K child. */
   pentagonCwFaces: readonly number[];
-  /** Per base cell and direction 0-6: the neighbouring base cell, ${NO_BASE_CELL} across a pentagon's missing side. */
-  baseCellNeighbours: readonly number[];
-  /** Per base cell and direction 0-6: 60° ccw turns from its frame into that neighbour's. */
-  baseCellNeighbourRotations: readonly number[];
 }
 
 export const H3_TABLES: H3Tables = {
@@ -152,16 +145,17 @@ export const H3_TABLES: H3Tables = {
   baseCellHomes: ${list(tables.baseCellHomes, 16)},
   pentagons: ${list(tables.pentagons, 12)},
   pentagonCwFaces: ${list(tables.pentagonCwFaces, 12)},
-  baseCellNeighbours: ${list(tables.baseCellNeighbours, 28)},
-  baseCellNeighbourRotations: ${list(tables.baseCellNeighbourRotations, 28)},
 };
 `;
 }
 
-// h3.ts imports the tables module, so it has to exist (with any content) before we can load the code we fit.
-if (!existsSync(target)) writeFileSync(target, render());
-const { h3WithTables } = await import("../src/domain/h3.ts");
-const ours = h3WithTables(tables);
+// The tables are fitted in place: h3.ts reads H3_TABLES on every call, so we load both modules, swap fresh
+// arrays into H3_TABLES and watch our code's answers change as we fill them in. h3.ts needs the module to exist
+// (with any content) before it can be loaded.
+if (!existsSync(target)) writeFileSync(target, render(fresh));
+const { H3_TABLES } = await import("../src/domain/h3-tables.ts");
+const ours = await import("../src/domain/h3.ts");
+const tables = Object.assign(H3_TABLES, fresh);
 
 /** A deterministic pseudo-random sequence (mulberry32), so the fit is reproducible. */
 function random(seed) {
@@ -180,17 +174,9 @@ function fail(message) {
   process.exit(1);
 }
 
-// --- Base cells, pentagons and their neighbours, straight from h3-js.
+// --- Pentagons, straight from h3-js.
 const baseCells = oracle.getRes0Cells().sort((a, b) => oracle.getBaseCellNumber(a) - oracle.getBaseCellNumber(b));
-for (const cell of baseCells) {
-  const base = oracle.getBaseCellNumber(cell);
-  if (oracle.isPentagon(cell)) tables.pentagons.push(base);
-  tables.baseCellNeighbours[base * 7] = base;
-  for (const edge of oracle.originToDirectedEdges(cell)) {
-    const direction = Math.floor(Number.parseInt(edge.padStart(16, "0").slice(0, 8), 16) / 2 ** 24) % 8;
-    tables.baseCellNeighbours[base * 7 + direction] = oracle.getBaseCellNumber(oracle.getDirectedEdgeDestination(edge));
-  }
-}
+for (const cell of baseCells) if (oracle.isPentagon(cell)) tables.pentagons.push(oracle.getBaseCellNumber(cell));
 if (tables.pentagons.length !== 12) fail(`expected 12 pentagons, found ${tables.pentagons.length}`);
 tables.pentagonCwFaces = new Array(24).fill(-1);
 
@@ -289,7 +275,7 @@ for (let base = 0; base < 122; base++) {
   if (!centresAgree(base)) fail(`base cell ${base}: cell centres disagree with h3-js`);
 }
 
-// --- Rotations between neighbouring base cells, fitted cell by cell against h3-js's directed edges.
+// --- Neighbour steps: which faces each pentagon turns clockwise from, then every step checked against h3-js.
 const oracleNeighbour = new Map();
 function neighboursOf(cell) {
   const found = new Map();
@@ -306,70 +292,60 @@ const addTestCell = (cell) => {
   testCellsByBase.get(base).push(cell);
   oracleNeighbour.set(cell, neighboursOf(cell));
 };
-for (const cell of baseCells) for (const child of oracle.cellToChildren(cell, 2)) addTestCell(child);
+for (const base of baseCells) addTestCell(base);
 for (const base of baseCells) for (const child of oracle.cellToChildren(base, 1)) addTestCell(child);
+for (const base of baseCells) for (const child of oracle.cellToChildren(base, 2)) addTestCell(child);
 for (let n = 0; n < 20_000; n++) {
   const lat = (Math.asin(2 * next() - 1) * 180) / Math.PI;
   addTestCell(oracle.latLngToCell(lat, next() * 360 - 180, 3 + (n % 3)));
 }
 for (let res = 3; res <= 9; res++) for (const pentagon of oracle.getPentagons(res)) addTestCell(pentagon);
 
-let checked = 0;
-for (const [base, cells] of testCellsByBase) {
-  const score = () => {
-    let good = 0;
-    for (const cell of cells) {
-      const expected = oracleNeighbour.get(cell);
-      for (let dir = 1; dir <= 6; dir++) {
-        let mine;
-        try {
-          mine = ours.neighbourOf(cell, dir);
-        } catch {
-          mine = "error";
-        }
-        if (mine === (expected.get(dir) ?? null)) good++;
+/** How many of a base cell's test cells' neighbour steps agree with h3-js. */
+function agreeingSteps(cells) {
+  let good = 0;
+  for (const cell of cells) {
+    const expected = oracleNeighbour.get(cell);
+    for (let dir = 1; dir <= 6; dir++) {
+      let mine;
+      try {
+        mine = ours.neighbourOf(cell, dir);
+      } catch {
+        mine = "error";
       }
+      // h3-js lists no K edge for a pentagon; at resolution 0, H3's step that way lands on the IK neighbour.
+      const want = expected.get(dir) ?? (dir === 1 && oracle.getResolution(cell) === 0 ? expected.get(5) : null);
+      if (mine === want) good++;
     }
-    return good;
-  };
-  for (let dir = 1; dir <= 6; dir++) {
-    const neighbour = tables.baseCellNeighbours[base * 7 + dir];
-    if (neighbour === NO_BASE_CELL) continue;
-    const pentagon = pentagonIndex(neighbour) >= 0;
-    const homeFace = tables.baseCellHomes[base * 4];
-    const wasCw =
-      pentagon && tables.pentagonCwFaces.slice(pentagonIndex(neighbour) * 2, pentagonIndex(neighbour) * 2 + 2).includes(homeFace);
-    let best = -1;
-    let bestFits = [];
-    // Stepping into a pentagon's missing K branch turns clockwise when coming from one of its offset faces.
-    for (const cw of pentagon && !wasCw ? [false, true] : [wasCw]) {
-      if (pentagon && !setCw(neighbour, homeFace, cw)) continue;
-      for (let rotations = 0; rotations < 6; rotations++) {
-        tables.baseCellNeighbourRotations[base * 7 + dir] = rotations;
-        const s = score();
-        if (s > best) {
-          best = s;
-          bestFits = [{ rotations, cw }];
-        } else if (s === best) bestFits.push({ rotations, cw });
-      }
-    }
-    // Prefer not marking a face as clockwise unless it has to be; a pentagon's 0 and 5 turns are equivalent (keep 0).
-    const fits = bestFits.some((f) => !f.cw) ? bestFits.filter((f) => !f.cw) : bestFits;
-    const rotations = fits.map((f) => f.rotations).join();
-    if (fits.length !== 1 && !(pentagon && rotations === "0,5"))
-      fail(`base cell ${base} direction ${dir}: rotations tie ${rotations}`);
-    tables.baseCellNeighbourRotations[base * 7 + dir] = fits[0].rotations;
-    if (pentagon) setCw(neighbour, homeFace, fits[0].cw);
   }
-  const total = cells.length * 6;
-  const good = score();
-  if (good !== total) fail(`base cell ${base}: ${total - good} of ${total} neighbour steps disagree with h3-js`);
-  checked += total;
+  return good;
+}
+
+// Stepping from another base cell into a pentagon's missing K branch turns clockwise when the old base cell's
+// home face is one of the pentagon's clockwise offset faces: mark a face only where that makes more steps agree.
+for (const [base, cells] of testCellsByBase) {
+  const homeFace = tables.baseCellHomes[base * 4];
+  for (const pentagon of tables.pentagons) {
+    if (pentagon === base) continue;
+    const p = pentagonIndex(pentagon);
+    if (tables.pentagonCwFaces.slice(p * 2, p * 2 + 2).includes(homeFace)) continue;
+    const before = agreeingSteps(cells);
+    if (!setCw(pentagon, homeFace, true)) continue;
+    if (agreeingSteps(cells) <= before) setCw(pentagon, homeFace, false);
+  }
+}
+
+let checked = 0;
+for (const cells of testCellsByBase.values()) {
+  const good = agreeingSteps(cells);
+  if (good !== cells.length * 6) fail(`${cells.length * 6 - good} neighbour steps around ${cells[0]} disagree with h3-js`);
+  checked += good;
 }
 console.log(`neighbour steps checked against h3-js: ${checked}`);
-for (const [key, samples] of samplesByKey)
-  if (!samples.every(agrees)) fail(`face IJK ${key} no longer agrees after the neighbour fit`);
+for (const [key, samples] of samplesByKey) {
+  if (!samples.every(agrees)) fail(`face IJK ${key} no longer agrees after the clockwise faces were fitted`);
+}
 
-writeFileSync(target, render());
+writeFileSync(target, render(tables));
 execFileSync(fileURLToPath(new URL("../node_modules/.bin/biome", import.meta.url)), ["format", "--write", target]);
 console.log(`wrote ${target}`);

@@ -1,9 +1,10 @@
 /**
  * The four H3 (Uber's hexagonal grid, https://h3geo.org) functions the presence grid needs, in plain
- * TypeScript so the Worker does not ship h3-js's 200 KiB asm.js blob. Results are meant to be identical to
+ * TypeScript so the Worker does not ship h3-js's 200 KiB asm.js blob. Results are identical to
  * h3-js 4.5 (H3 core 4.5.0), cell for cell and bit for bit: the floating-point steps below follow H3's
  * published algorithm operation for operation, because a point a hair from a cell edge must land in the
  * same cell. `test/unit/h3.test.ts` compares everything against h3-js, which stays a devDependency.
+ * gridDisk and gridRing walk neighbours breadth-first (h3-js's own fallback), so pentagons are supported.
  *
  * The algorithm, briefly: a point is assigned to the nearest of the 20 faces of an icosahedron, projected
  * gnomonically onto that face's plane and located on the face's hexagonal lattice (IJK coordinates, three
@@ -11,9 +12,9 @@
  * resolutions are also rotated by asin(√3/(2√7)) ≈ 19.1°. The index records the resolution-0 "base cell"
  * (one of 122) and then one base-7 digit per resolution: the child's offset from its parent's centre. Base
  * cells have their own orientation, so digits are rotated into it; the 12 pentagons (icosahedron vertices)
- * have no K-axis child and need extra rotations. `h3-tables.ts` holds the base-cell tables.
+ * have no K-axis child and need extra rotations. `h3-tables.ts` holds the face and base-cell tables.
  */
-import { H3_TABLES, type H3Tables } from "./h3-tables";
+import { H3_TABLES as T } from "./h3-tables";
 
 type IJK = [number, number, number];
 
@@ -69,13 +70,13 @@ type Vec3 = [number, number, number];
 /** Index into a generated table; the tables are complete, so a miss is a bug, not bad input. */
 function at(table: readonly number[], index: number): number {
   const value = table[index];
-  if (value === undefined) throw new Error(`H3 table index ${index} out of range`);
+  if (value === undefined) throw new Error(`H3: table index ${index} out of range`);
   return value;
 }
 
 function unitVector(digit: number): IJK {
   const unit = UNIT_VECTORS[digit];
-  if (!unit) throw new Error(`invalid H3 digit ${digit}`);
+  if (!unit) throw new Error(`H3: invalid digit ${digit}`);
   return unit;
 }
 
@@ -186,7 +187,7 @@ for (const classIII of [false, true]) {
 
 function stepTable(table: number[][][], classIII: boolean, digit: number, dir: number): number {
   const value = table[classIII ? 1 : 0]?.[digit]?.[dir];
-  if (value === undefined) throw new Error(`invalid H3 digit ${digit}`);
+  if (value === undefined) throw new Error(`H3: invalid digit ${digit}`);
   return value;
 }
 
@@ -231,9 +232,9 @@ function encode(cell: Cell): string {
   return high.toString(16) + low.toString(16).padStart(8, "0");
 }
 
-/** Parses and validates a cell index string; anything that is not a valid H3 cell throws. */
-function decode(index: string): Cell {
-  if (!/^[0-9a-fA-F]{1,16}$/.test(index)) throw new Error(`not an H3 cell: ${index}`);
+/** Parses a cell index string, or null when its bits are not those of a cell (see also `parse`). */
+function decode(index: string): Cell | null {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(index)) return null;
   const padded = index.padStart(16, "0");
   const high = Number.parseInt(padded.slice(0, 8), 16);
   const low = Number.parseInt(padded.slice(8), 16);
@@ -241,7 +242,7 @@ function decode(index: string): Cell {
   const reserved = Math.floor(high / 2 ** 24) % 8;
   const res = Math.floor(high / 2 ** 20) % 16;
   const base = Math.floor(high / 2 ** 13) % 128;
-  if (high >= 2 ** 31 || mode !== 1 || reserved !== 0 || base >= NUM_BASE_CELLS) throw new Error(`not an H3 cell: ${index}`);
+  if (high >= 2 ** 31 || mode !== 1 || reserved !== 0 || base >= NUM_BASE_CELLS) return null;
   let digitBits = (high % 2 ** 13) * 2 ** 32 + low;
   const digits = new Array<number>(MAX_RES + 1).fill(0);
   for (let r = MAX_RES; r >= 1; r--) {
@@ -251,7 +252,7 @@ function decode(index: string): Cell {
   const cell: Cell = { res, base, digits };
   for (let r = 1; r <= MAX_RES; r++) {
     const digit = digitAt(cell, r);
-    if (r <= res ? digit === INVALID_DIGIT : digit !== INVALID_DIGIT) throw new Error(`not an H3 cell: ${index}`);
+    if (r <= res ? digit === INVALID_DIGIT : digit !== INVALID_DIGIT) return null;
   }
   digits.length = res + 1;
   return cell;
@@ -300,335 +301,345 @@ interface FaceIjk {
   ijk: IJK;
 }
 
-const NO_OVERAGE = 0;
-const NEW_FACE = 2;
+const NO_OVERAGE = -1;
 
-/** The H3 functions bound to a set of tables; the table generator binds candidates while it fits them. */
-export function h3WithTables(tables: H3Tables) {
-  const faceCentre = (face: number): Vec3 => [
-    at(tables.faceCentres, face * 3),
-    at(tables.faceCentres, face * 3 + 1),
-    at(tables.faceCentres, face * 3 + 2),
-  ];
-  const isPentagon = (base: number) => tables.pentagons.includes(base);
-  /** Whether the pentagon `base` turns clockwise (not the default counter-clockwise) out of its deleted K child when seen from `face`. */
-  const isCwOffset = (base: number, face: number) => {
-    for (let p = 0; p < tables.pentagons.length; p++) {
-      if (tables.pentagons[p] === base)
-        return at(tables.pentagonCwFaces, p * 2) === face || at(tables.pentagonCwFaces, p * 2 + 1) === face;
-    }
-    return false;
-  };
-
-  /** Face, and position on that face's plane in hex-grid units of resolution `res`, of a unit vector. */
-  /** A decoded cell index; a pentagon descendant in its deleted K-axis branch is not a cell. */
-  function parse(index: string): Cell {
-    const cell = decode(index);
-    if (isPentagon(cell.base) && leadingDigit(cell) === K_AXIS) throw new Error(`not an H3 cell: ${index}`);
-    return cell;
-  }
-
-  function toHex2d(p: Vec3, res: number): { face: number; x: number; y: number } {
-    let face = 0;
-    let sqd = 5;
-    for (let f = 0; f < 20; f++) {
-      const c = faceCentre(f);
-      const d: Vec3 = [c[0] - p[0], c[1] - p[1], c[2] - p[2]];
-      const dist = dot(d, d);
-      if (dist < sqd) {
-        face = f;
-        sqd = dist;
-      }
-    }
-    let r = Math.acos(1 - sqd * 0.5);
-    if (r < EPSILON) return { face, x: 0, y: 0 };
-    const centre = faceCentre(face);
-    const [north, east] = tangentBasis(centre);
-    const projected = normalized(combine(1, p, -dot(p, centre), centre));
-    const azimuth = Math.atan2(dot(projected, east), dot(projected, north));
-    let theta = positiveAngle(at(tables.faceAxisAzimuths, face) - positiveAngle(azimuth));
-    if (isClassIII(res)) theta = positiveAngle(theta - AP7_ROT_RADS);
-    r = Math.tan(r) * INV_RES0_U_GNOMONIC;
-    for (let i = 0; i < res; i++) r *= SQRT7;
-    return { face, x: r * Math.cos(theta), y: r * Math.sin(theta) };
-  }
-
-  /** The lattice cell containing a plane point: H3's exact case analysis of the hexagon's sub-triangles. */
-  function hex2dToIjk(x: number, y: number): IJK {
-    const a1 = Math.abs(x);
-    const a2 = Math.abs(y);
-    const x2 = a2 * RECIP_SIN60;
-    const x1 = a1 + x2 / 2;
-    const m1 = Math.trunc(x1);
-    const m2 = Math.trunc(x2);
-    const r1 = x1 - m1;
-    const r2 = x2 - m2;
-    let i: number;
-    let j: number;
-    if (r1 < 0.5) {
-      if (r1 < 1 / 3) {
-        i = m1;
-        j = r2 < (1 + r1) / 2 ? m2 : m2 + 1;
-      } else {
-        j = r2 < 1 - r1 ? m2 : m2 + 1;
-        i = 1 - r1 <= r2 && r2 < 2 * r1 ? m1 + 1 : m1;
-      }
-    } else if (r1 < 2 / 3) {
-      j = r2 < 1 - r1 ? m2 : m2 + 1;
-      i = 2 * r1 - 1 < r2 && r2 < 1 - r1 ? m1 : m1 + 1;
-    } else {
-      i = m1 + 1;
-      j = r2 < r1 / 2 ? m2 : m2 + 1;
-    }
-    // Mirror back into the quadrant the point came from.
-    if (x < 0) {
-      if (j % 2 === 0) i = i - 2 * (i - j / 2);
-      else i = i - (2 * (i - (j + 1) / 2) + 1);
-    }
-    if (y < 0) {
-      i = i - Math.trunc((2 * j + 1) / 2);
-      j = -j;
-    }
-    return normalize([i, j, 0]);
-  }
-
-  /** Builds the index of the cell at face-relative coordinates: digits from the finest resolution up, then the base cell. */
-  function faceIjkToCell({ face, ijk }: FaceIjk, res: number): Cell {
-    const digits = new Array<number>(res + 1).fill(0);
-    let c = ijk;
-    for (let r = res - 1; r >= 0; r--) {
-      const classIII = isClassIII(r + 1);
-      const parent = parentOf(c, classIII);
-      digits[r + 1] = digitOf(sub(c, centreChildOf(parent, classIII)));
-      c = parent;
-    }
-    const [i, j, k] = c;
-    if (i > 2 || j > 2 || k > 2) throw new Error("H3: point outside its face's base cells");
-    const entry = at(tables.faceIjkBaseCells, face * 27 + i * 9 + j * 3 + k);
-    if (entry < 0) throw new Error(`H3: no base cell at face ${face} ijk ${i},${j},${k}`);
-    const base = entry >> 3;
-    const rotations = entry & 7;
-    const cell: Cell = { res, base, digits };
-    if (isPentagon(base)) {
-      if (leadingDigit(cell) === K_AXIS) {
-        if (isCwOffset(base, face)) rotateCw(cell);
-        else rotateCcw(cell);
-      }
-      for (let n = 0; n < rotations; n++) rotatePentagonCcw(cell);
-    } else {
-      for (let n = 0; n < rotations; n++) rotateCcw(cell);
-    }
-    return cell;
-  }
-
-  /** Moves face-relative coordinates that lie beyond the face's edge onto the neighbouring face. */
-  function adjustOverage(fijk: FaceIjk, res: number, pentagonLeading4: boolean): number {
-    const maxDim = 2 * 7 ** (res / 2);
-    let [i, j, k] = fijk.ijk;
-    if (i + j + k <= maxDim) return NO_OVERAGE;
-    let quadrant: number;
-    if (k > 0) {
-      if (j > 0) quadrant = 2;
-      else {
-        quadrant = 1;
-        if (pentagonLeading4) {
-          // Undo the deleted K child of the pentagon at the face vertex (maxDim, 0, 0).
-          [i, j, k] = add(rotateIjkCw([i - maxDim, j, k]), [maxDim, 0, 0]);
-        }
-      }
-    } else quadrant = 0;
-    const row = (fijk.face * 3 + quadrant) * 5;
-    let c: IJK = [i, j, k];
-    for (let n = 0; n < at(tables.faceNeighbours, row + 4); n++) c = rotateIjkCcw(c);
-    const scale = 7 ** (res / 2);
-    fijk.face = at(tables.faceNeighbours, row);
-    fijk.ijk = normalize(
-      add(c, [
-        at(tables.faceNeighbours, row + 1) * scale,
-        at(tables.faceNeighbours, row + 2) * scale,
-        at(tables.faceNeighbours, row + 3) * scale,
-      ]),
-    );
-    return NEW_FACE;
-  }
-
-  /** The face-relative address of a cell's centre, on the face that centre actually lies on. */
-  function cellToFaceIjk(input: Cell): FaceIjk {
-    const cell: Cell = { res: input.res, base: input.base, digits: [...input.digits] };
-    const pentagon = isPentagon(cell.base);
-    if (pentagon && leadingDigit(cell) === IK_AXES) rotateCw(cell);
-    const home = cell.base * 4;
-    const fijk: FaceIjk = {
-      face: at(tables.baseCellHomes, home),
-      ijk: [at(tables.baseCellHomes, home + 1), at(tables.baseCellHomes, home + 2), at(tables.baseCellHomes, home + 3)],
-    };
-    const [hi, hj, hk] = fijk.ijk;
-    const mayOverflow = pentagon || (cell.res !== 0 && (hi !== 0 || hj !== 0 || hk !== 0));
-    for (let r = 1; r <= cell.res; r++) {
-      fijk.ijk = centreChildOf(fijk.ijk, isClassIII(r));
-      const digit = digitAt(cell, r);
-      if (digit > CENTER && digit < INVALID_DIGIT) fijk.ijk = normalize(add(fijk.ijk, unitVector(digit)));
-    }
-    if (!mayOverflow) return fijk;
-    const original = fijk.ijk;
-    let res = cell.res;
-    if (isClassIII(res)) {
-      // Overage is judged on the Class II grid one resolution finer.
-      fijk.ijk = centreChildOf(fijk.ijk, false);
-      res++;
-    }
-    if (adjustOverage(fijk, res, pentagon && leadingDigit(cell) === I_AXIS) !== NO_OVERAGE) {
-      if (pentagon) while (adjustOverage(fijk, res, false) !== NO_OVERAGE) {}
-      if (res !== cell.res) fijk.ijk = parentOf(fijk.ijk, false);
-    } else if (res !== cell.res) fijk.ijk = original;
-    return fijk;
-  }
-
-  /** The unit vector of a face-plane lattice point (the inverse gnomonic projection). */
-  function faceIjkToVec3({ face, ijk }: FaceIjk, res: number): Vec3 {
-    const i = ijk[0] - ijk[2];
-    const j = ijk[1] - ijk[2];
-    const x = i - 0.5 * j;
-    const y = j * SQRT3_2;
-    let r = Math.sqrt(x * x + y * y);
-    const centre = faceCentre(face);
-    if (r < EPSILON) return centre;
-    let theta = Math.atan2(y, x);
-    for (let n = 0; n < res; n++) r *= RECIP_SQRT7;
-    r = Math.atan(r * RES0_U_GNOMONIC);
-    if (isClassIII(res)) theta = positiveAngle(theta + AP7_ROT_RADS);
-    theta = positiveAngle(at(tables.faceAxisAzimuths, face) - theta);
-    const [north, east] = tangentBasis(centre);
-    return normalized(combine(Math.cos(r), centre, Math.sin(r), combine(Math.cos(theta), north, Math.sin(theta), east)));
-  }
-
-  /**
-   * The neighbour of a cell one step in direction `dir`, or null where a pentagon has no such neighbour.
-   * Walks the digits from the finest resolution up, carrying the step to the parent while it leaves the
-   * parent, and crosses into a neighbouring base cell (rotating into its orientation) when it leaves the base cell.
-   */
-  function neighbour(origin: Cell, dir: number): Cell | null {
-    const cell: Cell = { res: origin.res, base: origin.base, digits: [...origin.digits] };
-    const oldBase = origin.base;
-    const oldLeading = leadingDigit(origin);
-    let newRotations = 0;
-    for (let r = cell.res - 1; ; r--) {
-      if (r === -1) {
-        const slot = oldBase * 7;
-        cell.base = at(tables.baseCellNeighbours, slot + dir);
-        newRotations = at(tables.baseCellNeighbourRotations, slot + dir);
-        if (cell.base === NO_BASE_CELL) {
-          // The deleted K direction of a pentagon base cell: the edge borders its IK neighbour instead.
-          cell.base = at(tables.baseCellNeighbours, slot + IK_AXES);
-          newRotations = at(tables.baseCellNeighbourRotations, slot + IK_AXES);
-          rotateCcw(cell);
-        }
-        break;
-      }
-      const classIII = isClassIII(r + 1);
-      const oldDigit = digitAt(cell, r + 1);
-      cell.digits[r + 1] = stepTable(STEP_DIGIT, classIII, oldDigit, dir);
-      const carry = stepTable(STEP_CARRY, classIII, oldDigit, dir);
-      if (carry === CENTER) break;
-      dir = carry;
-    }
-    if (isPentagon(cell.base)) {
-      if (leadingDigit(cell) === K_AXIS) {
-        if (oldBase !== cell.base) {
-          if (isCwOffset(cell.base, at(tables.baseCellHomes, oldBase * 4))) rotateCw(cell);
-          else rotateCcw(cell);
-        } else if (oldLeading === CENTER) return null;
-        else if (oldLeading === JK_AXES) rotateCcw(cell);
-        else if (oldLeading === IK_AXES) rotateCw(cell);
-        else throw new Error("H3: inconsistent pentagon traversal");
-      }
-      for (let n = 0; n < newRotations; n++) rotatePentagonCcw(cell);
-    } else {
-      for (let n = 0; n < newRotations; n++) rotateCcw(cell);
-    }
-    return cell;
-  }
-
-  /** Cells within grid distance k of the origin with their distance, found breadth-first (pentagons included). */
-  function disk(origin: string, k: number): Map<string, number> {
-    if (!Number.isInteger(k) || k < 0) throw new Error(`H3: invalid ring size ${k}`);
-    const start = parse(origin);
-    const key = encode(start);
-    const distances = new Map<string, number>([[key, 0]]);
-    let frontier: Cell[] = [start];
-    for (let d = 1; d <= k; d++) {
-      const next: Cell[] = [];
-      for (const cell of frontier) {
-        for (const dir of NEIGHBOUR_DIRECTIONS) {
-          const found = neighbour(cell, dir);
-          if (!found) continue;
-          const index = encode(found);
-          if (distances.has(index)) continue;
-          distances.set(index, d);
-          next.push(found);
-        }
-      }
-      frontier = next;
-    }
-    return distances;
-  }
-
-  return {
-    /** The index of the cell containing a point (degrees) at resolution `res` (0-15). */
-    latLngToCell(lat: number, lng: number, res: number): string {
-      if (!Number.isInteger(res) || res < 0 || res > MAX_RES) throw new Error(`H3: invalid resolution ${res}`);
-      if (!Number.isFinite(lat) || !Number.isFinite(lng)) throw new Error("H3: invalid coordinates");
-      const latRad = toRadians(lat);
-      const lngRad = toRadians(lng);
-      const cosLat = Math.cos(latRad);
-      const p: Vec3 = [Math.cos(lngRad) * cosLat, Math.sin(lngRad) * cosLat, Math.sin(latRad)];
-      const { face, x, y } = toHex2d(p, res);
-      return encode(faceIjkToCell({ face, ijk: hex2dToIjk(x, y) }, res));
-    },
-
-    /** The centre of a cell as [lat, lng] in degrees. */
-    cellToLatLng(index: string): [number, number] {
-      const cell = parse(index);
-      const v = faceIjkToVec3(cellToFaceIjk(cell), cell.res);
-      return [toDegrees(Math.asin(v[2])), toDegrees(Math.atan2(v[1], v[0]))];
-    },
-
-    /** Every cell within grid distance k of `origin`, origin first, then nearer rings before farther ones. */
-    gridDisk(origin: string, k: number): string[] {
-      return [...disk(origin, k).keys()];
-    },
-
-    /** The cells at exactly grid distance k from `origin` (the origin itself for k = 0). */
-    gridRing(origin: string, k: number): string[] {
-      return [...disk(origin, k)].filter(([, d]) => d === k).map(([index]) => index);
-    },
-
-    /** The neighbour in one direction (digit 1-6), or null across a pentagon's missing side; for the table generator. */
-    neighbourOf(index: string, dir: number): string | null {
-      const found = neighbour(parse(index), dir);
-      return found && encode(found);
-    },
-
-    /** Face and resolution-0 IJK a point's resolution-`res` cell is built from; for the table generator. */
-    baseFaceIjkOf(lat: number, lng: number, res: number): [number, number, number, number] {
-      const latRad = toRadians(lat);
-      const lngRad = toRadians(lng);
-      const cosLat = Math.cos(latRad);
-      const { face, x, y } = toHex2d([Math.cos(lngRad) * cosLat, Math.sin(lngRad) * cosLat, Math.sin(latRad)], res);
-      let c = hex2dToIjk(x, y);
-      for (let r = res; r >= 1; r--) c = parentOf(c, isClassIII(r));
-      return [face, ...c];
-    },
-  };
+function faceCentre(face: number): Vec3 {
+  return [at(T.faceCentres, face * 3), at(T.faceCentres, face * 3 + 1), at(T.faceCentres, face * 3 + 2)];
 }
 
-const h3 = h3WithTables(H3_TABLES);
+function isPentagon(base: number): boolean {
+  return T.pentagons.includes(base);
+}
+
+/** Whether pentagon `base`, seen from `face`, turns clockwise (not the default counter-clockwise) out of its missing K child. */
+function isCwOffset(base: number, face: number): boolean {
+  const p = T.pentagons.indexOf(base);
+  return p >= 0 && (at(T.pentagonCwFaces, p * 2) === face || at(T.pentagonCwFaces, p * 2 + 1) === face);
+}
+
+/** A decoded cell index, or an error for anything that is not a valid cell (h3-js decodes some garbage silently). */
+function parse(index: string): Cell {
+  const cell = decode(index);
+  // A pentagon has no K-axis child, so an index whose first non-zero digit under a pentagon is K names nothing.
+  if (!cell || (isPentagon(cell.base) && leadingDigit(cell) === K_AXIS)) throw new Error(`H3: not a cell: ${index}`);
+  return cell;
+}
+
+/** Face, and position on that face's plane in hex-grid units of resolution `res`, of a unit vector. */
+function toHex2d(p: Vec3, res: number): { face: number; x: number; y: number } {
+  let face = 0;
+  let sqd = 5;
+  for (let f = 0; f < 20; f++) {
+    const c = faceCentre(f);
+    const d: Vec3 = [c[0] - p[0], c[1] - p[1], c[2] - p[2]];
+    const dist = dot(d, d);
+    if (dist < sqd) {
+      face = f;
+      sqd = dist;
+    }
+  }
+  let r = Math.acos(1 - sqd * 0.5);
+  if (r < EPSILON) return { face, x: 0, y: 0 };
+  const centre = faceCentre(face);
+  const [north, east] = tangentBasis(centre);
+  const projected = normalized(combine(1, p, -dot(p, centre), centre));
+  const azimuth = Math.atan2(dot(projected, east), dot(projected, north));
+  let theta = positiveAngle(at(T.faceAxisAzimuths, face) - positiveAngle(azimuth));
+  if (isClassIII(res)) theta = positiveAngle(theta - AP7_ROT_RADS);
+  r = Math.tan(r) * INV_RES0_U_GNOMONIC;
+  for (let i = 0; i < res; i++) r *= SQRT7;
+  return { face, x: r * Math.cos(theta), y: r * Math.sin(theta) };
+}
+
+/** The lattice cell containing a plane point: H3's exact case analysis of the hexagon's sub-triangles. */
+function hex2dToIjk(x: number, y: number): IJK {
+  const a1 = Math.abs(x);
+  const a2 = Math.abs(y);
+  const x2 = a2 * RECIP_SIN60;
+  const x1 = a1 + x2 / 2;
+  const m1 = Math.trunc(x1);
+  const m2 = Math.trunc(x2);
+  const r1 = x1 - m1;
+  const r2 = x2 - m2;
+  let i: number;
+  let j: number;
+  if (r1 < 0.5) {
+    if (r1 < 1 / 3) {
+      i = m1;
+      j = r2 < (1 + r1) / 2 ? m2 : m2 + 1;
+    } else {
+      j = r2 < 1 - r1 ? m2 : m2 + 1;
+      i = 1 - r1 <= r2 && r2 < 2 * r1 ? m1 + 1 : m1;
+    }
+  } else if (r1 < 2 / 3) {
+    j = r2 < 1 - r1 ? m2 : m2 + 1;
+    i = 2 * r1 - 1 < r2 && r2 < 1 - r1 ? m1 : m1 + 1;
+  } else {
+    i = m1 + 1;
+    j = r2 < r1 / 2 ? m2 : m2 + 1;
+  }
+  // Mirror back into the quadrant the point came from.
+  if (x < 0) {
+    if (j % 2 === 0) i = i - 2 * (i - j / 2);
+    else i = i - (2 * (i - (j + 1) / 2) + 1);
+  }
+  if (y < 0) {
+    i = i - Math.trunc((2 * j + 1) / 2);
+    j = -j;
+  }
+  return normalize([i, j, 0]);
+}
+
+/** Builds the index of the cell at face-relative coordinates: digits from the finest resolution up, then the base cell. */
+function faceIjkToCell({ face, ijk }: FaceIjk, res: number): Cell {
+  const digits = new Array<number>(res + 1).fill(0);
+  let c = ijk;
+  for (let r = res - 1; r >= 0; r--) {
+    const classIII = isClassIII(r + 1);
+    const parent = parentOf(c, classIII);
+    digits[r + 1] = digitOf(sub(c, centreChildOf(parent, classIII)));
+    c = parent;
+  }
+  const [i, j, k] = c;
+  const entry = i > 2 || j > 2 || k > 2 ? -1 : at(T.faceIjkBaseCells, face * 27 + i * 9 + j * 3 + k);
+  if (entry < 0) throw new Error(`H3: no base cell at face ${face} ijk ${i},${j},${k}`);
+  const base = entry >> 3;
+  const rotations = entry & 7;
+  const cell: Cell = { res, base, digits };
+  if (isPentagon(base)) {
+    if (leadingDigit(cell) === K_AXIS) {
+      if (isCwOffset(base, face)) rotateCw(cell);
+      else rotateCcw(cell);
+    }
+    for (let n = 0; n < rotations; n++) rotatePentagonCcw(cell);
+  } else {
+    for (let n = 0; n < rotations; n++) rotateCcw(cell);
+  }
+  return cell;
+}
+
+/**
+ * Moves face-relative coordinates that lie beyond the face's edge onto the neighbouring face, and says how many
+ * 60° counter-clockwise turns that took (NO_OVERAGE when the coordinates were on the face).
+ */
+function adjustOverage(fijk: FaceIjk, res: number, pentagonLeading4: boolean): number {
+  const maxDim = 2 * 7 ** (res / 2);
+  let [i, j, k] = fijk.ijk;
+  if (i + j + k <= maxDim) return NO_OVERAGE;
+  let quadrant: number;
+  if (k > 0) {
+    if (j > 0) quadrant = 2;
+    else {
+      quadrant = 1;
+      if (pentagonLeading4) {
+        // Undo the deleted K child of the pentagon at the face vertex (maxDim, 0, 0).
+        [i, j, k] = add(rotateIjkCw([i - maxDim, j, k]), [maxDim, 0, 0]);
+      }
+    }
+  } else quadrant = 0;
+  const row = (fijk.face * 3 + quadrant) * 5;
+  const turns = at(T.faceNeighbours, row + 4);
+  let c: IJK = [i, j, k];
+  for (let n = 0; n < turns; n++) c = rotateIjkCcw(c);
+  const scale = 7 ** (res / 2);
+  fijk.face = at(T.faceNeighbours, row);
+  fijk.ijk = normalize(
+    add(c, [at(T.faceNeighbours, row + 1) * scale, at(T.faceNeighbours, row + 2) * scale, at(T.faceNeighbours, row + 3) * scale]),
+  );
+  return turns;
+}
+
+/**
+ * The base cell next to `base` in direction `dir`, packed as base cell * 8 + the 60° ccw turns from `base`'s frame
+ * into its frame (NO_BASE_CELL * 8 on a pentagon's missing K side). Read off the face tables: one step from the
+ * home position, across a face edge if need be. Only needed when a neighbour step leaves its base cell.
+ */
+function baseCellNeighbour(base: number, dir: number): number {
+  if (dir === CENTER) return base * 8;
+  const pentagon = isPentagon(base);
+  if (pentagon && dir === K_AXIS) return NO_BASE_CELL * 8;
+  // A pentagon's IK side borders what would have been its K neighbour, seen one turn further clockwise.
+  const shifted = pentagon && dir === IK_AXES;
+  const home = base * 4;
+  const fijk: FaceIjk = {
+    face: at(T.baseCellHomes, home),
+    ijk: normalize(
+      add(
+        [at(T.baseCellHomes, home + 1), at(T.baseCellHomes, home + 2), at(T.baseCellHomes, home + 3)],
+        unitVector(shifted ? K_AXIS : dir),
+      ),
+    ),
+  };
+  let turns = shifted ? 5 : 0;
+  for (let moved = adjustOverage(fijk, 0, false); moved !== NO_OVERAGE; moved = adjustOverage(fijk, 0, false)) turns += moved;
+  const [i, j, k] = fijk.ijk;
+  const entry = at(T.faceIjkBaseCells, fijk.face * 27 + i * 9 + j * 3 + k);
+  return (entry >> 3) * 8 + (((entry & 7) + turns) % 6);
+}
+
+/** The face-relative address of a cell's centre, on the face that centre actually lies on. */
+function cellToFaceIjk(input: Cell): FaceIjk {
+  const cell: Cell = { res: input.res, base: input.base, digits: [...input.digits] };
+  const pentagon = isPentagon(cell.base);
+  if (pentagon && leadingDigit(cell) === IK_AXES) rotateCw(cell);
+  const home = cell.base * 4;
+  const fijk: FaceIjk = {
+    face: at(T.baseCellHomes, home),
+    ijk: [at(T.baseCellHomes, home + 1), at(T.baseCellHomes, home + 2), at(T.baseCellHomes, home + 3)],
+  };
+  const [hi, hj, hk] = fijk.ijk;
+  const mayOverflow = pentagon || (cell.res !== 0 && (hi !== 0 || hj !== 0 || hk !== 0));
+  for (let r = 1; r <= cell.res; r++) {
+    fijk.ijk = centreChildOf(fijk.ijk, isClassIII(r));
+    const digit = digitAt(cell, r);
+    if (digit > CENTER && digit < INVALID_DIGIT) fijk.ijk = normalize(add(fijk.ijk, unitVector(digit)));
+  }
+  if (!mayOverflow) return fijk;
+  const original = fijk.ijk;
+  let res = cell.res;
+  if (isClassIII(res)) {
+    // Overage is judged on the Class II grid one resolution finer.
+    fijk.ijk = centreChildOf(fijk.ijk, false);
+    res++;
+  }
+  if (adjustOverage(fijk, res, pentagon && leadingDigit(cell) === I_AXIS) !== NO_OVERAGE) {
+    if (pentagon) while (adjustOverage(fijk, res, false) !== NO_OVERAGE) {}
+    if (res !== cell.res) fijk.ijk = parentOf(fijk.ijk, false);
+  } else if (res !== cell.res) fijk.ijk = original;
+  return fijk;
+}
+
+/** The unit vector of a face-plane lattice point (the inverse gnomonic projection). */
+function faceIjkToVec3({ face, ijk }: FaceIjk, res: number): Vec3 {
+  const i = ijk[0] - ijk[2];
+  const j = ijk[1] - ijk[2];
+  const x = i - 0.5 * j;
+  const y = j * SQRT3_2;
+  let r = Math.sqrt(x * x + y * y);
+  const centre = faceCentre(face);
+  if (r < EPSILON) return centre;
+  let theta = Math.atan2(y, x);
+  for (let n = 0; n < res; n++) r *= RECIP_SQRT7;
+  r = Math.atan(r * RES0_U_GNOMONIC);
+  if (isClassIII(res)) theta = positiveAngle(theta + AP7_ROT_RADS);
+  theta = positiveAngle(at(T.faceAxisAzimuths, face) - theta);
+  const [north, east] = tangentBasis(centre);
+  return normalized(combine(Math.cos(r), centre, Math.sin(r), combine(Math.cos(theta), north, Math.sin(theta), east)));
+}
+
+/**
+ * The neighbour of a cell one step in direction `dir`, or null where a pentagon has no such neighbour.
+ * Walks the digits from the finest resolution up, carrying the step to the parent while it leaves the
+ * parent, and crosses into a neighbouring base cell (rotating into its orientation) when it leaves the base cell.
+ */
+function neighbour(origin: Cell, dir: number): Cell | null {
+  const cell: Cell = { res: origin.res, base: origin.base, digits: [...origin.digits] };
+  const oldBase = origin.base;
+  const oldLeading = leadingDigit(origin);
+  let newRotations = 0;
+  for (let r = cell.res - 1; ; r--) {
+    if (r === -1) {
+      let next = baseCellNeighbour(oldBase, dir);
+      if (next >> 3 === NO_BASE_CELL) {
+        // The deleted K direction of a pentagon base cell: the edge borders its IK neighbour instead.
+        next = baseCellNeighbour(oldBase, IK_AXES);
+        rotateCcw(cell);
+      }
+      cell.base = next >> 3;
+      newRotations = next & 7;
+      break;
+    }
+    const classIII = isClassIII(r + 1);
+    const oldDigit = digitAt(cell, r + 1);
+    cell.digits[r + 1] = stepTable(STEP_DIGIT, classIII, oldDigit, dir);
+    const carry = stepTable(STEP_CARRY, classIII, oldDigit, dir);
+    if (carry === CENTER) break;
+    dir = carry;
+  }
+  if (isPentagon(cell.base)) {
+    if (leadingDigit(cell) === K_AXIS) {
+      if (oldBase !== cell.base) {
+        if (isCwOffset(cell.base, at(T.baseCellHomes, oldBase * 4))) rotateCw(cell);
+        else rotateCcw(cell);
+      } else if (oldLeading === CENTER) return null;
+      else if (oldLeading === JK_AXES) rotateCcw(cell);
+      else if (oldLeading === IK_AXES) rotateCw(cell);
+      else throw new Error("H3: inconsistent pentagon traversal");
+    }
+    for (let n = 0; n < newRotations; n++) rotatePentagonCcw(cell);
+  } else {
+    for (let n = 0; n < newRotations; n++) rotateCcw(cell);
+  }
+  return cell;
+}
+
+/** Cells within grid distance k of the origin with their distance, found breadth-first (pentagons included). */
+function disk(origin: string, k: number): Map<string, number> {
+  if (!Number.isInteger(k) || k < 0) throw new Error(`H3: invalid ring size ${k}`);
+  const start = parse(origin);
+  const key = encode(start);
+  const distances = new Map<string, number>([[key, 0]]);
+  let frontier: Cell[] = [start];
+  for (let d = 1; d <= k; d++) {
+    const next: Cell[] = [];
+    for (const cell of frontier) {
+      for (const dir of NEIGHBOUR_DIRECTIONS) {
+        const found = neighbour(cell, dir);
+        if (!found) continue;
+        const index = encode(found);
+        if (distances.has(index)) continue;
+        distances.set(index, d);
+        next.push(found);
+      }
+    }
+    frontier = next;
+  }
+  return distances;
+}
+
+/** Unit vector of a point given in degrees, converted exactly as h3-js does. */
+function pointToVec3(lat: number, lng: number): Vec3 {
+  const latRad = toRadians(lat);
+  const lngRad = toRadians(lng);
+  const cosLat = Math.cos(latRad);
+  return [Math.cos(lngRad) * cosLat, Math.sin(lngRad) * cosLat, Math.sin(latRad)];
+}
 
 /** The index of the cell containing a point (degrees) at resolution `res` (0-15); identical to h3-js. */
-export const latLngToCell = h3.latLngToCell;
+export function latLngToCell(lat: number, lng: number, res: number): string {
+  if (!Number.isInteger(res) || res < 0 || res > MAX_RES) throw new Error(`H3: invalid resolution ${res}`);
+  if (!Number.isFinite(lat) || !Number.isFinite(lng)) throw new Error("H3: invalid coordinates");
+  const { face, x, y } = toHex2d(pointToVec3(lat, lng), res);
+  return encode(faceIjkToCell({ face, ijk: hex2dToIjk(x, y) }, res));
+}
+
 /** The centre of a cell as [lat, lng] in degrees; identical to h3-js. */
-export const cellToLatLng = h3.cellToLatLng;
-/** Every cell within grid distance k of a cell (the same set as h3-js, origin first, nearer rings first). */
-export const gridDisk = h3.gridDisk;
-/** The cells at exactly grid distance k from a cell (the same set as h3-js's gridRing). */
-export const gridRing = h3.gridRing;
+export function cellToLatLng(index: string): [number, number] {
+  const cell = parse(index);
+  const v = faceIjkToVec3(cellToFaceIjk(cell), cell.res);
+  return [toDegrees(Math.asin(v[2])), toDegrees(Math.atan2(v[1], v[0]))];
+}
+
+/** Every cell within grid distance k of `origin` (the same set as h3-js), origin first, nearer rings before farther. */
+export function gridDisk(origin: string, k: number): string[] {
+  return [...disk(origin, k).keys()];
+}
+
+/** The cells at exactly grid distance k from `origin` (the same set as h3-js; the origin itself for k = 0). */
+export function gridRing(origin: string, k: number): string[] {
+  return [...disk(origin, k)].filter(([, d]) => d === k).map(([index]) => index);
+}
+
+/** The neighbour in one direction (digit 1-6), or null across a pentagon's missing side. For scripts/h3-tables.mjs. */
+export function neighbourOf(index: string, dir: number): string | null {
+  const found = neighbour(parse(index), dir);
+  return found && encode(found);
+}
+
+/** Face and resolution-0 IJK that a point's resolution-`res` cell is built from. For scripts/h3-tables.mjs. */
+export function baseFaceIjkOf(lat: number, lng: number, res: number): [number, number, number, number] {
+  const { face, x, y } = toHex2d(pointToVec3(lat, lng), res);
+  let c = hex2dToIjk(x, y);
+  for (let r = res; r >= 1; r--) c = parentOf(c, isClassIII(r));
+  return [face, ...c];
+}
