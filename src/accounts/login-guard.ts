@@ -44,9 +44,9 @@ export type GuardDecision = { allowed: true } | { allowed: false; retryAfterSeco
 const STATE_KEY = "state";
 
 /**
- * Storage versions, in order. Version 1: one `state` key (a `GuardState`). The idle sweep wipes
- * everything, version included (an address that failed once must not keep a row forever), so a
- * key counted again afterwards stamps its version before writing.
+ * Storage versions, in order. Version 1: one `state` key (a `GuardState`). The idle sweep and a
+ * clearing success delete that key only, so the version stays and no attempt has to stamp it again
+ * between reading a count and writing it back.
  */
 const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
@@ -57,9 +57,6 @@ const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
  * parallel guesses cannot all slip through; a success then clears the count (`succeed`).
  */
 export class LoginGuard extends DurableObject<Env> {
-  /** Set when this object wiped its storage (version included) and has not written since. */
-  private wiped = false;
-
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void this.ctx.blockConcurrencyWhile(async () => {
@@ -69,13 +66,6 @@ export class LoginGuard extends DurableObject<Env> {
 
   /** Reserves an attempt: denied while slowed down or locked, otherwise counted as a failure. */
   async begin(policy: GuardPolicy): Promise<GuardDecision> {
-    if (this.wiped) {
-      // Stamp the version again before the first write after a wipe. Done before the read, so
-      // nothing awaits between reading the count and writing it back (that would let a parallel
-      // attempt read the same count).
-      await migrateStorage(this.ctx.storage, STORAGE_MIGRATIONS);
-      this.wiped = false;
-    }
     const now = Date.now();
     let state = (await this.readState()) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
     if (now < state.nextAllowedAt) {
@@ -97,8 +87,7 @@ export class LoginGuard extends DurableObject<Env> {
   /** A successful login: the attempt reserved by `begin` was not a failure. */
   async succeed(clearAll: boolean): Promise<void> {
     if (clearAll) {
-      await this.ctx.storage.deleteAll();
-      this.wiped = true;
+      await this.ctx.storage.delete(STATE_KEY);
       return;
     }
     const state = await this.readState();
@@ -114,8 +103,7 @@ export class LoginGuard extends DurableObject<Env> {
 
   /** Forget idle keys so storage does not grow with every address that ever failed a login. */
   override async alarm(): Promise<void> {
-    await this.ctx.storage.deleteAll();
-    this.wiped = true;
+    await this.ctx.storage.delete(STATE_KEY);
   }
 
   /**
