@@ -4,8 +4,8 @@
 // Usage: npx tsx scripts/h3-tables.mjs        (tsx because it loads src/domain/h3.ts to fit tables against h3-js)
 //
 // What is written down here and what is derived:
-// - The icosahedron itself (face centres, the azimuth of each face's i axis, and how each face's IJK frame maps
-//   onto its three neighbours' frames) is H3's definition of the grid's orientation, so it is stated, not derived.
+// - The icosahedron itself (face centres, the azimuth of each face's i axis, and which face lies across each
+//   edge; how the frames meet there is in h3.ts) is H3's definition of the grid's orientation: stated, not derived.
 // - Which base cells are pentagons: straight from h3-js.
 // - Which base cell sits at each face's resolution-0 IJK position, and how many 60° turns take that face's frame
 //   into the base cell's own frame: fitted. Random points are located on their face with our code; each
@@ -58,20 +58,7 @@ const FACE_AXIS_AZIMUTHS = [
   3.6644388790551923, 2.361378999196363,
 ];
 
-// For each face, its neighbour across the edge opposite each corner "quadrant" (IJ, KI, JK), with the IJK
-// translation (in resolution-0 units) and the 60° counter-clockwise turns that carry this face's frame into
-// the neighbour's. The icosahedron has four bands of five faces: the northern cap (0-4), the two middle bands
-// (5-14) and the southern cap (15-19); within a band every face meets its neighbours the same way.
-const CAP = [
-  [2, 0, 2, 1],
-  [2, 2, 0, 5],
-  [0, 2, 2, 3],
-];
-const MIDDLE = [
-  [2, 2, 0, 3],
-  [2, 0, 2, 3],
-  [0, 2, 2, 3],
-];
+// For each face, its neighbour across its IJ, KI and JK edges (how the frames meet there is in h3.ts).
 const FACE_NEIGHBOUR_FACES = [
   [4, 1, 5],
   [0, 2, 6],
@@ -94,14 +81,11 @@ const FACE_NEIGHBOUR_FACES = [
   [19, 17, 13],
   [15, 18, 14],
 ];
-const FACE_NEIGHBOURS = FACE_NEIGHBOUR_FACES.flatMap((faces, face) =>
-  faces.flatMap((neighbour, quadrant) => [neighbour, ...(face >= 5 && face < 15 ? MIDDLE : CAP)[quadrant]]),
-);
 
 const fresh = {
   faceCentres: FACE_CENTRES.flat(),
   faceAxisAzimuths: FACE_AXIS_AZIMUTHS,
-  faceNeighbours: FACE_NEIGHBOURS,
+  faceNeighbours: FACE_NEIGHBOUR_FACES.flat(),
   faceIjkBaseCells: new Array(20 * 27).fill(-1),
   baseCellHomes: new Array(122 * 4).fill(0),
   pentagons: [],
@@ -125,7 +109,7 @@ export interface H3Tables {
   faceCentres: readonly number[];
   /** Per face: azimuth (radians) of its Class II i axis at the centre. */
   faceAxisAzimuths: readonly number[];
-  /** Per face and quadrant (IJ, KI, JK): neighbour face, IJK translation (3), 60° ccw turns. */
+  /** Per face: the neighbouring face across its IJ, KI and JK edges. */
   faceNeighbours: readonly number[];
   /** Per face and resolution-0 i*9 + j*3 + k: base cell * 8 + 60° ccw turns into its frame; -1 where no point can land. */
   faceIjkBaseCells: readonly number[];

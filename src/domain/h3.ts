@@ -419,6 +419,14 @@ function faceIjkToCell({ face, ijk }: FaceIjk, res: number): Cell {
 }
 
 /**
+ * How a face's IJK frame maps onto its neighbour's across its IJ, KI and JK edges: the translation (in
+ * resolution-0 units) and the 60° ccw turns, four numbers per edge. The icosahedron's faces come in bands of
+ * five: the two caps (faces 0-4 and 15-19) meet their neighbours one way, the middle faces (5-14) another.
+ */
+const CAP_EDGES = [2, 0, 2, 1, 2, 2, 0, 5, 0, 2, 2, 3];
+const MIDDLE_EDGES = [2, 2, 0, 3, 2, 0, 2, 3, 0, 2, 2, 3];
+
+/**
  * Moves face-relative coordinates that lie beyond the face's edge onto the neighbouring face, and says how many
  * 60° counter-clockwise turns that took (NO_OVERAGE when the coordinates were on the face).
  */
@@ -437,15 +445,13 @@ function adjustOverage(fijk: FaceIjk, res: number, pentagonLeading4: boolean): n
       }
     }
   } else quadrant = 0;
-  const row = (fijk.face * 3 + quadrant) * 5;
-  const turns = at(T.faceNeighbours, row + 4);
+  const edge = (fijk.face >= 5 && fijk.face < 15 ? MIDDLE_EDGES : CAP_EDGES).slice(quadrant * 4, quadrant * 4 + 4);
+  const [ti = 0, tj = 0, tk = 0, turns = 0] = edge;
   let c: IJK = [i, j, k];
   for (let n = 0; n < turns; n++) c = rotateIjkCcw(c);
   const scale = 7 ** (res / 2);
-  fijk.face = at(T.faceNeighbours, row);
-  fijk.ijk = normalize(
-    add(c, [at(T.faceNeighbours, row + 1) * scale, at(T.faceNeighbours, row + 2) * scale, at(T.faceNeighbours, row + 3) * scale]),
-  );
+  fijk.face = at(T.faceNeighbours, fijk.face * 3 + quadrant);
+  fijk.ijk = normalize(add(c, [ti * scale, tj * scale, tk * scale]));
   return turns;
 }
 
