@@ -30,7 +30,8 @@ export class OpsRoom extends DurableObject<Env> {
     this.ctx.acceptWebSocket(pair[1], [`admin:${adminId.data}`]);
     pair[1].serializeAttachment({ adminId: adminId.data, connectedAt: Date.now() } satisfies OpsAttachment);
     this.send(pair[1], { type: "welcome", room: "ops" });
-    return new Response(null, { status: 101, webSocket: pair[0], headers: { "Sec-WebSocket-Protocol": "fixoncall.v1" } });
+    // No subprotocol here: the Worker echoes the one the client offered (lib/subprotocol.ts).
+    return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
   /**

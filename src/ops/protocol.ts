@@ -27,6 +27,9 @@ export const OpsServerMessage = z.discriminatedUnion("type", [
 ]);
 export type OpsServerMessage = z.infer<typeof OpsServerMessage>;
 
+/** The subprotocols the ops socket speaks; the Worker echoes one only if the client offered it. */
+export const OPS_PROTOCOLS = ["fixoncall.v1"] as const;
+
 /** The handover header's value: the admin's user id, checked by the Worker's access rule. */
 export const OPS_HANDOVER_HEADER = "x-ops-admin";
 export const OpsHandover = z.string().min(1).max(128);

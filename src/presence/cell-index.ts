@@ -19,7 +19,8 @@ import { entryOf, ProviderAttachment, parseHandover } from "./state";
 export type { ProviderAttachment, ProviderHandover } from "./state";
 
 export const HANDOVER_HEADER = "x-presence-handover";
-export const SUBPROTOCOL = "fixoncall.v1";
+/** The subprotocols the provider socket speaks; the Worker echoes one only if the client offered it. */
+export const PRESENCE_PROTOCOLS = ["fixoncall.v1"] as const;
 
 /** Socket close codes of our own (4000-4999 are application codes). */
 export const CLOSE_REPLACED = 4001;
@@ -119,7 +120,8 @@ export class CellIndex extends DurableObject<Env> {
       ttl_seconds: PRESENCE_TTL_MS / 1000,
       available: handover.available,
     });
-    return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Protocol": SUBPROTOCOL } });
+    // No subprotocol here: the Worker echoes the one the client offered (lib/subprotocol.ts).
+    return new Response(null, { status: 101, webSocket: client });
   }
 
   /** One frame from a provider: flood-gated, parsed, then applied to their live state. */

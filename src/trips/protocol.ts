@@ -91,6 +91,14 @@ export function parseTripFrame(data: string | ArrayBuffer): Parsed {
 /** Which protocol a watcher's socket speaks out: canonical event frames, or Toota's shapes. */
 export type Flavor = "canonical" | "toota";
 
+/** The subprotocols a trip socket speaks; the client's first offered one is echoed (see lib/subprotocol.ts). */
+export const TRIP_PROTOCOLS = ["fixoncall.v1", "toota.v1"] as const;
+
+/** The frames a socket gets follow the protocol negotiated for it; none offered means canonical frames. */
+export function flavorOf(protocol: string | null): Flavor {
+  return protocol === "toota.v1" ? "toota" : "canonical";
+}
+
 /** An event as a watcher of `flavor` receives it. */
 export function frameFor(flavor: Flavor, trip: TripRecord, event: TripEvent) {
   return flavor === "toota" ? tootaFrame(trip, event) : eventFrame(trip, event);

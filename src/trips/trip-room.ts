@@ -598,7 +598,8 @@ export class TripRoom extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`u:${handover.userId}`]);
     server.serializeAttachment(attachment satisfies WatcherAttachment);
     if (this.trip) await this.replay(server, attachment, since);
-    return new Response(null, { status: 101, webSocket: client, headers: { "Sec-WebSocket-Protocol": "fixoncall.v1" } });
+    // No subprotocol here: the Worker echoes the one the client offered (lib/subprotocol.ts).
+    return new Response(null, { status: 101, webSocket: client });
   }
 
   /** Sends what a (re)connecting watcher missed: the events after `since`, or a snapshot. */

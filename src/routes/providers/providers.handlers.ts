@@ -3,7 +3,8 @@ import type { NearbyQuery as Query } from "../../domain/matching";
 import { bestEffort } from "../../lib/best-effort";
 import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
-import { CLOSE_REPLACED, HANDOVER_HEADER, type ProviderHandover } from "../../presence/cell-index";
+import { chooseProtocol, withProtocol } from "../../lib/subprotocol";
+import { CLOSE_REPLACED, HANDOVER_HEADER, PRESENCE_PROTOCOLS, type ProviderHandover } from "../../presence/cell-index";
 import { providerLink } from "../../presence/client";
 import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/service";
 import type { AppRouteHandler } from "../../types";
@@ -114,5 +115,5 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
       ),
     );
   }
-  return response;
+  return withProtocol(response, chooseProtocol(c.req.header("sec-websocket-protocol"), PRESENCE_PROTOCOLS));
 };

@@ -1,5 +1,7 @@
 import { ok } from "../../lib/envelope";
 import { ApiError, refusalError } from "../../lib/errors";
+import { chooseProtocol, withProtocol } from "../../lib/subprotocol";
+import { OPS_PROTOCOLS } from "../../ops/protocol";
 import {
   listAlerts as alerts,
   createShareLink,
@@ -54,5 +56,6 @@ export const opsSocket: AppRouteHandler<typeof routes.opsSocket> = async (c) => 
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
   }
-  return openOpsSocket(c.env, c.get("auth").userId);
+  const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"), OPS_PROTOCOLS);
+  return withProtocol(await openOpsSocket(c.env, c.get("auth").userId), protocol);
 };

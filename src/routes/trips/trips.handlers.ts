@@ -2,6 +2,8 @@ import type { Context } from "hono";
 import type { Refusal } from "../../domain/refusal";
 import { ok } from "../../lib/envelope";
 import { ApiError, refusalError } from "../../lib/errors";
+import { chooseProtocol, withProtocol } from "../../lib/subprotocol";
+import { flavorOf, TRIP_PROTOCOLS } from "../../trips/protocol";
 import {
   answerOffer,
   findDrivers,
@@ -167,20 +169,21 @@ const requireUpgrade = (c: Ctx) => {
   }
 };
 
-/** Toota clients speak Toota on their sockets; they say so with the `toota.v1` subprotocol. */
-const flavorOf = (c: Ctx) => ((c.req.header("sec-websocket-protocol") ?? "").includes("toota") ? "toota" : "canonical");
+/** The trip protocol the client offered first (`toota.v1` gets Toota's frames), or null when it offered none. */
+const tripProtocol = (c: Ctx) => chooseProtocol(c.req.header("sec-websocket-protocol"), TRIP_PROTOCOLS);
 
 /** Hands the socket to the trip's room after the party check; `since` replays what the client missed. */
 export const watchTrip: AppRouteHandler<typeof routes.watchTrip> = async (c) => {
   requireUpgrade(c);
-  const socket = { flavor: flavorOf(c), since: c.req.valid("query").since ?? null } as const;
-  return value(await watch(c.env, c.get("db"), caller(c), c.req.valid("param").id, socket)).response;
+  const protocol = tripProtocol(c);
+  const socket = { flavor: flavorOf(protocol), since: c.req.valid("query").since ?? null } as const;
+  return withProtocol(value(await watch(c.env, c.get("db"), caller(c), c.req.valid("param").id, socket)).response, protocol);
 };
 
-/** Toota's trip-request socket: the trip is created on it with `create_trip`. */
+/** Toota's trip-request socket: the trip is created on it with `create_trip` (Toota's frames, whatever was negotiated). */
 export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = async (c) => {
   requireUpgrade(c);
-  return value(await openTripRequest(c.env, c.get("db"), caller(c))).response;
+  return withProtocol(value(await openTripRequest(c.env, c.get("db"), caller(c))).response, tripProtocol(c));
 };
 
 /** Toota's find-driver: providers near a point who are online now. */
