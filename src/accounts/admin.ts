@@ -152,3 +152,47 @@ export async function verifyProvider(
   if (status === "rejected") await takeProviderOffline(env, db, id, "Your verification was rejected");
   return { ok: true, status };
 }
+
+/** The rules the `data_quality_issues` view (migration 0008) reports rows under. */
+export const DATA_QUALITY_RULES = [
+  "role_unknown",
+  "email_not_lowercase",
+  "email_invalid",
+  "email_duplicate_ignoring_case",
+  "phone_not_e164_mobile",
+  "phone_duplicate_after_normalising",
+  "name_empty_or_too_long",
+  "country_unknown",
+  "profile_missing",
+  "service_types_invalid",
+  "service_radius_out_of_range",
+  "vehicle_type_unknown",
+  "partner_fields_invalid",
+  "vehicle_year_out_of_range",
+] as const;
+export type DataQualityRule = (typeof DATA_QUALITY_RULES)[number];
+
+/** One stored row that breaks a registration rule, as the view reports it. */
+export interface DataQualityIssue {
+  rule: DataQualityRule;
+  table_name: string;
+  row_id: string;
+  user_id: string;
+  value: string | null;
+}
+
+/**
+ * Stored rows that break the registration rules (written before every shape was validated), read
+ * from the `data_quality_issues` view: reported for a person to fix, never rewritten here.
+ */
+export async function dataQualityIssues(db: Db, q: { limit: number; offset: number; rule?: DataQualityRule | undefined }) {
+  const where = q.rule ? sql`WHERE rule = ${q.rule}` : sql``;
+  const [rows, total] = await Promise.all([
+    db.all<DataQualityIssue>(
+      sql`SELECT rule, table_name, row_id, user_id, value FROM data_quality_issues ${where}
+          ORDER BY rule, table_name, row_id LIMIT ${q.limit} OFFSET ${q.offset}`,
+    ),
+    db.get<{ n: number }>(sql`SELECT count(*) AS n FROM data_quality_issues ${where}`),
+  ]);
+  return { issues: rows, total: Number(total?.n ?? 0) };
+}

@@ -143,11 +143,21 @@ export const RegisterBody = z.union([CanonicalRegistration, SeedRegistration]);
 export type RegisterInput = z.infer<typeof RegisterBody>;
 export type CanonicalInput = Exclude<z.infer<typeof CanonicalRegistration>, { role: "admin" }>;
 
+/**
+ * True when a body asks for an admin account in either shape. Both admin branches are loose (so the
+ * refusal is a clear 403 whatever else the body carries), which makes them the only branches that
+ * keep unvalidated keys: a body that names admin in EITHER discriminator must never go further.
+ */
+function asksForAdmin(input: RegisterInput): boolean {
+  return ("role" in input && input.role === "admin") || ("user_type" in input && input.user_type === "admin");
+}
+
 /** Maps the seed's shape onto ours, so one code path creates every account. */
 export function toCanonical(input: RegisterInput): CanonicalInput | "admin" {
-  // The loose admin shape has an index signature, so comparing `role` does not narrow it out of the
-  // union for TypeScript; the value is a non-admin canonical registration here.
-  if ("role" in input) return input.role === "admin" ? "admin" : (input as CanonicalInput);
+  if (asksForAdmin(input)) return "admin";
+  // Every non-admin branch is a strict object, so a body with `role` here passed one of the strict
+  // canonical shapes; TypeScript cannot narrow the loose admin branches' index signature away.
+  if ("role" in input) return input as CanonicalInput;
   if (input.user_type === "admin") return "admin";
   const base = { email: input.email, password: input.password, name: input.name, phone: input.phone };
   switch (input.user_type) {

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { users } from "../db/schema";
@@ -73,8 +73,9 @@ function emailAsPassword(password: string, email: string): Refusal | null {
 }
 
 /**
- * Creates an account and logs it in. Admins cannot be self-registered. An email or phone already in
- * use is refused up front with the field named, and again by the unique indexes if two race.
+ * Creates an account and logs it in. Admins cannot be self-registered. An email (ignoring case) or a
+ * phone (in E.164) already in use is refused up front with the field named, and again by the unique
+ * indexes if two race.
  */
 export async function register(
   db: Db,
@@ -85,14 +86,16 @@ export async function register(
   if (input === "admin") return refuse("FORBIDDEN", "admin_registration", "Admin accounts cannot be self-registered");
   const weak = emailAsPassword(input.password, input.email);
   if (weak) return weak;
+  // The schema lowercases the email, but rows written before it did may not be: compare ignoring case
+  // (users_email_lower_idx serves this). The phone is E.164 after the schema, as every stored one must be.
   const taken = await db
     .select({ email: users.email, phone: users.phone })
     .from(users)
-    .where(eq(users.email, input.email))
+    .where(sql`lower(${users.email}) = ${input.email}`)
     .union(db.select({ email: users.email, phone: users.phone }).from(users).where(eq(users.phone, input.phone)))
     .all();
   if (taken.length) {
-    const field = taken.some((t) => t.email === input.email) ? "email" : "phone";
+    const field = taken.some((t) => t.email.toLowerCase() === input.email) ? "email" : "phone";
     return refuse("CONFLICT", `${field}_taken`, `An account with this ${field} already exists`);
   }
   const passwordHash = await hashPassword(input.password, currentPepper(config));

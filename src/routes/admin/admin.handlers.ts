@@ -1,4 +1,4 @@
-import { findUsers, toggleActive as toggle, verifyProvider as verify } from "../../accounts/admin";
+import { dataQualityIssues, findUsers, toggleActive as toggle, verifyProvider as verify } from "../../accounts/admin";
 import { auditEntries, dashboard as board, findTrips } from "../../admin/service";
 import { ok } from "../../lib/envelope";
 import { refusalError } from "../../lib/errors";
@@ -36,4 +36,9 @@ export const listServices: AppRouteHandler<typeof routes.services> = async (c) =
 export const listAudit: AppRouteHandler<typeof routes.audit> = async (c) => {
   const q = c.req.valid("query");
   return ok(c, { entries: await auditEntries(c.get("db"), q), limit: q.limit, offset: q.offset }, "Audit log retrieved");
+};
+
+export const listDataQuality: AppRouteHandler<typeof routes.dataQuality> = async (c) => {
+  const q = c.req.valid("query");
+  return ok(c, { ...(await dataQualityIssues(c.get("db"), q)), limit: q.limit, offset: q.offset }, "Data quality issues");
 };

@@ -9,4 +9,5 @@ export const adminRouter = newRouter()
   .openapi(routes.toggleActive, handlers.toggleActive)
   .openapi(routes.verifyProvider, handlers.verifyProvider)
   .openapi(routes.services, handlers.listServices)
-  .openapi(routes.audit, handlers.listAudit);
+  .openapi(routes.audit, handlers.listAudit)
+  .openapi(routes.dataQuality, handlers.listDataQuality);

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { DATA_QUALITY_RULES } from "../../accounts/admin";
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
@@ -144,6 +145,39 @@ export const audit = route(ADMIN, {
             created_at: z.string(),
           }),
         ),
+        limit: z.number(),
+        offset: z.number(),
+      }),
+    ),
+  },
+});
+
+export const DataQualityQuery = z.strictObject({
+  ...page,
+  rule: z.enum(DATA_QUALITY_RULES).optional().openapi({ description: "Only rows breaking this rule" }),
+});
+export const dataQuality = route(ADMIN, {
+  method: "get",
+  path: "/admin/data-quality",
+  tags,
+  summary: "Stored rows that break the registration rules (reported, never rewritten)",
+  description:
+    "Read from the `data_quality_issues` view (migration 0008): unknown roles, emails that are not lower case, invalid or duplicated ignoring case, phones that are not KE/ZA mobiles in E.164 or that repeat another account's number once normalised, empty names, providers with unknown service types or a radius outside 1-200 km, vehicles with an impossible year, missing role profiles. A row leaves the list as soon as it is fixed.",
+  request: { query: DataQualityQuery },
+  responses: {
+    200: reply(
+      "Rows to fix",
+      z.object({
+        issues: z.array(
+          z.object({
+            rule: z.enum(DATA_QUALITY_RULES),
+            table_name: z.string(),
+            row_id: z.string(),
+            user_id: z.string(),
+            value: z.string().nullable(),
+          }),
+        ),
+        total: z.number(),
         limit: z.number(),
         offset: z.number(),
       }),
