@@ -1,4 +1,4 @@
-import { and, desc, eq, like, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import { auditEntry } from "../db/audit";
 import type { Db } from "../db/client";
 import { providerProfiles, users } from "../db/schema";
@@ -18,6 +18,22 @@ export interface UserQuery {
 }
 
 /**
+ * D1 refuses a LIKE pattern longer than 50 bytes ("LIKE or GLOB pattern too complex"). The search
+ * pattern is `%<escaped q>%`, so the escaped text may take 48 bytes; `UsersQuery` refuses longer with 422.
+ */
+export const MAX_SEARCH_PATTERN_BYTES = 48;
+
+/** `q` as a LIKE pattern: `%`, `_` and `\` match themselves (ESCAPE '\'), wrapped in `%` for "contains". */
+export function likePattern(q: string): string {
+  return `%${q.replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
+}
+
+/** The bytes `q` takes inside the LIKE pattern once escaped, without the two wrapping `%`. */
+export function searchPatternBytes(q: string): number {
+  return new TextEncoder().encode(likePattern(q)).length - 2;
+}
+
+/**
  * Users matching the filters, newest first, with the total in the same D1 batch. The free-text
  * search escapes LIKE's wildcards, so `%` in a query matches a percent sign and not everything.
  */
@@ -27,11 +43,11 @@ export async function findUsers(db: Db, q: UserQuery) {
   if (q.status) filters.push(eq(users.isActive, q.status === "active"));
   if (q.verification) filters.push(eq(providerProfiles.verificationStatus, q.verification));
   if (q.q) {
-    const pattern = `%${q.q.replace(/[%_\\]/g, (m) => `\\${m}`)}%`;
+    const pattern = likePattern(q.q);
     const match = or(
       sql`${users.name} LIKE ${pattern} ESCAPE '\\'`,
       sql`${users.email} LIKE ${pattern} ESCAPE '\\'`,
-      like(users.phone, pattern),
+      sql`${users.phone} LIKE ${pattern} ESCAPE '\\'`,
     );
     if (match) filters.push(match);
   }

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { DATA_QUALITY_RULES } from "../../accounts/admin";
+import { DATA_QUALITY_RULES, MAX_SEARCH_PATTERN_BYTES, searchPatternBytes } from "../../accounts/admin";
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
@@ -47,7 +47,18 @@ export const UsersQuery = z.strictObject({
   role: z.enum(ROLES).optional(),
   status: z.enum(["active", "inactive"]).optional(),
   verification: z.enum(["unverified", "verified", "rejected"]).optional(),
-  q: z.string().trim().min(2).max(100).optional().openapi({ description: "Search name, email or phone" }),
+  q: z
+    .string()
+    .trim()
+    .min(2)
+    .max(MAX_SEARCH_PATTERN_BYTES)
+    .refine((q) => searchPatternBytes(q) <= MAX_SEARCH_PATTERN_BYTES, {
+      message: `must be at most ${MAX_SEARCH_PATTERN_BYTES} bytes, counting %, _ and \\ twice and non-ASCII letters by their UTF-8 bytes`,
+    })
+    .optional()
+    .openapi({
+      description: `Search name, email or phone (contains; % and _ match themselves). 2 to ${MAX_SEARCH_PATTERN_BYTES} bytes, counting %, _ and \\ twice: the database's LIKE pattern limit.`,
+    }),
 });
 const AdminUser = z
   .object({
