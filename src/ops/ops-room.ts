@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { echoId, idOfRaw } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
 import { OPS_HANDOVER_HEADER, OpsAttachment, OpsHandover, type OpsServerMessage } from "./protocol";
 
@@ -60,9 +61,9 @@ export class OpsRoom extends DurableObject<Env> {
       .filter((id): id is string => id !== undefined);
   }
 
-  /** Admins only listen here; anything they send gets a clear answer and the socket stays open. */
-  override async webSocketMessage(ws: WebSocket): Promise<void> {
-    this.send(ws, { type: "error", code: "read_only", message: "The ops socket only delivers alerts" });
+  /** Admins only listen here; anything they send gets a clear answer (echoing its `id`) and the socket stays open. */
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    this.send(ws, { type: "error", code: "read_only", message: "The ops socket only delivers alerts", ...echoId(idOfRaw(data)) });
   }
 
   /** Completes the close handshake; 1005/1006 are reserved and cannot be sent back. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MessageId } from "../lib/message-id";
 
 /**
  * What the ops socket carries: server frames only (admins listen; anything they send is answered
@@ -23,7 +24,8 @@ export const OpsServerMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("welcome"), room: z.literal("ops") }),
   /** An SOS or a breakdown that needs a human now. */
   z.strictObject({ type: z.literal("alert"), alert: AlertView }),
-  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  /** `id` echoes the client's own id for the frame it answers, when it sent one. */
+  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string(), id: MessageId.optional() }),
 ]);
 export type OpsServerMessage = z.infer<typeof OpsServerMessage>;
 

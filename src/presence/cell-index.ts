@@ -10,6 +10,7 @@ import {
 } from "../domain/matching";
 import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
+import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
 import { LiveIndex } from "./live-index";
 import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
@@ -135,16 +136,25 @@ export class CellIndex extends DurableObject<Env> {
     }
     const parsed = parseProviderFrame(data);
     if (!parsed.ok) {
-      this.send(ws, { type: "error", code: parsed.code, message: parsed.message });
+      this.send(ws, { type: "error", code: parsed.code, message: parsed.message, ...echoId(parsed.id) });
       return;
     }
     const attachment = readAttachment(ws, ProviderAttachment);
     if (!attachment) return;
-    await this.handle(ws, attachment, parsed.message, now);
+    await this.handle(ws, attachment, parsed.message, now, parsed.id);
   }
 
-  /** Applies one parsed frame; `a` is the socket's state before it, written back by `place`. */
-  private async handle(ws: WebSocket, a: ProviderAttachment, message: ParsedProviderMessage, now: number) {
+  /**
+   * Applies one parsed frame; `a` is the socket's state before it, written back by `place`. The
+   * verdict on an offer answer echoes the client's `id` for the frame.
+   */
+  private async handle(
+    ws: WebSocket,
+    a: ProviderAttachment,
+    message: ParsedProviderMessage,
+    now: number,
+    id: MessageId | undefined,
+  ) {
     switch (message.type) {
       case "ping":
         this.send(ws, { type: "pong", ts: now });
@@ -158,7 +168,7 @@ export class CellIndex extends DurableObject<Env> {
       case "offer_response": {
         const result = await this.env.TRIP_ROOM.getByName(message.trip_id).respond(a.providerId, message.response);
         // On acceptance the trip room marks this provider busy here (setActiveTrip) before answering.
-        this.send(ws, { type: "offer_result", trip_id: message.trip_id, response: message.response, ...result });
+        this.send(ws, { type: "offer_result", trip_id: message.trip_id, response: message.response, ...result, ...echoId(id) });
         return;
       }
       case "position": {

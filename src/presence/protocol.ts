@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { echoId, MessageId, splitMessageId } from "../lib/message-id";
 
 /**
  * The provider socket protocol. Frames are JSON objects with a `type`; Toota's bare
@@ -57,12 +58,15 @@ export type ParsedProviderMessage =
   | z.infer<typeof PingMessage>
   | z.infer<typeof OfferResponseMessage>;
 
-export type ParseResult = { ok: true; message: ParsedProviderMessage } | { ok: false; code: string; message: string };
+/** A parsed frame, or why not; `id` is the client's own id for the frame, echoed on its error frame. */
+export type ParseResult =
+  | { ok: true; message: ParsedProviderMessage; id?: MessageId }
+  | { ok: false; code: string; message: string; id?: MessageId };
 
 /** Largest frame we read; a position is ~150 bytes. */
 export const MAX_FRAME_BYTES = 4096;
 
-/** Parses one frame from a provider; never throws. */
+/** Parses one frame from a provider; never throws. The client's `id`, if any, comes back beside the result. */
 export function parseProviderFrame(data: string | ArrayBuffer): ParseResult {
   if (typeof data !== "string") return { ok: false, code: "binary_not_supported", message: "send JSON text frames" };
   if (data.length > MAX_FRAME_BYTES)
@@ -76,6 +80,13 @@ export function parseProviderFrame(data: string | ArrayBuffer): ParseResult {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, code: "invalid_message", message: "a frame must be a JSON object" };
   }
+  const split = splitMessageId(json);
+  if (!split.ok) return split;
+  return { ...parseBody(split.body), ...echoId(split.id) };
+}
+
+/** Reads a frame's fields (its `id` already taken off): ours with a `type`, or Toota's bare ones. */
+function parseBody(json: Record<string, unknown>): ParseResult {
   if (!("type" in json)) {
     const toota = TootaPosition.safeParse(json);
     if (toota.success) return { ok: true, message: { type: "position", ...toota.data } };
@@ -174,6 +185,8 @@ const OfferResultFields = {
   type: z.literal("offer_result"),
   trip_id: TripId,
   response: z.enum(["accepted", "rejected"]),
+  /** The client's own id for its `offer_response`, when it sent one. */
+  id: MessageId.optional(),
 };
 
 /** Frames the server sends on a provider socket: from the cell object itself, or delivered for a trip room. */
@@ -188,7 +201,7 @@ export const ProviderServerMessage = z.union([
   z.strictObject({ type: z.literal("presence"), cell: z.string(), available: z.boolean(), searchable: z.boolean() }),
   z.strictObject({ type: z.literal("ping"), ts: z.number() }),
   z.strictObject({ type: z.literal("pong"), ts: z.number() }),
-  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string(), id: MessageId.optional() }),
   z.strictObject({ type: z.literal("replaced"), message: z.string() }),
   z.strictObject({ ...OfferResultFields, ...OfferAccepted }),
   z.strictObject({ ...OfferResultFields, ...OfferRefused }),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { MessageId } from "../lib/message-id";
 import type { PublicCandidate } from "../presence/service";
 import type { TripEvent, TripRecord } from "./record";
 import type { TripView } from "./view";
@@ -47,7 +48,7 @@ export type TripServerFrame =
       eta_minutes: number | null;
     }
   | { type: "pong"; ts: number }
-  | { type: "error"; code: string; message: string }
+  | { type: "error"; code: string; message: string; id?: MessageId }
   | { type: "offer_result"; trip_id: string; response: "accepted" | "rejected"; ok: boolean; [field: string]: unknown }
   | { type: "nearest_drivers"; nearest_drivers: [PublicCandidate, { distance_km: number; eta_minutes: number }][] };
 

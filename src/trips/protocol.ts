@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { etaMinutes } from "../domain/geo";
+import { echoId, type MessageId, splitMessageId } from "../lib/message-id";
 import { type CanonicalMessage, eventFrame, TripClientMessage } from "./canonical-protocol";
 import type { TripEvent, TripRecord } from "./record";
 import {
@@ -25,7 +26,10 @@ export type TripMessage =
 
 export const MAX_TRIP_FRAME_BYTES = 4096;
 
-type Parsed = { ok: true; message: TripMessage } | { ok: false; code: string; message: string };
+/** A parsed frame, or why not; `id` is the client's own id for the frame, echoed on its error frame. */
+export type Parsed =
+  | { ok: true; message: TripMessage; id?: MessageId }
+  | { ok: false; code: string; message: string; id?: MessageId };
 
 const invalid = (error: z.ZodError): Parsed => ({
   ok: false,
@@ -36,7 +40,7 @@ const invalid = (error: z.ZodError): Parsed => ({
     .join("; "),
 });
 
-/** Parses one trip-socket frame; never throws. */
+/** Parses one trip-socket frame; never throws. The client's `id`, if any, comes back beside the result. */
 export function parseTripFrame(data: string | ArrayBuffer): Parsed {
   if (typeof data !== "string") return { ok: false, code: "binary_not_supported", message: "send JSON text frames" };
   if (data.length > MAX_TRIP_FRAME_BYTES)
@@ -50,6 +54,13 @@ export function parseTripFrame(data: string | ArrayBuffer): Parsed {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, code: "invalid_message", message: "a frame must be a JSON object" };
   }
+  const split = splitMessageId(json);
+  if (!split.ok) return split;
+  return { ...parseBody(split.body), ...echoId(split.id) };
+}
+
+/** Reads a frame's fields (its `id` already taken off) in whichever vocabulary it speaks. */
+function parseBody(json: Record<string, unknown>): Parsed {
   if ("action" in json) {
     const action = json.action;
     const schema = action === "create_trip" ? TootaCreateTrip : action === "confirm_driver" ? TootaConfirmDriver : null;

@@ -7,6 +7,7 @@ import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { ACTIVE_FOR_PROVIDER, type Actor, checkTransition, TERMINAL } from "../domain/trip-state";
 import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
+import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment } from "../lib/object-storage";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import { nearbyForTrip, publicCandidate } from "../presence/service";
@@ -621,22 +622,24 @@ export class TripRoom extends DurableObject<Env> {
     }
     const parsed = parseTripFrame(data);
     if (!parsed.ok) {
-      this.send(ws, { type: "error", code: parsed.code, message: parsed.message });
+      this.send(ws, { type: "error", code: parsed.code, message: parsed.message, ...echoId(parsed.id) });
       return;
     }
     const a = readAttachment(ws, WatcherAttachmentSchema);
     if (!a) return;
     try {
-      await this.onMessage(ws, a, parsed.message);
+      await this.onMessage(ws, a, parsed.message, parsed.id);
     } catch (error) {
       console.error(JSON.stringify({ level: "error", msg: "trip socket message failed", error: String(error) }));
-      this.send(ws, { type: "error", code: "internal_error", message: "Something went wrong; please retry" });
+      const frame = { type: "error", code: "internal_error", message: "Something went wrong; please retry" } as const;
+      this.send(ws, { ...frame, ...echoId(parsed.id) });
     }
   }
 
-  private async onMessage(ws: WebSocket, a: WatcherAttachment, m: TripMessage) {
+  /** Applies one parsed frame; its refusals (and an offer's verdict) echo the client's `id` for the frame. */
+  private async onMessage(ws: WebSocket, a: WatcherAttachment, m: TripMessage, id: MessageId | undefined) {
     const caller: Caller = { userId: a.userId, role: a.role };
-    const fail = (code: string, message: string) => this.send(ws, { type: "error", code, message });
+    const fail = (code: string, message: string) => this.send(ws, { type: "error", code, message, ...echoId(id) });
     const answer = (result: { ok: true } | Refusal) => {
       if (!result.ok) fail(result.reason, result.message);
     };
@@ -676,7 +679,7 @@ export class TripRoom extends DurableObject<Env> {
       case "offer_response": {
         if (a.role !== "provider") return fail("provider_only", "Only providers answer offers");
         const outcome = await this.respond(a.userId, m.response);
-        return this.send(ws, { type: "offer_result", trip_id: this.trip.id, response: m.response, ...outcome });
+        return this.send(ws, { type: "offer_result", trip_id: this.trip.id, response: m.response, ...outcome, ...echoId(id) });
       }
       case "position":
         if (a.actor !== "provider") return fail("provider_only", "Only the assigned provider sends positions");
