@@ -10,6 +10,7 @@ import { bodySizeLimit, requestContext } from "./middleware/request";
 import { adminRouter } from "./routes/admin/admin.index";
 import { authRouter } from "./routes/auth/auth.index";
 import { bookingsRouter } from "./routes/bookings/bookings.index";
+import { asyncApiRouter } from "./routes/docs/asyncapi";
 import { docsRouter } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 import { notificationsRouter } from "./routes/notifications/notifications.index";
@@ -94,6 +95,7 @@ export function createApp() {
   app.route("/api", notificationsRouter);
   app.route("/api", safetyRouter);
 
+  app.route("/api", asyncApiRouter());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.route(
     "/api",

@@ -13,6 +13,7 @@ const DOCS_HTML = `<!doctype html>
 <link rel="stylesheet" href="/docs/swagger-ui/swagger-ui.css">
 </head>
 <body>
+<p><a href="/api/docs/sockets">Sockets: presence, trip, Toota trip request, ops (AsyncAPI 3.0)</a> · <a href="/api/asyncapi.json">asyncapi.json</a></p>
 <div id="swagger-ui"></div>
 <script src="/docs/swagger-ui/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script>
