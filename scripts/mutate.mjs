@@ -69,7 +69,13 @@ function restore() {
 let child = null;
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
-    child?.kill("SIGTERM");
+    if (child?.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // The group has already exited.
+      }
+    }
     restore();
     if (scratch) rmSync(cwd, { recursive: true, force: true });
     process.exit(130);
@@ -91,6 +97,8 @@ function runTests(tests) {
         FORCE_COLOR: "0",
       },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so an interrupt can stop npx, vitest and workerd together.
+      detached: true,
     });
     child.stdout.on("data", (d) => {
       out += d;
