@@ -88,7 +88,10 @@ export function tootaTripDetails(t: TripRecord) {
   };
 }
 
-/** Toota's reply to `create_trip`. */
+/**
+ * Toota's reply to `create_trip`. Replies carry no `seq`: only events do, one per trip each, so a
+ * client that de-duplicates by `seq` never drops a reply (the `created` event has its own seq 1).
+ */
 export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
   return {
     message: "Trip created successfully - select a driver",
@@ -104,7 +107,6 @@ export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
     available_drivers: available,
     status: "pending",
     currency: t.quote.currency,
-    seq: t.seq,
   };
 }
 

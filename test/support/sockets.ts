@@ -49,3 +49,14 @@ export async function makeAdminToken(): Promise<string> {
   await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(admin.user.id).run();
   return admin.tokens.access_token;
 }
+
+/** Waits for a frame matching `test` (left in `socket.frames`), for frames without a `type` such as Toota's. */
+export async function frameWhere(socket: TestSocket, test: (f: Record<string, unknown>) => boolean, ms = 3000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = socket.frames.find(test);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching frame within ${ms} ms; got ${JSON.stringify(socket.frames)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { OpsServerMessage } from "../../src/ops/protocol";
 import { ProviderServerMessage } from "../../src/presence/protocol";
 import { registerCustomer } from "../helpers";
-import { goOnline, makeProvider, NAIROBI_CBD, type TestSocket } from "../support/presence";
-import { makeAdminToken, upgrade } from "../support/sockets";
+import { goOnline, JOHANNESBURG, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
+import { frameWhere, makeAdminToken, upgrade } from "../support/sockets";
 import { createTrip, point, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
@@ -98,5 +98,34 @@ describe("error frames echo the client's id; bad frames never close a socket", (
     socket.send({ type: "hello" });
     await socket.next("error");
     expect(socket.closed).toBeNull();
+  });
+});
+
+describe("seq is unique per trip: events carry one, replies none", () => {
+  it("Toota's create_trip reply carries no seq, so de-duplicating by seq keeps both it and the created event", async () => {
+    const customer = await registerCustomer();
+    const origin = offset(JOHANNESBURG, 25, 200);
+    const socket = keep(
+      (await upgrade("/api/trips/ws", { protocols: ["toota.v1"], token: customer.tokens.access_token })).socket,
+    );
+    const dest = offset(origin, 6, 90);
+    socket.send({
+      action: "create_trip",
+      vehicle_type: "bakkie",
+      pickup: "Rosebank",
+      destination: "Melville",
+      pickup_lat: origin.lat,
+      pickup_lon: origin.lng,
+      dest_lat: dest.lat,
+      dest_lon: dest.lng,
+    });
+    const reply = await frameWhere(socket, (f) => f.message === "Trip created successfully - select a driver");
+    const created = await frameWhere(socket, (f) => f.event === "created");
+    expect(reply).not.toHaveProperty("seq");
+    expect(created).toMatchObject({ seq: 1, trip_id: reply?.trip_id });
+    // What a client that drops any frame whose seq it has seen keeps: every frame it was sent.
+    const seen = new Set<unknown>();
+    const kept = socket.frames.filter((f) => f.seq === undefined || (!seen.has(f.seq) && seen.add(f.seq)));
+    expect(kept).toEqual(socket.frames);
   });
 });
