@@ -87,7 +87,7 @@ const fresh = {
   faceAxisAzimuths: FACE_AXIS_AZIMUTHS,
   faceNeighbours: FACE_NEIGHBOUR_FACES.flat(),
   faceIjkBaseCells: new Array(20 * 27).fill(-1),
-  baseCellHomes: new Array(122 * 4).fill(0),
+  baseCellHomes: new Array(122).fill(0),
   pentagons: [],
   pentagonCwFaces: [],
 };
@@ -113,7 +113,7 @@ export interface H3Tables {
   faceNeighbours: readonly number[];
   /** Per face and resolution-0 i*9 + j*3 + k: base cell * 8 + 60° ccw turns into its frame; -1 where no point can land. */
   faceIjkBaseCells: readonly number[];
-  /** Per base cell: home face, i, j, k. */
+  /** Per base cell: its home position, face * 27 + i * 9 + j * 3 + k. */
   baseCellHomes: readonly number[];
   /** The 12 pentagon base cells. */
   pentagons: readonly number[];
@@ -228,8 +228,7 @@ console.log(
 
 // --- Home face and IJK: where the base cell's rotation is zero; for pentagons, the one h3-js's centres agree with.
 function setHome(base, key) {
-  const ijk = key % 27;
-  tables.baseCellHomes.splice(base * 4, 4, Math.floor(key / 27), Math.floor(ijk / 9), Math.floor(ijk / 3) % 3, ijk % 3);
+  tables.baseCellHomes[base] = key;
 }
 const centresAgree = (base) =>
   [1, 2, 3].every((res) =>
@@ -308,7 +307,7 @@ function agreeingSteps(cells) {
 // Stepping from another base cell into a pentagon's missing K branch turns clockwise when the old base cell's
 // home face is one of the pentagon's clockwise offset faces: mark a face only where that makes more steps agree.
 for (const [base, cells] of testCellsByBase) {
-  const homeFace = tables.baseCellHomes[base * 4];
+  const homeFace = Math.floor(tables.baseCellHomes[base] / 27);
   for (const pentagon of tables.pentagons) {
     if (pentagon === base) continue;
     const p = pentagonIndex(pentagon);

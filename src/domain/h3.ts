@@ -455,6 +455,12 @@ function adjustOverage(fijk: FaceIjk, res: number, pentagonLeading4: boolean): n
   return turns;
 }
 
+/** Where a base cell is centred, in the frame it is oriented by (its home face). */
+function homeOf(base: number): FaceIjk {
+  const key = at(T.baseCellHomes, base);
+  return { face: Math.floor(key / 27), ijk: [Math.floor(key / 9) % 3, Math.floor(key / 3) % 3, key % 3] };
+}
+
 /**
  * The base cell next to `base` in direction `dir`, packed as base cell * 8 + the 60° ccw turns from `base`'s frame
  * into its frame (NO_BASE_CELL * 8 on a pentagon's missing K side). Read off the face tables: one step from the
@@ -466,16 +472,8 @@ function baseCellNeighbour(base: number, dir: number): number {
   if (pentagon && dir === K_AXIS) return NO_BASE_CELL * 8;
   // A pentagon's IK side borders what would have been its K neighbour, seen one turn further clockwise.
   const shifted = pentagon && dir === IK_AXES;
-  const home = base * 4;
-  const fijk: FaceIjk = {
-    face: at(T.baseCellHomes, home),
-    ijk: normalize(
-      add(
-        [at(T.baseCellHomes, home + 1), at(T.baseCellHomes, home + 2), at(T.baseCellHomes, home + 3)],
-        unitVector(shifted ? K_AXIS : dir),
-      ),
-    ),
-  };
+  const fijk = homeOf(base);
+  fijk.ijk = normalize(add(fijk.ijk, unitVector(shifted ? K_AXIS : dir)));
   let turns = shifted ? 5 : 0;
   for (let moved = adjustOverage(fijk, 0, false); moved !== NO_OVERAGE; moved = adjustOverage(fijk, 0, false)) turns += moved;
   const [i, j, k] = fijk.ijk;
@@ -488,11 +486,7 @@ function cellToFaceIjk(input: Cell): FaceIjk {
   const cell: Cell = { res: input.res, base: input.base, digits: [...input.digits] };
   const pentagon = isPentagon(cell.base);
   if (pentagon && leadingDigit(cell) === IK_AXES) rotateCw(cell);
-  const home = cell.base * 4;
-  const fijk: FaceIjk = {
-    face: at(T.baseCellHomes, home),
-    ijk: [at(T.baseCellHomes, home + 1), at(T.baseCellHomes, home + 2), at(T.baseCellHomes, home + 3)],
-  };
+  const fijk = homeOf(cell.base);
   const [hi, hj, hk] = fijk.ijk;
   const mayOverflow = pentagon || (cell.res !== 0 && (hi !== 0 || hj !== 0 || hk !== 0));
   for (let r = 1; r <= cell.res; r++) {
@@ -565,7 +559,7 @@ function neighbour(origin: Cell, dir: number): Cell | null {
   if (isPentagon(cell.base)) {
     if (leadingDigit(cell) === K_AXIS) {
       if (oldBase !== cell.base) {
-        if (isCwOffset(cell.base, at(T.baseCellHomes, oldBase * 4))) rotateCw(cell);
+        if (isCwOffset(cell.base, homeOf(oldBase).face)) rotateCw(cell);
         else rotateCcw(cell);
       } else if (oldLeading === CENTER) return null;
       else if (oldLeading === JK_AXES) rotateCcw(cell);
