@@ -51,7 +51,8 @@ const DIGIT_CW = [0, 3, 6, 2, 5, 1, 4, 7];
 /** The order gridDisk walks a cell's neighbours in (J, JK, K, IK, I, IJ), as H3 does. */
 const NEIGHBOUR_DIRECTIONS = [2, 3, 1, 5, 4, 6];
 
-// Numeric constants exactly as H3 defines them (their double values are what make results identical).
+// Numeric constants as H3 defines them, each written as the shortest decimal of the very same double (the
+// doubles are what make results identical).
 const TWO_PI = 6.283185307179586;
 const EPSILON = 1e-16;
 const SQRT3_2 = 0.8660254037844386;
@@ -59,7 +60,7 @@ const RECIP_SIN60 = 1.1547005383792515;
 const ONE_SEVENTH = 0.14285714285714285;
 /** Rotation of Class III grids relative to Class II: asin(√3 / (2√7)). */
 const AP7_ROT_RADS = 0.3334731722518321;
-/** Resolution-0 hexagon edge length on the gnomonic plane of a face (unit sphere), and its inverse. */
+/** The resolution-0 lattice unit on a face's gnomonic plane (unit sphere), and its inverse. */
 const RES0_U_GNOMONIC = 0.381966011250105;
 const INV_RES0_U_GNOMONIC = 2.618033988749896;
 const SQRT7 = 2.6457513110645907;
