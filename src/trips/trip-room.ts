@@ -59,6 +59,9 @@ const NOTIFIED_EVENTS = new Set([
   "payment_updated",
 ]);
 const noTrip = () => refuse("NOT_FOUND", "no_trip", "Trip not found");
+/** Whether the trip was ever offered to this provider (the live offer, one they let pass, or the trip itself). */
+const offeredTo = (trip: TripRecord, providerId: string) =>
+  trip.offer?.providerId === providerId || trip.tried.includes(providerId) || trip.providerId === providerId;
 
 /**
  * One trip: its state machine, its offers and their 30-second windows, and its watchers' sockets.
@@ -362,14 +365,20 @@ export class TripRoom extends DurableObject<Env> {
   /**
    * A provider's answer to the offer. Exactly one provider can win: only the provider holding the
    * live offer may accept, only before it expires, only if card/M-Pesa payment is authorised, and
-   * only if they hold no other active trip (a compare-and-set claim in D1).
+   * only if they hold no other active trip (a compare-and-set claim in D1). A provider the trip was
+   * never offered to hears what they would for a trip that does not exist, so ids cannot be probed.
+   * The holder's repeated accept is an idempotent replay: the same answer, nothing committed.
    */
   async respond(providerId: string, response: "accepted" | "rejected"): Promise<OfferOutcome> {
     return this.exclusive(async (): Promise<OfferOutcome> => {
       const trip = this.trip;
-      if (!trip) return noTrip();
-      if (trip.status === "accepted" && trip.providerId === providerId && response === "accepted")
-        return { ok: true, customer: contactCard(trip) };
+      if (!trip || !offeredTo(trip, providerId)) return noTrip();
+      if (trip.providerId === providerId) {
+        if (!ACTIVE_FOR_PROVIDER.has(trip.status))
+          return refuse("CONFLICT", "offer_closed", `This trip is ${trip.status}; there is no offer to answer`);
+        if (response === "accepted") return { ok: true, customer: contactCard(trip) };
+        return refuse("CONFLICT", "already_accepted", "You accepted this trip; to drop it, cancel it with a reason");
+      }
       const now = Date.now();
       const closed = answerable(trip, providerId, now);
       if (closed === "expired") {

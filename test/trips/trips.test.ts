@@ -479,7 +479,8 @@ describe("ownership and rules", () => {
       (await callJson(`/api/trips/${trip.id}/status`, { method: "POST", token: provider.token, json: { status: "en_route" } }))
         .status,
     ).toBe(404);
-    expect((await callJson(`/api/trips/${trip.id}/accept`, { method: "POST", token: provider.token })).status).toBe(403);
+    // Never offered to them: the same 404 as a trip that does not exist.
+    expect((await callJson(`/api/trips/${trip.id}/accept`, { method: "POST", token: provider.token })).status).toBe(404);
   });
 });
 

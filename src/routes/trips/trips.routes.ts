@@ -117,20 +117,29 @@ export const assignService = route(["customer", "admin"], {
   responses: { 200: reply("Offer sent", TripViewSchema) },
 });
 
-const answer = (path: string, summary: string) =>
+const answer = (path: string, summary: string, description: string) =>
   route(["provider"], {
     method: "post",
     path,
     tags,
     summary,
+    description: `${description} A trip that was never offered to you answers 404, exactly like a trip that does not exist.`,
     request: { params: IdParam },
     errors: onTrip,
     responses: {
       200: reply("Answer recorded", z.object({ trip_id: z.string(), response: z.string(), customer: z.unknown().optional() })),
     },
   });
-export const acceptTrip = answer("/trips/{id}/accept", "Accept the offer you hold");
-export const rejectTrip = answer("/trips/{id}/reject", "Reject the offer you hold");
+export const acceptTrip = answer(
+  "/trips/{id}/accept",
+  "Accept the offer you hold",
+  "Only the provider holding the live offer can accept, within its 30 seconds, and only once. Accepting again is an idempotent replay: while the trip is yours it answers 200 with the same body (the customer's contact) and changes nothing, so a client may retry after a lost response.",
+);
+export const rejectTrip = answer(
+  "/trips/{id}/reject",
+  "Reject the offer you hold",
+  "The trip moves on to the next provider (automatic dispatch) or back to the customer with a fresh list (their choice).",
+);
 
 export const updateStatus = route(PARTIES, {
   method: "post",

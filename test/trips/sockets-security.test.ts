@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ProviderServerMessage } from "../../src/presence/protocol";
+import { callJson, registerCustomer } from "../helpers";
+import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
+import { createTrip, point } from "../support/trips";
+
+const sockets: TestSocket[] = [];
+const keep = <T extends TestSocket | null>(s: T) => {
+  if (s) sockets.push(s);
+  return s as NonNullable<T>;
+};
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
+});
+
+/** A customer's roadside trip offered (by the customer's choice) to a provider who is online. */
+async function offeredTrip(serviceType = "battery_jump") {
+  const customer = await registerCustomer();
+  const token = customer.tokens.access_token;
+  const origin = offset(NAIROBI_CBD, 9, 120);
+  const provider = await makeProvider({ serviceTypes: [serviceType] });
+  const presence = keep(await goOnline(provider.token, offset(origin, 0.5, 0)));
+  const created = await createTrip(token, {
+    service_type: serviceType,
+    pickup: point(origin.lat, origin.lng),
+    dispatch: "choice",
+  });
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+  const tripId: string = created.body.data.trip.id;
+  const offered = await callJson(`/api/trips/${tripId}/offer`, { method: "POST", token, json: { provider_id: provider.id } });
+  if (offered.status !== 200) throw new Error(JSON.stringify(offered.body));
+  await presence.next("new_trip_request");
+  return { customer, token, provider, presence, tripId, origin };
+}
+
+const accept = (tripId: string, token: string) => callJson(`/api/trips/${tripId}/accept`, { method: "POST", token });
+/** What a refusal says, without what differs per request (id, time). */
+const said = (body: Record<string, unknown>) => ({
+  error: body.error,
+  code: body.code,
+  status: body.status,
+  reason: body.reason,
+  message: body.message,
+});
+
+describe("a provider cannot tell whether a trip exists (item 7)", () => {
+  it("answers an existing trip never offered to them exactly like a trip that does not exist (404)", async () => {
+    const { tripId } = await offeredTrip();
+    const stranger = await makeProvider({ serviceTypes: ["battery_jump"] });
+    const existing = await accept(tripId, stranger.token);
+    const missing = await accept(crypto.randomUUID(), stranger.token);
+    expect(existing.status).toBe(404);
+    expect(missing.status).toBe(404);
+    expect(said(existing.body)).toEqual(said(missing.body));
+    const rejectExisting = await callJson(`/api/trips/${tripId}/reject`, { method: "POST", token: stranger.token });
+    expect(rejectExisting.status).toBe(404);
+    expect(said(rejectExisting.body)).toEqual(said(missing.body));
+  });
+
+  it("gives the same verdict on the presence socket for an existing and a missing trip", async () => {
+    const { tripId } = await offeredTrip();
+    const stranger = await makeProvider({ serviceTypes: ["battery_jump"] });
+    const socket = keep(await goOnline(stranger.token, offset(NAIROBI_CBD, 30, 0)));
+    const verdict = async (trip: string) => {
+      socket.send({ type: "offer_response", trip_id: trip, response: "accepted" });
+      const { trip_id: _ignored, ...rest } = await socket.nextAs("offer_result", ProviderServerMessage);
+      return rest;
+    };
+    const existing = await verdict(tripId);
+    expect(existing).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    expect(existing).toEqual(await verdict(crypto.randomUUID()));
+  });
+});
+
+describe("a repeated accept by the offer's holder is an idempotent replay (item 22)", () => {
+  it("answers 200 with the same body, commits nothing, and keeps doing so while the trip is theirs", async () => {
+    const { tripId, provider, token } = await offeredTrip();
+    const first = await accept(tripId, provider.token);
+    expect(first.status).toBe(200);
+    const seq = (await callJson(`/api/trips/${tripId}/status`, { token })).body.data.seq;
+    const again = await accept(tripId, provider.token);
+    expect(again.status).toBe(200);
+    expect(again.body.data).toEqual(first.body.data);
+    expect(again.body.message).toBe(first.body.message);
+    expect((await callJson(`/api/trips/${tripId}/status`, { token })).body.data.seq).toBe(seq);
+
+    await callJson(`/api/trips/${tripId}/status`, { method: "POST", token: provider.token, json: { status: "en_route" } });
+    const later = await accept(tripId, provider.token);
+    expect(later.status).toBe(200);
+    expect(later.body.data).toEqual(first.body.data);
+    // Taking it back is a cancellation with a reason, not a late rejection.
+    const reject = await callJson(`/api/trips/${tripId}/reject`, { method: "POST", token: provider.token });
+    expect(reject.status).toBe(409);
+    expect(reject.body.reason).toBe("already_accepted");
+  });
+});
