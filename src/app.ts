@@ -6,6 +6,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { errorBody } from "./lib/envelope";
 import { ApiError, type ErrorCode } from "./lib/errors";
 import { validationHook } from "./lib/validation-hook";
+import { writeRateLimit } from "./middleware/rate-limit";
 import { bodySizeLimit, requestContext } from "./middleware/request";
 import { adminRouter } from "./routes/admin/admin.index";
 import { authRouter } from "./routes/auth/auth.index";
@@ -83,6 +84,7 @@ export function createApp() {
     ),
   );
   app.use("/api/*", bodySizeLimit);
+  app.use("/api/*", writeRateLimit);
 
   app.route("/api", healthRouter);
   app.route("/api/auth", authRouter);

@@ -34,6 +34,9 @@ export function ok<T, const S extends ReplyStatus = 200>(
 
 /** The JSON body of an error response; `onError`, `notFound` and the validation hook all use it. */
 export function errorBody(error: ApiError, requestId: string) {
+  // A 429's wait is also in the body, for clients (and browsers without exposed headers) that read only JSON.
+  const wait = error.headers["Retry-After"];
+  const retryAfter = wait === undefined ? undefined : Number(wait);
   return {
     success: false as const,
     error: errorTitle(error.status),
@@ -42,6 +45,7 @@ export function errorBody(error: ApiError, requestId: string) {
     status: error.status,
     ...(error.reason === undefined ? {} : { reason: error.reason }),
     ...(error.details === undefined ? {} : { details: error.details }),
+    ...(retryAfter === undefined ? {} : { retry_after: retryAfter }),
     timestamp: new Date().toISOString(),
     request_id: requestId,
   };
@@ -70,6 +74,11 @@ export const ErrorEnvelope = z
       .optional()
       .openapi({ description: "Machine-readable cause of a domain refusal, stable for clients", example: "offer_expired" }),
     details: z.array(z.object({ field: z.string(), message: z.string(), code: z.string() })).optional(),
+    retry_after: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Seconds to wait before trying again, as the Retry-After header says (429)", example: 60 }),
     timestamp: z.string(),
     request_id: z.string(),
   })

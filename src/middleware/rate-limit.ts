@@ -1,0 +1,70 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { ACCESS_TOKEN_TYP, verifyAccessToken } from "../accounts/tokens";
+import { bestEffort } from "../lib/best-effort";
+import { ApiError } from "../lib/errors";
+import type { AppEnv } from "../types";
+import { bearerToken } from "./auth";
+import { clientIp } from "./request";
+
+/** The methods that change something; reads are cheap and cached nowhere, so only writes are counted. */
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Gateways call these from a few addresses of their own, for every customer at once, and retry what we
+ * refuse: a limit would turn one busy minute into late or lost payment confirmations. They prove who
+ * they are with a secret path segment or a signature instead.
+ */
+const EXEMPT = [/^\/api\/payments\/mpesa\/(callback|result)\//, /^\/api\/payments\/stripe\/webhook$/];
+
+/** The binding's window (wrangler.toml `period`); the longest a refused writer may have to wait. */
+export const WRITE_LIMIT_PERIOD_SECONDS = 60;
+
+/** Which counter a write is charged to: the token's user, or the client address without a valid token. */
+export type WriteKey = { limiter: "user"; key: string } | { limiter: "address"; key: string } | null;
+
+/**
+ * The key a write counts against. A valid access token's subject is checked by signature only (no D1
+ * read: the route's own authorisation does that), so a forged or expired token counts against its
+ * address. A request without an address (only in-process tests: Cloudflare's edge and `wrangler dev`
+ * always set cf-connecting-ip) has nothing to count per address.
+ */
+export async function writeKey(c: Context<AppEnv>): Promise<WriteKey> {
+  const token = bearerToken(c.req.header("authorization"));
+  if (token) {
+    const verified = await verifyAccessToken(c.get("config"), token, ACCESS_TOKEN_TYP);
+    if (verified.ok) return { limiter: "user", key: `user:${verified.claims.userId}` };
+  }
+  const ip = clientIp(c.req.raw.headers);
+  return ip === "unknown" ? null : { limiter: "address", key: `ip:${ip}` };
+}
+
+/**
+ * Per-user and per-address write limits with the Workers Rate Limiting binding (`WRITE_LIMIT_USER`,
+ * `WRITE_LIMIT_ADDRESS` in wrangler.toml). Over the limit is 429 with Retry-After. A failing limiter
+ * lets the write through (logged): the limit protects capacity, and refusing every write because a
+ * counter is unreachable would be the outage it exists to prevent.
+ */
+export const writeRateLimit = createMiddleware<AppEnv>(async (c, next) => {
+  if (!WRITE_METHODS.has(c.req.method) || EXEMPT.some((path) => path.test(c.req.path))) return next();
+  const target = await writeKey(c);
+  if (!target) return next();
+  const binding = target.limiter === "user" ? c.env.WRITE_LIMIT_USER : c.env.WRITE_LIMIT_ADDRESS;
+  const outcome = await bestEffort(
+    "write rate limit",
+    () => binding.limit({ key: target.key }),
+    { success: true },
+    {
+      request_id: c.get("requestId"),
+      limiter: target.limiter,
+    },
+  );
+  if (!outcome.success) {
+    const wait = WRITE_LIMIT_PERIOD_SECONDS;
+    throw new ApiError("RATE_LIMITED", `Too many changes in a short time; try again in ${wait} seconds`, {
+      reason: target.limiter === "user" ? "user_write_limit" : "address_write_limit",
+      headers: { "Retry-After": String(wait) },
+    });
+  }
+  return next();
+});
