@@ -39,7 +39,13 @@ const GuardState = z.object({
 });
 export type GuardState = z.infer<typeof GuardState>;
 
-export type GuardDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+/**
+ * What `begin` decided, with the key's failures before this attempt: the client lets a clean account's
+ * correct password through an address that is slowed down (see login-guard-client.ts).
+ */
+export type GuardDecision =
+  | { allowed: true; priorFailures: number }
+  | { allowed: false; retryAfterSeconds: number; priorFailures: number };
 
 const STATE_KEY = "state";
 
@@ -67,11 +73,38 @@ export class LoginGuard extends DurableObject<Env> {
   /** Reserves an attempt: denied while slowed down or locked, otherwise counted as a failure. */
   async begin(policy: GuardPolicy): Promise<GuardDecision> {
     const now = Date.now();
-    let state = (await this.readState()) ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    let state = this.readState() ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
     if (now < state.nextAllowedAt) {
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((state.nextAllowedAt - now) / 1000)) };
+      return {
+        allowed: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((state.nextAllowedAt - now) / 1000)),
+        priorFailures: state.failures,
+      };
     }
     if (now - state.lastFailureAt > policy.windowMs) state = { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    this.count(policy, state, now);
+    await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
+    return { allowed: true, priorFailures: state.failures };
+  }
+
+  /**
+   * Counts a failure that `begin` did not reserve: a wrong password checked while this (address) key
+   * was slowed down, because the account itself was clean. The pending delay only ever grows.
+   */
+  async fail(policy: GuardPolicy): Promise<void> {
+    const now = Date.now();
+    let state = this.readState() ?? { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    if (now - state.lastFailureAt > policy.windowMs) state = { failures: 0, lastFailureAt: 0, nextAllowedAt: 0 };
+    this.count(policy, state, now);
+    await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
+  }
+
+  /**
+   * Writes one more failure. Synchronous (the SQLite-backed `kv` API) together with the read before it,
+   * so no other call can run between them: with the async API two parallel attempts could read the
+   * same count and one failure was lost (tests/auth/throttling.test.ts caught 19 of 20).
+   */
+  private count(policy: GuardPolicy, state: GuardState, now: number): void {
     const failures = state.failures + 1;
     let delay = 0;
     if (failures >= policy.lockAfter) delay = policy.lockMs;
@@ -79,21 +112,20 @@ export class LoginGuard extends DurableObject<Env> {
     // would otherwise reach hours and shut out everyone behind a shared carrier NAT.
     else if (failures >= policy.slowAfter)
       delay = Math.min(policy.lockMs, policy.baseDelayMs * 2 ** (failures - policy.slowAfter));
-    await this.ctx.storage.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt: now + delay });
-    await this.ctx.storage.setAlarm(now + policy.windowMs + policy.lockMs);
-    return { allowed: true };
+    const nextAllowedAt = Math.max(state.nextAllowedAt, now + delay);
+    this.ctx.storage.kv.put<GuardState>(STATE_KEY, { failures, lastFailureAt: now, nextAllowedAt });
   }
 
   /** A successful login: the attempt reserved by `begin` was not a failure. */
   async succeed(clearAll: boolean): Promise<void> {
     if (clearAll) {
-      await this.ctx.storage.delete(STATE_KEY);
+      this.ctx.storage.kv.delete(STATE_KEY);
       return;
     }
-    const state = await this.readState();
+    const state = this.readState();
     if (!state) return;
     const failures = Math.max(0, state.failures - 1);
-    await this.ctx.storage.put<GuardState>(STATE_KEY, { ...state, failures });
+    this.ctx.storage.kv.put<GuardState>(STATE_KEY, { ...state, failures });
   }
 
   /** Current state, for tests and support tooling. */
@@ -111,8 +143,8 @@ export class LoginGuard extends DurableObject<Env> {
    * letting a login be tried (the password check still decides) rather than locking someone out
    * on a shape it cannot read, and the next failure overwrites it.
    */
-  private async readState(): Promise<GuardState | null> {
-    const parsed = GuardState.safeParse(await this.ctx.storage.get(STATE_KEY));
+  private readState(): GuardState | null {
+    const parsed = GuardState.safeParse(this.ctx.storage.kv.get(STATE_KEY));
     return parsed.success ? parsed.data : null;
   }
 }

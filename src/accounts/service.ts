@@ -120,7 +120,8 @@ export async function register(
 }
 
 /**
- * Checks a password under login throttling (per account and per address). An unknown email costs
+ * Checks a password under login throttling (per account and per address; a slowed-down address never
+ * delays a clean account's correct password, see login-guard-client.ts). An unknown email costs
  * the same time as a wrong password; an old-parameter hash is upgraded on success; a deactivated
  * account is refused only after the password is proven, so the refusal reveals nothing to a guesser.
  */
@@ -133,8 +134,8 @@ export async function login(
 ): Promise<({ ok: true } & SignedIn) | AccountRefusal> {
   const { email, password } = credentials;
   const guard = loginGuard(env, email, meta.ip);
-  const throttled = await guard.begin();
-  if (throttled) return throttled;
+  const attempt = await guard.begin();
+  if (attempt.refused) return attempt.refused;
   const user = await db
     .select({
       id: users.id,
@@ -147,7 +148,7 @@ export async function login(
     .where(eq(users.email, email))
     .get();
   const check = await verifyPassword(password, user?.hash ?? (await getDummyHash(config)), config.PASSWORD_PEPPERS);
-  if (!user || !check.valid) return wrongCredentials;
+  if (!user || !check.valid) return (await guard.fail(attempt)) ?? wrongCredentials;
   await guard.succeed();
   if (!user.isActive) return refuse("FORBIDDEN", "account_inactive", "This account is deactivated");
 
@@ -217,10 +218,11 @@ export async function updateProfile(
       );
     }
     const guard = loginGuard(env, user.email, meta.ip);
-    const throttled = await guard.begin();
-    if (throttled) return throttled;
+    const attempt = await guard.begin();
+    if (attempt.refused) return attempt.refused;
     const check = await verifyPassword(body.current_password, user.passwordHash, config.PASSWORD_PEPPERS);
-    if (!check.valid) return refuse("FORBIDDEN", "wrong_password", "current_password is not correct");
+    if (!check.valid)
+      return (await guard.fail(attempt)) ?? refuse("FORBIDDEN", "wrong_password", "current_password is not correct");
     await guard.succeed();
   }
   if (body.new_password) {

@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ACCOUNT_POLICY, IP_POLICY } from "../../src/accounts/login-guard";
-import { login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
+import { callJson, login, registerCustomer, uniqueIdentity, uniqueIp } from "../helpers";
 
 interface GuardState {
   failures: number;
@@ -41,6 +41,16 @@ async function restartDelay(key: string) {
       lastFailureAt: now,
       nextAllowedAt: now + (current.nextAllowedAt - current.lastFailureAt),
     });
+  });
+}
+
+/** Sets a key's pending delay to `ms` from now, keeping its count. */
+async function restartDelayTo(key: string, ms: number) {
+  await runInDurableObject(guard(key), async (_instance, state) => {
+    const current = await state.storage.get<GuardState>("state");
+    if (!current) return;
+    const now = Date.now();
+    await state.storage.put<GuardState>("state", { failures: current.failures, lastFailureAt: now, nextAllowedAt: now + ms });
   });
 }
 
@@ -205,23 +215,25 @@ describe("login throttling per address", () => {
     expect(IP_POLICY).toMatchObject({ slowAfter: 10, lockAfter: 30, lockMs: 15 * 60_000 });
   });
 
-  it("slows an address down after ten failures across different accounts", async () => {
+  it("slows an address down after ten failures, for accounts with failures of their own", async () => {
     const ip = uniqueIp();
     for (let i = 0; i < 10; i++) {
       expect((await login(uniqueIdentity("spray").email, "Spray-And-Pray-1", ip)).status).toBe(401);
     }
     const victim = await registerCustomer();
+    expect((await login(victim.email, "Wrong-Once-xyz", uniqueIp())).status).toBe(401);
     await restartDelay(ipKey(ip));
     expectRateLimited(await login(victim.email, victim.password, ip));
-    // Another address is not affected, and the account itself has no failures.
+    // Another address is not affected, and the account's single failure alone does not slow it.
     expect((await login(victim.email, victim.password, uniqueIp())).status).toBe(200);
   });
 
-  it("locks an address after thirty failures", async () => {
+  it("locks an address after thirty failures, for accounts with failures of their own", async () => {
     const ip = uniqueIp();
     await seedFailures(ipKey(ip), 29);
     expect((await login(uniqueIdentity("spray").email, "Spray-And-Pray-1", ip)).status).toBe(401);
     const account = await registerCustomer();
+    expect((await login(account.email, "Wrong-Once-xyz", uniqueIp())).status).toBe(401);
     expect(expectRateLimited(await login(account.email, account.password, ip))).toBeGreaterThan(14 * 60);
   });
 
@@ -243,14 +255,13 @@ describe("login throttling per address", () => {
     expect(results.filter((r) => r.status === 429)).toHaveLength(9);
   });
 
-  it("counts every parallel guess from one address that reached the password check", async () => {
+  it("counts every parallel guess from one address, including those checked while it was slowed down", async () => {
     const ip = uniqueIp();
     const results = await Promise.all(
       Array.from({ length: 20 }, () => login(uniqueIdentity("burst").email, "Spray-And-Pray-1", ip)),
     );
-    const checked = results.filter((r) => r.status === 401).length;
     expect(results.filter((r) => r.status !== 401 && r.status !== 429)).toEqual([]);
-    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(checked);
+    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(20);
   });
 
   it("never slows an address down for longer than a lock", async () => {
@@ -258,6 +269,67 @@ describe("login throttling per address", () => {
     await seedFailures(ipKey(ip), IP_POLICY.lockAfter - 5);
     expect((await login(uniqueIdentity("spray").email, "Spray-And-Pray-1", ip)).status).toBe(401);
     const account = await registerCustomer();
+    expect((await login(account.email, "Wrong-Once-xyz", uniqueIp())).status).toBe(401);
     expect(expectRateLimited(await login(account.email, account.password, ip))).toBeLessThanOrEqual(IP_POLICY.lockMs / 1000);
+  });
+});
+
+/**
+ * Carrier-grade NAT (Kenya, South Africa) puts thousands of people behind one address: one of them
+ * guessing must never delay a correct password for an account that is not itself under attack.
+ */
+describe("login throttling per address behind a shared carrier address", () => {
+  it("lets a clean account log in with the right password after thirty real failures on other accounts", async () => {
+    const ip = uniqueIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await login(uniqueIdentity("nat").email, `Guess-${i}-xyz`, ip)).status);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(30);
+    const neighbour = await registerCustomer();
+    const res = await login(neighbour.email, neighbour.password, ip);
+    expect(res.status).toBe(200);
+    // The correct login was not an address failure, and was not taken back from a count it never joined.
+    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(30);
+  });
+
+  it("answers a wrong password on a clean account behind a slowed address exactly like an unknown email", async () => {
+    const ip = uniqueIp();
+    await seedFailures(ipKey(ip), IP_POLICY.lockAfter);
+    await restartDelayTo(ipKey(ip), IP_POLICY.lockMs);
+    const real = await registerCustomer();
+    const known = await login(real.email, "Wrong-Guess-xyz", ip);
+    const unknown = await login(uniqueIdentity("ghost").email, "Wrong-Guess-xyz", ip);
+    expectRateLimited(known);
+    expectRateLimited(unknown);
+    expect(known.body.message).toBe(unknown.body.message);
+    expect(known.body.reason).toBe(unknown.body.reason);
+    // Both guesses were checked and counted on the address and on the account.
+    expect((await guard(ipKey(ip)).inspect())?.failures).toBe(IP_POLICY.lockAfter + 2);
+    expect((await guard(accountKey(real.email)).inspect())?.failures).toBe(1);
+  });
+
+  it("gives a guesser behind a slowed address one guess per account: the next one is refused unchecked", async () => {
+    const ip = uniqueIp();
+    await seedFailures(ipKey(ip), IP_POLICY.lockAfter);
+    await restartDelayTo(ipKey(ip), IP_POLICY.lockMs);
+    const target = await registerCustomer();
+    expectRateLimited(await login(target.email, "Wrong-Guess-xyz", ip));
+    expectRateLimited(await login(target.email, target.password, ip));
+    // The owner elsewhere is not affected by that one failure.
+    expect((await login(target.email, target.password, uniqueIp())).status).toBe(200);
+  });
+
+  it("lets a profile change's current password through a slowed address for a clean account", async () => {
+    const ip = uniqueIp();
+    await seedFailures(ipKey(ip), IP_POLICY.lockAfter);
+    await restartDelayTo(ipKey(ip), IP_POLICY.lockMs);
+    const account = await registerCustomer();
+    const res = await callJson("/api/auth/profile", {
+      method: "PUT",
+      token: account.tokens.access_token,
+      ip,
+      json: { current_password: account.password, new_password: "Brand-New-Pass-77" },
+    });
+    expect(res.status).toBe(200);
   });
 });
