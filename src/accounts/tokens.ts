@@ -11,6 +11,8 @@ export const ACCESS_TOKEN_TYP = "at+jwt";
 export const SOCKET_TICKET_TYP = "ws-ticket+jwt";
 export const SOCKET_TICKET_TTL_SECONDS = 60;
 const ALGORITHM = "HS256";
+/** Clock difference tolerated between the signer and the verifier (exp, iat, the lifetime check). */
+const MAX_SKEW_SECONDS = 5;
 
 export interface AccessClaims {
   userId: string;
@@ -45,7 +47,8 @@ export type TokenFailure = "expired" | "invalid";
 
 /**
  * Verifies an access token: the algorithm is pinned (so `alg:none` and key-confusion tricks fail),
- * the key is chosen by `kid` from our ring only, and iss, aud, typ, exp and nbf are all checked.
+ * the key is chosen by `kid` from our ring only, and iss, aud, typ, exp and nbf are all checked, and
+ * exp may be at most the token kind's lifetime after iat (plus a small skew).
  */
 export async function verifyAccessToken(
   config: Config,
@@ -66,9 +69,17 @@ export async function verifyAccessToken(
         audience: config.JWT_AUDIENCE,
         typ,
         requiredClaims: ["sub", "exp", "iat", "sid", "tv", "role"],
-        clockTolerance: 5,
+        clockTolerance: MAX_SKEW_SECONDS,
+        // Refuses an iat in the future or older than any token of ours can be.
+        maxTokenAge: ACCESS_TOKEN_TTL_SECONDS + MAX_SKEW_SECONDS,
       },
     );
+    // A token lives no longer than its kind's lifetime: one signed for ten years (a leaked or
+    // misused key, a bug in a signer) is refused even though its signature and exp are fine.
+    const lifetime = (typ === SOCKET_TICKET_TYP ? SOCKET_TICKET_TTL_SECONDS : ACCESS_TOKEN_TTL_SECONDS) + MAX_SKEW_SECONDS;
+    if (typeof payload.exp !== "number" || typeof payload.iat !== "number" || payload.exp - payload.iat > lifetime) {
+      return { ok: false, reason: "invalid" };
+    }
     // Checked against ROLES just below before it is trusted.
     const role = payload.role as Role;
     if (

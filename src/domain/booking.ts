@@ -24,8 +24,9 @@ export const MAX_DISPATCH_DELAY_MS = 60 * 60_000;
  * abbreviations like EAT, dates without a time) is refused: they are ambiguous or unsupported.
  */
 const PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
-/** Real-world offsets run from -12:00 to +14:00. */
-const MAX_OFFSET_MINUTES = 14 * 60;
+/** Real-world offsets run from -12:00 to +14:00: the bound depends on the sign. */
+const MAX_AHEAD_MINUTES = 14 * 60;
+const MAX_BEHIND_MINUTES = 12 * 60;
 
 export type ScheduledTime =
   | { ok: true; at: number; local: boolean }
@@ -97,10 +98,10 @@ export function parseScheduledFor(raw: string, timeZone: string): ScheduledTime 
   const hours = Number(digits.slice(0, 2));
   const minutes = Number(digits.slice(2));
   const total = hours * 60 + minutes;
-  if (minutes > 59 || total > MAX_OFFSET_MINUTES) {
+  const sign = offset.startsWith("-") ? -1 : 1;
+  if (minutes > 59 || total > (sign < 0 ? MAX_BEHIND_MINUTES : MAX_AHEAD_MINUTES)) {
     return { ok: false, reason: "invalid_offset", message: `has an impossible UTC offset ${offset}` };
   }
-  const sign = offset.startsWith("-") ? -1 : 1;
   return { ok: true, at: wall - sign * total * 60_000, local: false };
 }
 

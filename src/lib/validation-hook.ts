@@ -36,13 +36,23 @@ export function toFieldIssues(issues: readonly Issue[], prefix: PropertyKey[] = 
   return out;
 }
 
+/** What the message calls each validation target, so a bad header is not reported as a bad body. */
+const WHERE: Record<string, string> = {
+  json: "request body",
+  form: "request body",
+  query: "query string",
+  param: "path",
+  header: "header",
+  cookie: "cookie",
+};
+
 /** The zod-openapi validation hook: every schema failure becomes a 422 in the error envelope. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (!result.success) {
     const details = toFieldIssues(result.error.issues);
     // zod-openapi passes the validation target at run time; the shared `Hook` type does not declare it.
     const target = (result as { target?: string }).target;
-    const where = target === "query" ? "query string" : target === "param" ? "path" : "request body";
+    const where = WHERE[target ?? "json"] ?? "request";
     throw new ApiError(
       "VALIDATION_ERROR",
       `The ${where} is not valid: ${details.map((d) => `${d.field} ${d.message}`).join("; ")}`.slice(0, 500),

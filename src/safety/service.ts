@@ -1,6 +1,6 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { randomToken, sha256Hex } from "../accounts/tokens";
-import { auditEntry } from "../db/audit";
+import { auditEntryIf } from "../db/audit";
 import type { Db } from "../db/client";
 import { emergencyAlerts, shareLinks, users } from "../db/schema";
 import { tripParties } from "../db/trips";
@@ -187,8 +187,9 @@ export async function listAlerts(
 }
 
 /**
- * Resolves an open alert with an audit entry in the same batch. An alert someone else already
- * resolved is reported as it is, rather than pretending this admin resolved it.
+ * Resolves an open alert with an audit entry in the same batch, written only if this call resolved it.
+ * An alert someone else already resolved is reported as it is, rather than pretending this admin
+ * resolved it.
  */
 export async function resolveAlert(
   db: Db,
@@ -202,7 +203,13 @@ export async function resolveAlert(
       .update(emergencyAlerts)
       .set({ status: "resolved", resolvedAt: now, resolvedBy: adminId })
       .where(and(eq(emergencyAlerts.id, id), eq(emergencyAlerts.status, "open"))),
-    auditEntry(db, { adminId, action: "alert.resolve", targetType: "alert", targetId: id, details: { note } }),
+    // Only when this update resolved it: a missing or already-resolved alert leaves no audit entry.
+    auditEntryIf(
+      db,
+      { adminId, action: "alert.resolve", targetType: "alert", targetId: id, details: { note } },
+      emergencyAlerts,
+      and(eq(emergencyAlerts.id, id), eq(emergencyAlerts.resolvedBy, adminId), eq(emergencyAlerts.resolvedAt, now)) ?? sql`0`,
+    ),
   ]);
   const row = await db.select().from(emergencyAlerts).where(eq(emergencyAlerts.id, id)).get();
   if (!row) return refuse("NOT_FOUND", "no_alert", "Alert not found");

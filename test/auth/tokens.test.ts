@@ -112,6 +112,12 @@ describe("access tokens", () => {
       ["no kid", () => forge({ header: { kid: undefined } })],
       ["expired", () => forge({ claims: { exp: now() - 60 } })],
       ["not valid yet (future nbf)", () => forge({ claims: { nbf: now() + 600 } })],
+      // A signature does not make any lifetime acceptable: at most 15 minutes (+5 s skew) from iat.
+      ["an exp ten years ahead", () => forge({ claims: { iat: now() - 10, exp: now() + 10 * 365 * 86_400 } })],
+      ["an exp 20 minutes after iat", () => forge({ claims: { iat: now() - 10, exp: now() - 10 + 20 * 60 } })],
+      ["an iat ten minutes in the future", () => forge({ claims: { iat: now() + 600, exp: now() + 900 } })],
+      ["an iat older than any token of ours (exp still ahead)", () => forge({ claims: { iat: now() - 3600, exp: now() + 60 } })],
+      ["no iat", () => forge({ claims: { iat: undefined } })],
       ["a wrong issuer", () => forge({ claims: { iss: "https://evil.example" } })],
       ["a wrong audience", () => forge({ claims: { aud: "some-other-api" } })],
       ["typ JWT instead of at+jwt", () => forge({ header: { typ: "JWT" } })],
