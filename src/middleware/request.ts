@@ -15,9 +15,18 @@ export function clientIp(headers: Headers): string {
   return headers.get("cf-connecting-ip") ?? "unknown";
 }
 
+/** Trip routes (ours and the seed's `/services/{id}`) name the trip right after the collection. */
+const TRIP_PATH = /^\/api\/(?:trips|services)\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/|$)/i;
+
+/** The trip a request is about, read from its path, for the access log. */
+export function tripIdOf(path: string): string | null {
+  return TRIP_PATH.exec(path)?.[1]?.toLowerCase() ?? null;
+}
+
 /**
  * First middleware: a request id (the caller's, if well-formed), typed context built once, and one
- * structured JSON access-log line per request, written after the response status is known.
+ * structured JSON access-log line per request, written after the response status is known. The line
+ * names the caller by user id and the trip by id where there is one, never by contact details.
  */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
@@ -39,6 +48,9 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
+        // Who and which trip, by id only: never a name, phone or email in a log line.
+        user_id: c.get("auth")?.userId ?? null,
+        trip_id: tripIdOf(c.req.path),
         ms: Math.round((performance.now() - started) * 100) / 100,
       }),
     );

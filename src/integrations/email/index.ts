@@ -1,3 +1,5 @@
+import { maskEmail } from "../../lib/mask";
+
 export type EmailOutcome = { status: "sent"; providerRef: string } | { status: "failed"; retry: boolean; error: string };
 
 /** The port every email service implements. */
@@ -36,11 +38,13 @@ export class HttpEmail implements EmailSender {
   }
 }
 
-/** No credentials: log instead of sending, and say so in the reference. */
+/** No credentials: log instead of sending (the recipient masked), and say so in the reference. */
 export class SandboxEmail implements EmailSender {
   readonly name = "sandbox";
   async send(message: { to: string; subject: string; text: string }): Promise<EmailOutcome> {
-    console.log(JSON.stringify({ level: "info", msg: "sandbox email (not sent)", to: message.to, subject: message.subject }));
+    console.log(
+      JSON.stringify({ level: "info", msg: "sandbox email (not sent)", to: maskEmail(message.to), subject: message.subject }),
+    );
     return { status: "sent", providerRef: `sandbox:${crypto.randomUUID()}` };
   }
 }

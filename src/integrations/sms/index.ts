@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { maskPhone } from "../../lib/mask";
 
 /** One recipient's outcome. `retry` separates a gateway hiccup from a number that will never work. */
 export type SmsOutcome =
@@ -76,12 +77,12 @@ export class AfricasTalkingSms implements SmsSender {
 
 /**
  * Used when no SMS credentials are configured (local dev, tests): nothing leaves the machine, the
- * message is logged, and its reference says "sandbox" so nobody mistakes it for a delivery.
+ * message is logged (its recipient masked), and its reference says "sandbox" so nobody mistakes it for a delivery.
  */
 export class SandboxSms implements SmsSender {
   readonly name = "sandbox";
   async send(to: string, message: string): Promise<SmsOutcome> {
-    console.log(JSON.stringify({ level: "info", msg: "sandbox SMS (not sent)", to, chars: message.length }));
+    console.log(JSON.stringify({ level: "info", msg: "sandbox SMS (not sent)", to: maskPhone(to), chars: message.length }));
     return { status: "sent", providerRef: `sandbox:${crypto.randomUUID()}`, cost: null };
   }
 }
