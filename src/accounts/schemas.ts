@@ -224,6 +224,21 @@ export type ProfileUpdate = z.infer<typeof ProfileUpdateBody>;
 
 const Iso = z.string().openapi({ example: "2026-11-21T10:30:00.000Z" });
 
+/**
+ * A stored vehicle as the API shows it. Its own object, not `Vehicle.extend({id})`: the generator
+ * writes an extension of a named schema as an `allOf` of two closed objects (each refusing the other's
+ * fields), which no value can satisfy.
+ */
+export const VehicleView = z
+  .object({
+    id: z.string(),
+    make: z.string().openapi({ example: "Toyota" }),
+    model: z.string().openapi({ example: "Premio" }),
+    year: z.number().int().openapi({ example: 2020 }),
+    license_plate: z.string().openapi({ example: "KBC123A" }),
+  })
+  .openapi("VehicleView");
+
 export const ProviderProfile = z.object({
   service_types: z.array(z.enum(SERVICE_TYPES)),
   specializations: z.array(z.string()),
@@ -249,7 +264,7 @@ export const UserProfile = z
     is_active: z.boolean(),
     created_at: Iso,
     updated_at: Iso,
-    vehicles: z.array(Vehicle.extend({ id: z.string() })).optional(),
+    vehicles: z.array(VehicleView).optional(),
     emergency_contacts: z
       .array(z.object({ id: z.string(), name: z.string(), phone: z.string(), relationship: z.string().nullable() }))
       .optional(),

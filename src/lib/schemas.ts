@@ -53,8 +53,22 @@ export const Longitude = z.number().min(-180).max(180).openapi({ example: 36.821
 export const Uuid = z.uuid().openapi({ example: "0b6f4a47-6b5e-4d0e-9a39-8f1f3b0d8c11" });
 export const IdParam = z.strictObject({ id: Uuid.openapi({ param: { name: "id", in: "path" } }) });
 
-/** Pagination for every list: `limit` is capped so no client can ask for the whole table. */
-export const Pagination = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
-});
+/**
+ * A number read from the query string. A query value is always text, so only a string that reads as a
+ * number passes: `z.coerce.number()` would also take `null` (as 0), and the OpenAPI generator, which
+ * asks the schema whether it accepts null and undefined, then documented every such parameter as
+ * optional and nullable, while `?offset=null` (the text "null") was refused. This one documents exactly
+ * what is accepted: a number, required unless a default or `.optional()` says otherwise. Text that is
+ * not a number ("null", "abc", or empty: `?offset=`, which coercion used to read as 0) is refused with 422.
+ */
+export const queryNumber = <T extends z.ZodType<number>>(schema: T) =>
+  z.preprocess((value) => (typeof value === "string" && value.trim() !== "" ? Number(value) : value), schema);
+
+/** `limit` and `offset` of every list: `limit` is capped so no client can ask for the whole table. */
+export const PageFields = {
+  limit: queryNumber(z.number().int().min(1).max(100)).default(20),
+  offset: queryNumber(z.number().int().min(0).max(100_000)).default(0),
+};
+
+/** Pagination for every list. */
+export const Pagination = z.strictObject(PageFields);

@@ -3,15 +3,12 @@ import { DATA_QUALITY_RULES, MAX_SEARCH_PATTERN_BYTES, searchPatternBytes } from
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
-import { IdParam } from "../../lib/schemas";
+import { IdParam, PageFields } from "../../lib/schemas";
 import { TripListItemSchema } from "../../trips/view";
 
 const tags = ["Admin"];
 const ADMIN = ["admin"] as const;
-const page = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
-};
+const page = PageFields;
 
 export const DashboardQuery = z.strictObject({
   period: z

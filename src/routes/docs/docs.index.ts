@@ -39,7 +39,7 @@ const docsPage = route("public", {
 });
 
 /**
- * Mounts `/api/docs`, `/api/swagger.json` (the seed's name) and `/api/openapi.json`. The document is
+ * Mounts `/api/docs` (and `/api/docs/`), `/api/swagger.json` (the seed's name) and `/api/openapi.json`. The document is
  * built from the root app once per isolate: routes do not change at run time.
  */
 export function docsRouter(document: () => Record<string, unknown>) {
@@ -48,14 +48,19 @@ export function docsRouter(document: () => Record<string, unknown>) {
     cached ??= document();
     return c.json(cached, 200);
   };
-  return new OpenAPIHono<AppEnv>()
-    .openapi(docSpec("/swagger.json"), (c) => serve(c))
-    .openapi(docSpec("/openapi.json"), (c) => serve(c))
-    .openapi(docsPage, (c) => {
-      c.header(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'",
-      );
-      return c.html(DOCS_HTML);
-    });
+  const page = (c: Pick<Context, "header" | "html">) => {
+    c.header(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'",
+    );
+    return c.html(DOCS_HTML);
+  };
+  return (
+    new OpenAPIHono<AppEnv>()
+      .openapi(docSpec("/swagger.json"), (c) => serve(c))
+      .openapi(docSpec("/openapi.json"), (c) => serve(c))
+      .openapi(docsPage, (c) => page(c))
+      // People type the address with a trailing slash; its links are absolute, so the same page works there.
+      .get("/docs/", (c) => page(c))
+  );
 }

@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { json, reply, route } from "../../lib/route";
+import { PageFields } from "../../lib/schemas";
 
 const tags = ["Notifications"];
 
 export const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  ...PageFields,
   unread: z.enum(["true", "false"]).optional().openapi({ description: "true: only unread" }),
 });
 const Notification = z

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PAYABLE_TYPES, PAYMENT_METHODS, PAYMENT_STATUSES } from "../../domain/payment-state";
-import { Phone } from "../../lib/schemas";
+import { PageFields, Phone } from "../../lib/schemas";
 
 /** Money-moving POSTs require the key: a retry must never move money twice. */
 export const RequiredIdempotencyHeaders = z.object({
@@ -59,8 +59,7 @@ export const SecretParam = z.object({
 });
 
 const page = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  ...PageFields,
 };
 export const MyPaymentsQuery = z.strictObject({ ...page, status: z.enum(PAYMENT_STATUSES).optional() });
 export const AdminPaymentsQuery = z.strictObject({

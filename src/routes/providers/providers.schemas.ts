@@ -1,17 +1,18 @@
 import { z } from "@hono/zod-openapi";
 import { SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
+import { queryNumber } from "../../lib/schemas";
 
 export const DEFAULT_RADIUS_KM = 10;
 export const MAX_RADIUS_KM = 50;
 export const DEFAULT_LIMIT = 10;
 export const MAX_LIMIT = 50;
 
-const coordinate = (min: number, max: number, example: number) => z.coerce.number().min(min).max(max).openapi({ example });
+const coordinate = (min: number, max: number, example: number) => queryNumber(z.number().min(min).max(max)).openapi({ example });
 const searchFields = {
   service_type: z.enum(SERVICE_TYPES).optional(),
   vehicle_type: z.enum(VEHICLE_TYPES).optional(),
-  radius_km: z.coerce.number().min(0.1).max(MAX_RADIUS_KM).default(DEFAULT_RADIUS_KM),
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
+  radius_km: queryNumber(z.number().min(0.1).max(MAX_RADIUS_KM)).default(DEFAULT_RADIUS_KM),
+  limit: queryNumber(z.number().int().min(1).max(MAX_LIMIT)).default(DEFAULT_LIMIT),
 };
 
 export const NearbyQuery = z.strictObject({

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { json, reply, route } from "../../lib/route";
-import { IdParam, Latitude, Longitude } from "../../lib/schemas";
+import { IdParam, Latitude, Longitude, PageFields } from "../../lib/schemas";
 
 const tags = ["Safety"];
 
@@ -85,8 +85,7 @@ export const viewShare = route("public", {
 
 export const AlertsQuery = z.strictObject({
   status: z.enum(["open", "resolved"]).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  ...PageFields,
 });
 export const listAlerts = route(["admin"], {
   method: "get",

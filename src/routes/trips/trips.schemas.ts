@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROADSIDE_SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
+import { PageFields, queryNumber } from "../../lib/schemas";
 import { DispatchField, Location, PaymentMethodField } from "../../trips/requests";
 
 export { Location, NewTripBody, type NewTripInput } from "../../trips/requests";
@@ -55,16 +56,12 @@ export const CancelBody = z.strictObject({ reason: z.string().trim().min(3).max(
 export const ReassignBody = z.strictObject({ reason: z.string().trim().min(3).max(300), provider_id: z.uuid().optional() });
 
 export const TripListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  ...PageFields,
   status: z.enum(TRIP_STATUSES).optional(),
 });
 
 export const WatchQuery = z.strictObject({
-  since: z.coerce
-    .number()
-    .int()
-    .min(0)
+  since: queryNumber(z.number().int().min(0))
     .optional()
     .openapi({ description: "Last sequence number seen; missed events are replayed" }),
   ticket: z.string().max(2048).optional(),
@@ -72,8 +69,8 @@ export const WatchQuery = z.strictObject({
 export const DraftSocketQuery = z.strictObject({ ticket: z.string().max(2048).optional() });
 
 export const FindDriverQuery = z.strictObject({
-  lat: z.coerce.number().min(-90).max(90),
-  lng: z.coerce.number().min(-180).max(180),
+  lat: queryNumber(z.number().min(-90).max(90)),
+  lng: queryNumber(z.number().min(-180).max(180)),
   vehicle_type: z.enum(VEHICLE_TYPES).optional(),
 });
 
