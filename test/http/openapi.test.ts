@@ -21,6 +21,9 @@ const PUBLIC = new Set([
   "GET /api/openapi.json",
   "GET /api/swagger.json",
   "GET /api/docs",
+  // The sockets' AsyncAPI document and its page: documentation, like the three above.
+  "GET /api/asyncapi.json",
+  "GET /api/docs/sockets",
   // Gateways call these; each proves itself instead (a secret path, or a Stripe signature).
   "POST /api/payments/mpesa/callback/{secret}",
   "POST /api/payments/mpesa/result/{secret}",
@@ -149,7 +152,8 @@ describe("GET /api/docs", () => {
     expect(html).not.toMatch(/src=["']\/\//);
     const assets = [...html.matchAll(/(?:src|href)=["']([^"']+)["']/g)].map((m) => m[1]);
     expect(assets.length).toBeGreaterThanOrEqual(2);
-    for (const asset of assets) expect(asset).toMatch(/^\/docs\//);
+    // Our own assets, and links to the sockets' AsyncAPI page and document.
+    for (const asset of assets) expect(asset).toMatch(/^(\/docs\/|\/api\/docs\/sockets$|\/api\/asyncapi\.json$)/);
   });
 
   it("forbids scripts from anywhere but itself", async () => {

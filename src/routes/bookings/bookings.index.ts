@@ -9,8 +9,10 @@ import * as routes from "./bookings.routes";
  */
 const router = newRouter();
 // The seed's create path is POST-only; without this, GET /bookings/create is read as the booking id
-// "create" (422 "Invalid UUID"). Registered before `/bookings/{id}` so it is matched first.
-router.on(["GET", "PUT", "PATCH", "DELETE"], "/bookings/create", (c) => {
+// "create" (422 "Invalid UUID"). A middleware (not a route) so it adds nothing to the route list, and
+// registered before `/bookings/{id}` so it runs first.
+router.use("/bookings/create", async (c, next) => {
+  if (c.req.method === "POST" || c.req.method === "OPTIONS") return next();
   throw new ApiError("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here; use POST`, { headers: { Allow: "POST" } });
 });
 

@@ -55,12 +55,12 @@ export function docsRouter(document: () => Record<string, unknown>) {
     );
     return c.html(DOCS_HTML);
   };
-  return (
-    new OpenAPIHono<AppEnv>()
-      .openapi(docSpec("/swagger.json"), (c) => serve(c))
-      .openapi(docSpec("/openapi.json"), (c) => serve(c))
-      .openapi(docsPage, (c) => page(c))
-      // People type the address with a trailing slash; its links are absolute, so the same page works there.
-      .get("/docs/", (c) => page(c))
-  );
+  const router = new OpenAPIHono<AppEnv>();
+  // People type the address with a trailing slash; its links are absolute, so the same page works
+  // there. A middleware, not a second documented route: it is the same page under the same name.
+  router.use("/docs/", async (c, next) => (c.req.method === "GET" ? page(c) : next()));
+  return router
+    .openapi(docSpec("/swagger.json"), (c) => serve(c))
+    .openapi(docSpec("/openapi.json"), (c) => serve(c))
+    .openapi(docsPage, (c) => page(c));
 }
