@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { echoId, idOfRaw } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
+import { answerClose } from "../lib/socket-close";
 import { OPS_HANDOVER_HEADER, OpsAttachment, OpsHandover, type OpsServerMessage } from "./protocol";
 
 export { OPS_HANDOVER_HEADER } from "./protocol";
@@ -66,15 +67,9 @@ export class OpsRoom extends DurableObject<Env> {
     this.send(ws, { type: "error", code: "read_only", message: "The ops socket only delivers alerts", ...echoId(idOfRaw(data)) });
   }
 
-  /** Completes the close handshake; 1005/1006 are reserved and cannot be sent back. */
+  /** Completes the close handshake, a close without a code (1005) included (see `answerClose`). */
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    if (code !== 1005 && code !== 1006) {
-      try {
-        ws.close(code, "closed");
-      } catch {
-        /* already closed */
-      }
-    }
+    answerClose(ws, code);
   }
 
   /** Sends a typed frame; a socket closing under us is not an error. */

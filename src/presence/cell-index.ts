@@ -12,6 +12,7 @@ import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
+import { answerClose, CLOSE_REPLACED, CLOSE_SIGNED_OUT } from "../lib/socket-close";
 import { LiveIndex } from "./live-index";
 import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
 import { markProviderOffline } from "./service";
@@ -23,9 +24,9 @@ export const HANDOVER_HEADER = "x-presence-handover";
 /** The subprotocols the provider socket speaks; the Worker echoes one only if the client offered it. */
 export const PRESENCE_PROTOCOLS = ["fixoncall.v1"] as const;
 
-/** Socket close codes of our own (4000-4999 are application codes). */
-export const CLOSE_REPLACED = 4001;
-export const CLOSE_DEACTIVATED = 4003;
+/** Socket close codes of our own (lib/socket-close.ts): replaced by a newer socket, signed out. */
+export { CLOSE_REPLACED } from "../lib/socket-close";
+export const CLOSE_DEACTIVATED = CLOSE_SIGNED_OUT;
 
 /**
  * Per-socket flood limit: refilled at 2 frames per second (a position every 0.5 s), with a burst
@@ -248,15 +249,8 @@ export class CellIndex extends DurableObject<Env> {
 
   /** The provider closed their socket: take them offline and finish the close handshake. */
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    answerClose(ws, code);
     await this.dropSocket(ws);
-    // Completing the close handshake; 1005/1006 are reserved and cannot be sent back.
-    if (code !== 1005 && code !== 1006) {
-      try {
-        ws.close(code, "closed");
-      } catch {
-        /* already closed */
-      }
-    }
   }
 
   /** The socket failed: the same as a close, without a handshake to finish. */

@@ -168,11 +168,14 @@ export const NewTripRequest = z.strictObject({
 });
 export type NewTripRequest = z.infer<typeof NewTripRequest>;
 
-/** An offer taken back before the provider answered (the customer cancelled), so their app drops it. */
+/**
+ * An offer taken back before the provider answered, so their app drops it: the customer cancelled,
+ * or its 30 seconds passed without an answer (`expired`; an answer now gets `offer_expired`).
+ */
 export const OfferWithdrawn = z.strictObject({
   type: z.literal("offer_withdrawn"),
   trip_id: TripId,
-  reason: z.enum(["cancelled"]),
+  reason: z.enum(["cancelled", "expired"]),
 });
 export type OfferWithdrawn = z.infer<typeof OfferWithdrawn>;
 

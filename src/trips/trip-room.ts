@@ -9,7 +9,10 @@ import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment } from "../lib/object-storage";
+import { answerClose } from "../lib/socket-close";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
+import { providerLink } from "../presence/client";
+import { offerWithdrawn } from "../presence/protocol";
 import { nearbyForTrip, publicCandidate } from "../presence/service";
 import type { TripServerFrame } from "./canonical-protocol";
 import {
@@ -327,10 +330,12 @@ export class TripRoom extends DurableObject<Env> {
     if (trip.paymentMethod !== "cash") await this.refundIfPaid(trip, "system", true);
   }
 
-  /** The offer window closed without an answer (alarm). */
+  /** The offer window closed without an answer (alarm); the provider's app is told to drop it. */
   private async expireOffer(now: number): Promise<void> {
     const trip = this.trip;
     if (trip?.status !== "offered" || !trip.offer || trip.offer.expiresAt > now) return;
+    const { providerId, homeCell } = trip.offer;
+    await providerLink(this.env, homeCell, providerId).deliver(offerWithdrawn(trip.id, "expired"));
     await this.declineOffer("offer_timed_out", { continueAuto: true });
   }
 
@@ -696,14 +701,8 @@ export class TripRoom extends DurableObject<Env> {
     }
   }
 
-  /** Completes the close handshake (1005/1006 mean there is nothing left to answer). */
+  /** Completes the close handshake, a close without a code (1005) included (see `answerClose`). */
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    if (code !== 1005 && code !== 1006) {
-      try {
-        ws.close(code, "closed");
-      } catch {
-        /* already closed */
-      }
-    }
+    answerClose(ws, code);
   }
 }

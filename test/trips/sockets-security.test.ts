@@ -63,7 +63,9 @@ describe("a provider cannot tell whether a trip exists (item 7)", () => {
     const socket = keep(await goOnline(stranger.token, offset(NAIROBI_CBD, 30, 0)));
     const verdict = async (trip: string) => {
       socket.send({ type: "offer_response", trip_id: trip, response: "accepted" });
-      const { trip_id: _ignored, ...rest } = await socket.nextAs("offer_result", ProviderServerMessage);
+      const frame = await socket.next("offer_result");
+      ProviderServerMessage.parse(frame);
+      const { trip_id: _ignored, ...rest } = frame;
       return rest;
     };
     const existing = await verdict(tripId);
