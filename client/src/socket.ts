@@ -33,6 +33,8 @@ export const FINAL_CLOSE_CODES: Record<number, string> = {
 };
 
 const OPEN = 1;
+/** Frames kept for `next` that nobody has taken yet. */
+const MAX_QUEUED = 500;
 
 export interface LiveSocketOptions {
   /** The URL to open, given the last sequence number seen (null before any). */
@@ -160,6 +162,8 @@ export class LiveSocket<In extends object, Out extends object> {
     // Frames are the server's, described by the generated types; they are not re-validated here.
     const typed = frame as In;
     this.queue.push(typed);
+    // Apps that only use `on` never take frames off the queue; keep just the recent ones for `next`.
+    if (this.queue.length > MAX_QUEUED) this.queue.splice(0, this.queue.length - MAX_QUEUED);
     for (const listener of this.listeners) listener(typed);
     this.wake();
   }
