@@ -9,7 +9,7 @@ import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment } from "../lib/object-storage";
-import { answerClose } from "../lib/socket-close";
+import { answerClose, CLOSE_OFF_TRIP } from "../lib/socket-close";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import { providerLink } from "../presence/client";
 import { offerWithdrawn } from "../presence/protocol";
@@ -62,6 +62,8 @@ const NOTIFIED_EVENTS = new Set([
   "payment_updated",
 ]);
 const noTrip = () => refuse("NOT_FOUND", "no_trip", "Trip not found");
+/** `WebSocket.readyState` of a socket that is open (neither closing nor closed). */
+const WS_OPEN = 1;
 /** Whether the trip was ever offered to this provider (the live offer, one they let pass, or the trip itself). */
 const offeredTo = (trip: TripRecord, providerId: string) =>
   trip.offer?.providerId === providerId || trip.tried.includes(providerId) || trip.providerId === providerId;
@@ -476,6 +478,9 @@ export class TripRoom extends DurableObject<Env> {
       const refused = checkTransition(trip.status, "requested", "admin");
       if (refused) return refuse("CONFLICT", "invalid_transition", refused.message);
       const previous = trip.providerId;
+      // Off the trip now: their sockets hear nothing more of it (the customer's cancellation reason included).
+      if (previous)
+        this.detach(previous, CLOSE_OFF_TRIP, "off_trip", "You are no longer on this trip", (a) => a.actor === "provider");
       await this.commit(
         "reassigned",
         { id: caller.userId, role: "admin" },
@@ -617,6 +622,33 @@ export class TripRoom extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  /**
+   * Closes one user's sockets on this trip that `which` selects, after a last `error` frame naming
+   * why (clients should act on it: a hibernated socket's close event can reach them seconds later).
+   * Returns how many it closed.
+   */
+  private detach(
+    userId: string,
+    closeCode: number,
+    code: string,
+    message: string,
+    which: (a: WatcherAttachment) => boolean = () => true,
+  ): number {
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets(`u:${userId}`)) {
+      const a = readAttachment(ws, WatcherAttachmentSchema);
+      if (!a || ws.readyState !== WS_OPEN || !which(a)) continue;
+      this.send(ws, { type: "error", code, message });
+      try {
+        ws.close(closeCode, message);
+      } catch {
+        /* closed under us meanwhile */
+      }
+      closed++;
+    }
+    return closed;
+  }
+
   /** Sends what a (re)connecting watcher missed: the events after `since`, or a snapshot. */
   private async replay(ws: WebSocket, a: WatcherAttachment, since: number | null) {
     const trip = this.current();
@@ -629,6 +661,8 @@ export class TripRoom extends DurableObject<Env> {
 
   /** A frame from a watcher: rate-limited, parsed with zod, answered with an error frame when refused. */
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // A socket we closed (detached, signed out) may still deliver what it sent before our close reached it.
+    if (ws.readyState !== WS_OPEN) return;
     const gate = flood.take(ws, Date.now());
     if (gate !== "ok") {
       if (gate === "drop-and-tell") this.send(ws, { type: "error", code: "rate_limited", message: "too many messages" });

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ProviderServerMessage } from "../../src/presence/protocol";
 import { callJson, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
-import { createTrip, point } from "../support/trips";
+import { makeAdminToken } from "../support/sockets";
+import { createTrip, nextEvent, openTripSocket, point, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
 const keep = <T extends TestSocket | null>(s: T) => {
@@ -94,5 +95,40 @@ describe("a repeated accept by the offer's holder is an idempotent replay (item 
     const reject = await callJson(`/api/trips/${tripId}/reject`, { method: "POST", token: provider.token });
     expect(reject.status).toBe(409);
     expect(reject.body.reason).toBe("already_accepted");
+  });
+});
+
+describe("an admin's reassignment detaches the old provider's trip sockets (item 4)", () => {
+  it("closes them with 4004 after an off_trip frame, before they hear anything more of the trip", async () => {
+    const { tripId, provider, token } = await offeredTrip("tyre_change");
+    expect((await accept(tripId, provider.token)).status).toBe(200);
+    const old = keep(await watch(provider.token, tripId));
+    await old.next("snapshot");
+    const customer = keep(await watch(token, tripId));
+    await customer.next("snapshot");
+
+    const admin = await makeAdminToken();
+    const reassigned = await callJson(`/api/trips/${tripId}/reassign`, {
+      method: "POST",
+      token: admin,
+      json: { reason: "provider stuck in traffic" },
+    });
+    expect(reassigned.status).toBe(200);
+    expect(await old.next("error")).toMatchObject({ code: "off_trip" });
+    expect((await old.waitClosed())?.code).toBe(4004);
+    await nextEvent(customer, "reassigned");
+
+    const cancelled = await callJson(`/api/trips/${tripId}/cancel`, {
+      method: "POST",
+      token,
+      json: { reason: "my private cancellation reason" },
+    });
+    expect(cancelled.status).toBe(200);
+    await nextEvent(customer, "cancelled");
+    const heard = JSON.stringify(old.frames);
+    expect(heard).not.toContain("my private cancellation reason");
+    expect(heard).not.toContain("reassigned");
+    // And they cannot watch it again: it is no longer theirs.
+    expect((await openTripSocket(provider.token, tripId)).res.status).toBe(404);
   });
 });
