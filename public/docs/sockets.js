@@ -9,16 +9,15 @@
     return node;
   };
   // Markdown-lite: `code` and **bold**, so the document's descriptions read well without a parser.
-  const prose = (text = "") =>
-    text.split(/\n\n+/).map((para) => {
-      const p = el("p");
-      for (const part of para.split(/(`[^`]+`|\*\*[^*]+\*\*)/)) {
-        if (part.startsWith("`") && part.endsWith("`")) p.append(el("code", {}, part.slice(1, -1)));
-        else if (part.startsWith("**") && part.endsWith("**")) p.append(el("strong", {}, part.slice(2, -2)));
-        else if (part) p.append(part);
-      }
-      return p;
-    });
+  const inline = (text = "", into = el("span")) => {
+    for (const part of text.split(/(`[^`]+`|\*\*[^*]+\*\*)/)) {
+      if (part.startsWith("`") && part.endsWith("`")) into.append(el("code", {}, part.slice(1, -1)));
+      else if (part.startsWith("**") && part.endsWith("**")) into.append(el("strong", {}, part.slice(2, -2)));
+      else if (part) into.append(part);
+    }
+    return into;
+  };
+  const prose = (text = "") => text.split(/\n\n+/).map((para) => inline(para, el("p")));
   let doc;
   try {
     const res = await fetch("/api/asyncapi.json");
@@ -29,7 +28,12 @@
   }
   const resolve = (ref) =>
     ref.replace(/^#\//, "").split("/").reduce((node, key) => (node ? node[key.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined), doc);
-  const deref = (value) => (value && value.$ref ? resolve(value.$ref) : value);
+  // A channel's message is itself a reference to components.messages: follow references all the way.
+  const deref = (value) => {
+    let node = value;
+    for (let hops = 0; node && node.$ref && hops < 8; hops += 1) node = resolve(node.$ref);
+    return node;
+  };
   const schemaName = (payload) => (payload && payload.$ref ? payload.$ref.split("/").pop() : "");
 
   const messageBlock = (message, direction) => {
@@ -38,7 +42,7 @@
     return el(
       "details",
       { class: `message ${direction}`, id: `message-${m.name}` },
-      el("summary", {}, el("span", { class: "dir" }, direction === "in" ? "client → server" : "server → client"), " ", el("strong", {}, m.name), " — ", m.summary || ""),
+      el("summary", {}, el("span", { class: "dir" }, direction === "in" ? "client → server" : "server → client"), " ", el("strong", {}, m.name), " — ", inline(m.summary)),
       el("pre", {}, JSON.stringify(payload, null, 2)),
       el("p", { class: "ref" }, `Schema: components.schemas.${schemaName(m.payload)}`),
     );
@@ -62,7 +66,7 @@
         el("dt", {}, "Who"),
         el("dd", {}, (channel["x-roles"] ?? []).join(", ")),
         el("dt", {}, "Subprotocols"),
-        el("dd", {}, (channel["x-subprotocols"] ?? []).map((p) => el("code", {}, p)), " + ", el("code", {}, "bearer.<access token>"), " or ", el("code", {}, "?ticket=")),
+        el("dd", {}, (channel["x-subprotocols"] ?? []).flatMap((p, i) => [i ? ", " : "", el("code", {}, p)]), " + ", el("code", {}, "bearer.<access token>"), " or ", el("code", {}, "?ticket=")),
       ),
       query.length ? el("h3", {}, "Query") : "",
       query.length

@@ -60,7 +60,7 @@ function messagesOf(frame: FrameSpec): MessageEntry[] {
   return [...byType].map(([type, options]) => {
     const [only] = options;
     const schema = only && options.length === 1 ? only : z.union(options);
-    return { key: `${prefix}${pascal(type)}`, summary: `\`${type}\` (${frame.summary})`, schema };
+    return { key: `${prefix}${pascal(type)}`, summary: `The \`${type}\` frame`, schema };
   });
 }
 
