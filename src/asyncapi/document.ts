@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type FrameSpec, SOCKETS, type SocketSpec } from "./sockets";
+import { type FrameSpec, SOCKETS } from "./sockets";
 
 /**
  * The AsyncAPI 3.0 document of the API's sockets, generated from the protocol modules' zod schemas
@@ -95,9 +95,8 @@ export function asyncApiDocument(): Json {
   const channels: Json = {};
   const operations: Json = {};
 
-  const addFrames = (socket: SocketSpec, frames: FrameSpec[], io: "input" | "output") => {
+  const addFrames = (frames: FrameSpec[], io: "input" | "output") => {
     const channelMessages: Json = {};
-    const unionName = (frame: FrameSpec) => frame.name;
     for (const frame of frames) {
       const entries = messagesOf(frame);
       for (const entry of entries) {
@@ -117,16 +116,16 @@ export function asyncApiDocument(): Json {
         channelMessages[entry.key] = ref(`#/components/messages/${entry.key}`);
       }
       // The frame's own name, as a union of its messages, so clients get one type per frame kind.
-      if (entries.length > 1 && !(unionName(frame) in schemas)) {
-        schemas[unionName(frame)] = { anyOf: entries.map((e) => ref(`#/components/schemas/${e.key}`)) };
+      if (entries.length > 1 && !(frame.name in schemas)) {
+        schemas[frame.name] = { anyOf: entries.map((e) => ref(`#/components/schemas/${e.key}`)) };
       }
     }
     return channelMessages;
   };
 
   for (const socket of SOCKETS) {
-    const incoming = addFrames(socket, socket.clientFrames, "input");
-    const outgoing = addFrames(socket, socket.serverFrames, "output");
+    const incoming = addFrames(socket.clientFrames, "input");
+    const outgoing = addFrames(socket.serverFrames, "output");
     const query = Object.fromEntries(
       Object.entries(socket.query).map(([name, q]) => [name, { type: q.type, description: q.description }]),
     );
