@@ -36,7 +36,27 @@ export async function writeKey(c: Context<AppEnv>): Promise<WriteKey> {
     if (verified.ok) return { limiter: "user", key: `user:${verified.claims.userId}` };
   }
   const ip = clientIp(c.req.raw.headers);
-  return ip === "unknown" ? null : { limiter: "address", key: `ip:${ip}` };
+  return ip === "unknown" ? null : { limiter: "address", key: `ip:${addressKey(ip)}` };
+}
+
+/**
+ * The part of an address that names one subscriber: an IPv4 address whole, an IPv6 address by its
+ * /64 (a home or phone gets a whole /64 and can pick any address in it, so per-address limits keyed
+ * on the full IPv6 address would be trivially evaded).
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  // An IPv4 address written as IPv6 (`::ffff:198.51.100.7`) is that IPv4 address.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return mapped[1];
+  const [head = "", tail = ""] = ip.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = ip.includes("::") ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 /**

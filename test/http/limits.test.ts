@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { addressKey } from "../../src/middleware/rate-limit";
 import { callJson, registerCustomer } from "../helpers";
 
 /**
@@ -14,11 +15,14 @@ const ADDRESS_LIMIT = 600;
  * An address no other test file uses (IPv6 documentation range, random per run): the binding's local
  * counters may outlive one file's isolated storage, and other files' `uniqueIp()` sequences repeat.
  */
-const freshIp = () =>
-  `2001:db8::${crypto
-    .getRandomValues(new Uint16Array(3))
-    .reduce((a, n) => `${a}:${n.toString(16)}`, "")
-    .slice(1)}`;
+const freshIp = () => {
+  const [a, b, c] = crypto.getRandomValues(new Uint16Array(3));
+  return `2001:db8:${a?.toString(16)}:${b?.toString(16)}::${c?.toString(16)}`;
+};
+`2001:db8::${crypto
+  .getRandomValues(new Uint16Array(3))
+  .reduce((a, n) => `${a}:${n.toString(16)}`, "")
+  .slice(1)}`;
 
 /** Sends writes until one is refused (at most twice the limit and one), returning how many got through first. */
 async function exhaust(limit: number, send: () => Promise<{ status: number }>) {
@@ -59,6 +63,28 @@ describe("per-address write limit (writes without a valid token)", () => {
     // Gateways are exempt: their callbacks are authenticated by signature, and refusing them loses payments.
     const webhook = await callJson("/api/payments/stripe/webhook", { method: "POST", json: {}, ip });
     expect(webhook.status).toBe(400);
+  });
+});
+
+describe("address keys", () => {
+  it.each([
+    ["198.51.100.7", "198.51.100.7"],
+    ["2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+    ["2001:0DB8:0001:0002::9", "2001:db8:1:2::/64"],
+    ["2001:db8::1", "2001:db8:0:0::/64"],
+    ["::1", "0:0:0:0::/64"],
+    ["::ffff:198.51.100.7", "198.51.100.7"],
+  ])("counts %s as %s (IPv6 by its /64, which one subscriber holds whole)", (ip, key) => {
+    expect(addressKey(ip)).toBe(key);
+  });
+
+  it("counts two addresses of one IPv6 /64 together", async () => {
+    const prefix = freshIp().split("::")[0];
+    const admitted = await exhaust(ADDRESS_LIMIT, () =>
+      anonymousWrite(`${prefix}::${Math.floor(Math.random() * 0xffff).toString(16)}`),
+    );
+    expect(admitted).toBeGreaterThanOrEqual(ADDRESS_LIMIT);
+    expectWriteLimited(await anonymousWrite(`${prefix}::beef`), "address_write_limit");
   });
 });
 
