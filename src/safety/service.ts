@@ -1,10 +1,10 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, min, notExists, sql } from "drizzle-orm";
 import { randomToken, sha256Hex } from "../accounts/tokens";
 import { auditEntryIf } from "../db/audit";
 import type { Db } from "../db/client";
-import { emergencyAlerts, shareLinks, users } from "../db/schema";
-import { tripParties } from "../db/trips";
-import { type Outcome, refuse } from "../domain/refusal";
+import { emergencyAlerts, shareLinks, tripEvents, trips, users } from "../db/schema";
+import { type Outcome, type Refusal, refuse } from "../domain/refusal";
+import { TERMINAL, type TripStatus } from "../domain/trip-state";
 import { bestEffort } from "../lib/best-effort";
 import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
 import { relationTo } from "../trips/relation";
@@ -16,7 +16,42 @@ type Caller = Pick<AuthContext, "userId" | "role">;
 /** How long a share link lives when the customer does not say. */
 export const DEFAULT_SHARE_MINUTES = 240;
 
+/**
+ * How long after a trip ends (completed, cancelled, unfulfilled) an SOS can still be raised on it
+ * and its share links still show its final status: trouble at drop-off or just after a
+ * cancellation is real, a trip from yesterday is not a live emergency.
+ */
+export const AFTER_TRIP_GRACE_MS = 30 * 60_000;
+
 const tripNotFound = refuse("NOT_FOUND", "no_trip", "Trip not found");
+
+/** A trip's parties and status from the D1 mirror, with when it ended (null while it runs). */
+async function tripState(db: Db, tripId: string) {
+  const trip = await db
+    .select({ customerId: trips.customerId, providerId: trips.providerId, status: trips.status })
+    .from(trips)
+    .where(eq(trips.id, tripId))
+    .get();
+  if (!trip) return null;
+  return { ...trip, endedAt: TERMINAL.has(trip.status) ? await endedAt(db, tripId) : null };
+}
+
+/** When the trip's ending event was recorded (its first completed, cancelled or unfulfilled event). */
+async function endedAt(db: Db, tripId: string): Promise<number> {
+  const row = await db
+    .select({ at: min(tripEvents.createdAt) })
+    .from(tripEvents)
+    .where(and(eq(tripEvents.tripId, tripId), inArray(tripEvents.type, [...TERMINAL])))
+    .get();
+  // A terminal row whose event is not mirrored yet ended just now.
+  return row?.at?.getTime() ?? Date.now();
+}
+
+/** Whether a trip in `status` (ended at `ended`) is live, or ended within the grace period. */
+const liveOrJustEnded = (t: { status: TripStatus; endedAt: number | null }, now: number) =>
+  t.endedAt === null || now - t.endedAt <= AFTER_TRIP_GRACE_MS;
+
+const tripEnded = (what: string): Refusal => refuse("CONFLICT", "trip_ended", `This trip has ended; ${what}`);
 
 /** An emergency alert as the API and the ops socket show it. */
 export function alertView(a: AlertRow) {
@@ -70,8 +105,52 @@ export async function raiseBreakdownAlert(
 }
 
 /**
- * An SOS from the trip's customer or provider: recorded first (the row is the record), then ops are
- * alerted, the trip's watchers told, and the customer's emergency contacts texted through the queue.
+ * Files an SOS alert unless the caller already has one open on this trip, in one statement (D1 runs
+ * statements one at a time, so fifteen taps at once still file one). Returns the open alert and
+ * whether it is new.
+ */
+async function fileSos(db: Db, alert: AlertRow): Promise<{ alert: AlertRow; created: boolean }> {
+  const open = and(
+    eq(emergencyAlerts.tripId, alert.tripId ?? ""),
+    eq(emergencyAlerts.userId, alert.userId),
+    eq(emergencyAlerts.priority, "critical"),
+    eq(emergencyAlerts.status, "open"),
+  );
+  const inserted = await db
+    .insert(emergencyAlerts)
+    .select(
+      db
+        .select({
+          id: sql`${alert.id}`.as("id"),
+          tripId: sql`${alert.tripId}`.as("trip_id"),
+          userId: users.id,
+          lat: sql`${alert.lat}`.as("lat"),
+          lng: sql`${alert.lng}`.as("lng"),
+          message: sql`${alert.message}`.as("message"),
+          priority: sql`${alert.priority}`.as("priority"),
+          status: sql`${alert.status}`.as("status"),
+          createdAt: sql`${alert.createdAt.getTime()}`.as("created_at"),
+          resolvedAt: sql`NULL`.as("resolved_at"),
+          resolvedBy: sql`NULL`.as("resolved_by"),
+        })
+        .from(users)
+        .where(and(eq(users.id, alert.userId), notExists(db.select({ one: sql`1` }).from(emergencyAlerts).where(open)))),
+    )
+    .run();
+  if (inserted.meta.changes > 0) return { alert, created: true };
+  const existing = await db.select().from(emergencyAlerts).where(open).get();
+  if (existing) return { alert: existing, created: false };
+  // Resolved between the two statements: this SOS is a new one.
+  await db.insert(emergencyAlerts).values(alert).run();
+  return { alert, created: true };
+}
+
+/**
+ * An SOS from the trip's customer or provider, on a live trip or within AFTER_TRIP_GRACE_MS of its
+ * end: recorded first (the row is the record), then ops are alerted, the trip's watchers told, and
+ * the customer's emergency contacts texted through the queue. While the caller's SOS on this trip
+ * is open, another one returns it (`repeated`) and alerts and texts nobody again: ops already
+ * know, and the same contact does not get a text per tap. The other party's SOS is its own alert.
  */
 export async function raiseSos(
   env: Env,
@@ -79,14 +158,16 @@ export async function raiseSos(
   caller: Caller,
   tripId: string,
   input: { latitude?: number | undefined; longitude?: number | undefined; message?: string | undefined },
-): Promise<Outcome<{ alert: AlertView }>> {
-  const trip = await tripParties(db, tripId);
+): Promise<Outcome<{ alert: AlertView; repeated: boolean }>> {
+  const trip = await tripState(db, tripId);
   const relation = trip ? relationTo(caller, trip) : "none";
   // An SOS comes from someone on the trip: its customer or its provider (admins see it, they do not raise it).
   if (!trip || (relation !== "customer" && relation !== "provider")) return tripNotFound;
+  if (!liveOrJustEnded(trip, Date.now()))
+    return tripEnded("if you are in danger, call the emergency services (999 or 112 in Kenya, 10111 or 112 in South Africa)");
   const point =
     input.latitude !== undefined && input.longitude !== undefined ? { lat: input.latitude, lng: input.longitude } : null;
-  const alert: AlertRow = {
+  const draft: AlertRow = {
     id: crypto.randomUUID(),
     tripId,
     userId: caller.userId,
@@ -99,7 +180,9 @@ export async function raiseSos(
     resolvedAt: null,
     resolvedBy: null,
   };
-  await db.insert(emergencyAlerts).values(alert).run();
+  const filed = await fileSos(db, draft);
+  const alert = filed.alert;
+  if (!filed.created) return { ok: true, alert: alertView(alert), repeated: true };
   const raisedBy = await db.select({ name: users.name }).from(users).where(eq(users.id, caller.userId)).get();
   await Promise.all([
     alertOps(env, alert),
@@ -114,18 +197,22 @@ export async function raiseSos(
       lng: alert.lng,
     }),
   ]);
-  return { ok: true, alert: alertView(alert) };
+  return { ok: true, alert: alertView(alert), repeated: false };
 }
 
 /** The trip's customer, or a refusal that looks like a missing trip to anyone else. */
-async function customersTrip(db: Db, caller: Caller, tripId: string): Promise<Outcome<Record<never, never>>> {
-  const trip = await tripParties(db, tripId);
-  return trip && relationTo(caller, trip) === "customer" ? { ok: true } : tripNotFound;
+async function customersTrip(
+  db: Db,
+  caller: Caller,
+  tripId: string,
+): Promise<Outcome<{ trip: NonNullable<Awaited<ReturnType<typeof tripState>>> }>> {
+  const trip = await tripState(db, tripId);
+  return trip && relationTo(caller, trip) === "customer" ? { ok: true, trip } : tripNotFound;
 }
 
 /**
- * An expiring read-only link for a trusted contact. Only the token's hash is stored, so a leaked
- * database cannot be turned into working links.
+ * An expiring read-only link for a trusted contact, for a live trip only. Only the token's hash is
+ * stored, so a leaked database cannot be turned into working links.
  */
 export async function createShareLink(
   db: Db,
@@ -135,6 +222,7 @@ export async function createShareLink(
 ): Promise<Outcome<{ link: { url: string; token: string; expires_at: string } }>> {
   const mine = await customersTrip(db, caller, tripId);
   if (!mine.ok) return mine;
+  if (mine.trip.endedAt !== null) return tripEnded("share links are for trips in progress");
   const token = randomToken(24);
   const expiresAt = new Date(Date.now() + minutes * 60_000);
   await db
@@ -156,7 +244,11 @@ export async function revokeShareLinks(db: Db, caller: Caller, tripId: string): 
   return { ok: true, revoked: result.meta.changes };
 }
 
-/** What a share link shows: the trip's public view, while the link is live. Unknown, expired and revoked look alike. */
+/**
+ * What a share link shows: the trip's public view, while the link is live and until
+ * AFTER_TRIP_GRACE_MS after the trip ended (the contact sees it finished, then the link is gone).
+ * Unknown, expired, revoked and over look alike.
+ */
 export async function viewSharedTrip(env: Env, db: Db, token: string): Promise<Outcome<{ view: Record<string, unknown> }>> {
   const gone = refuse("NOT_FOUND", "link_unknown", "This link is unknown or has expired");
   const link = await db
@@ -167,6 +259,7 @@ export async function viewSharedTrip(env: Env, db: Db, token: string): Promise<O
   if (!link || link.revokedAt || link.expiresAt.getTime() <= Date.now()) return gone;
   const view = await env.TRIP_ROOM.getByName(link.tripId).shareView();
   if (!view) return gone;
+  if (TERMINAL.has(view.status) && Date.now() - (await endedAt(db, link.tripId)) > AFTER_TRIP_GRACE_MS) return gone;
   return { ok: true, view: { ...view, link_expires_at: link.expiresAt.toISOString() } };
 }
 

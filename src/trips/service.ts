@@ -1,13 +1,13 @@
-import { eq } from "drizzle-orm";
+import { and, count, eq, notInArray } from "drizzle-orm";
 import { sha256Hex } from "../accounts/tokens";
 import { createDb, type Db } from "../db/client";
-import { users } from "../db/schema";
+import { trips, users } from "../db/schema";
 import { insertTripClaim, listTripRows, tripByKey, tripParties } from "../db/trips";
 import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
 import { type Quote, quote } from "../domain/pricing";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { countryAt } from "../domain/service-area";
-import type { TripStatus } from "../domain/trip-state";
+import { TERMINAL, type TripStatus } from "../domain/trip-state";
 import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
 import { nearbyForTrip, type PublicCandidate, publicCandidate } from "../presence/service";
 import { raiseBreakdownAlert } from "../safety/service";
@@ -186,6 +186,32 @@ export async function claimTrip(
 const customersOnly = refuse("FORBIDDEN", "customers_only", "Only customers can request trips");
 
 /**
+ * How many unfinished trips (not completed, cancelled or unfulfilled) a customer may hold at once.
+ * Someone stuck may want a mechanic and a tow; nobody needs more, and one customer once held 23
+ * `requested` trips, each holding providers' offers. Bookings are not counted until dispatched.
+ */
+export const MAX_OPEN_TRIPS = 3;
+
+/**
+ * Refuses a new trip while the customer holds MAX_OPEN_TRIPS unfinished ones (read from the D1
+ * mirror). Checked before the claim, so two requests in the same instant could both pass: the limit
+ * is for runaway clients, not a hard quota.
+ */
+async function openTripLimit(db: Db, customerId: string): Promise<Refusal | null> {
+  const row = await db
+    .select({ n: count() })
+    .from(trips)
+    .where(and(eq(trips.customerId, customerId), notInArray(trips.status, [...TERMINAL])))
+    .get();
+  if ((row?.n ?? 0) < MAX_OPEN_TRIPS) return null;
+  return refuse(
+    "CONFLICT",
+    "too_many_open_trips",
+    `You already have ${MAX_OPEN_TRIPS} trips in progress; finish or cancel one before requesting another`,
+  );
+}
+
+/**
  * `POST /api/trips` and Fix On Call's `POST /api/services/request`: quotes the trip, claims its id
  * and the Idempotency-Key, creates its room (which starts dispatch) and, for a breakdown, alerts
  * ops. A retry with the same key and body replays the first trip (`replayed`).
@@ -199,9 +225,14 @@ export async function requestTrip(
 ): Promise<Outcome<{ trip: TripView; available: PublicCandidate[]; replayed: boolean }>> {
   const customer = await loadCustomer(db, userId);
   if (!customer) return customersOnly;
+  const key = request.idempotencyKey;
+  // A retry of a trip already made replays it below, even at the limit.
+  if (!(key && (await tripByKey(db, customer.id, key)))) {
+    const limited = await openTripLimit(db, customer.id);
+    if (limited) return limited;
+  }
   const prepared = await prepareTrip(env, crypto.randomUUID(), customer, input);
   if (!prepared.ok) return { ...prepared, field: prepared.field ?? "(body)" };
-  const key = request.idempotencyKey;
   const record = {
     ...prepared.record,
     idempotencyKey: key ?? null,
@@ -228,6 +259,8 @@ export async function createTripFromToota(
   caller: { userId: string },
   m: TootaCreateTrip,
 ): Promise<Prepared> {
+  const limited = await openTripLimit(createDb(env.DB), caller.userId);
+  if (limited) return limited;
   const vehicleType = normaliseVehicleType(m.vehicle_type);
   if (!vehicleType || vehicleType === "tow_truck") {
     return refuse(

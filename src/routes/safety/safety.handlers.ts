@@ -17,6 +17,8 @@ import type * as routes from "./safety.routes";
 export const sos: AppRouteHandler<typeof routes.sos> = async (c) => {
   const result = await raiseSos(c.env, c.get("db"), c.get("auth"), c.req.valid("param").id, c.req.valid("json"));
   if (!result.ok) throw refusalError(result);
+  // A repeated SOS while the caller's first is open is that alert again: nobody is alerted or texted twice.
+  if (result.repeated) return ok(c, result.alert, "SOS already raised: our team is responding", 200);
   return ok(c, result.alert, "SOS raised: our team has been alerted", 201);
 };
 

@@ -32,9 +32,14 @@ export const sos = route(["customer", "provider"], {
   path: "/trips/{id}/sos",
   tags,
   summary: "Raise an SOS during a trip (ops alerted at once; the customer's emergency contacts get an SMS)",
+  description:
+    "For a live trip, or up to 30 minutes after it ended. While your SOS on this trip is open, another one answers 200 with that alert and alerts or texts nobody again.",
   request: { params: IdParam, body: { content: { "application/json": { schema: SosBody } }, required: false } },
-  errors: { 404: "Not found (or not a party to this trip)" },
-  responses: { 201: reply("Alert raised", Alert) },
+  errors: {
+    404: "Not found (or not a party to this trip)",
+    409: "The trip ended more than 30 minutes ago (`trip_ended`)",
+  },
+  responses: { 201: reply("Alert raised", Alert), 200: reply("Your open alert for this trip, unchanged", Alert) },
 });
 
 export const ShareBody = z
@@ -52,8 +57,9 @@ export const createShare = route(["customer"], {
   path: "/trips/{id}/share",
   tags,
   summary: "Create an expiring read-only link for a trusted contact to follow the trip",
+  description: "Only while the trip is in progress. The link shows the trip until 30 minutes after it ends, then answers 404.",
   request: { params: IdParam, body: { content: { "application/json": { schema: ShareBody } }, required: false } },
-  errors: { 404: "Not found (or not your trip)" },
+  errors: { 404: "Not found (or not your trip)", 409: "The trip has ended (`trip_ended`)" },
   responses: { 201: reply("Share link", z.object({ url: z.string(), token: z.string(), expires_at: z.string() })) },
 });
 
@@ -79,7 +85,7 @@ export const viewShare = route("public", {
   tags,
   summary: "Follow a shared trip (no login; the link itself is the permission, until it expires)",
   request: { params: TokenParam },
-  errors: { 404: "Unknown, expired or revoked" },
+  errors: { 404: "Unknown, expired, revoked, or the trip ended over 30 minutes ago" },
   responses: { 200: reply("Shared trip", z.record(z.string(), z.unknown())) },
 });
 

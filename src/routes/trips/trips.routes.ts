@@ -32,6 +32,8 @@ const socket = { 101: { description: "Switching protocols" } };
 const notYours = "Not found (or not yours)";
 /** The errors of an operation on an existing trip: not visible to the caller, or not allowed in its current state. */
 const onTrip = { 404: notYours, 409: "Not allowed in the trip's current state (the envelope's `reason` says why)" };
+const TOO_MANY_OR_RUNNING =
+  "You already hold 3 unfinished trips (`too_many_open_trips`), or the first request with this Idempotency-Key is still running";
 
 export const createTrip = route(["customer"], {
   method: "post",
@@ -41,7 +43,7 @@ export const createTrip = route(["customer"], {
   description:
     "The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe.",
   request: { body: json(NewTripBody), headers: IdempotencyHeaders },
-  errors: { 409: "The first request with this Idempotency-Key is still running" },
+  errors: { 409: TOO_MANY_OR_RUNNING },
   responses: {
     201: reply("Trip created", Created),
     200: reply("Replay of an earlier request with the same Idempotency-Key", Created),
@@ -54,7 +56,7 @@ export const serviceRequest = route(["customer"], {
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: request roadside service",
   request: { body: json(ServiceRequestBody), headers: IdempotencyHeaders },
-  errors: { 409: "The first request with this Idempotency-Key is still running" },
+  errors: { 409: TOO_MANY_OR_RUNNING },
   responses: { 201: reply("Service requested", Created), 200: reply("Replay", Created) },
 });
 
