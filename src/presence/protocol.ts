@@ -170,12 +170,13 @@ export type NewTripRequest = z.infer<typeof NewTripRequest>;
 
 /**
  * An offer taken back before the provider answered, so their app drops it: the customer cancelled,
- * or its 30 seconds passed without an answer (`expired`; an answer now gets `offer_expired`).
+ * or nobody was found in time (`unfulfilled`).
+ * `expired`: the 30 seconds passed without an answer (an answer now gets `offer_expired`).
  */
 export const OfferWithdrawn = z.strictObject({
   type: z.literal("offer_withdrawn"),
   trip_id: TripId,
-  reason: z.enum(["cancelled", "expired"]),
+  reason: z.enum(["cancelled", "unfulfilled", "expired"]),
 });
 export type OfferWithdrawn = z.infer<typeof OfferWithdrawn>;
 

@@ -14,6 +14,23 @@ export const OFFER_WINDOW_MS = 30_000;
 /** Automatic dispatch: at most this many offers, within this long, before the trip is unfulfilled. */
 export const MAX_AUTO_OFFERS = 5;
 export const AUTO_DISPATCH_WINDOW_MS = 5 * 60_000;
+/**
+ * A trip the customer chooses for (Toota's flow) that no provider accepted within this long ends
+ * `unfulfilled`, and what was paid goes back: money is never held for a trip nobody is coming to.
+ */
+export const CHOICE_EXPIRY_MS = 15 * 60_000;
+
+/** When a trip dispatched in `mode` from `from` stops looking for a provider and ends unfulfilled. */
+export function dispatchDeadline(mode: TripRecord["dispatchMode"], from: number): number {
+  return from + (mode === "auto" ? AUTO_DISPATCH_WINDOW_MS : CHOICE_EXPIRY_MS);
+}
+
+/** What the customer is told when nobody took the trip (on the socket; the notification says it too). */
+export function unfulfilledMessage(trip: TripRecord): string {
+  const paid = trip.paymentMethod !== "cash" && (trip.paymentStatus === "paid" || trip.paymentStatus === "authorised");
+  return `No provider accepted this trip. Please try again in a few minutes.${paid ? " Your payment will be refunded in full." : ""}`;
+}
+
 /** With nobody to offer to yet, look again this often (providers come online all the time). */
 export const REDISPATCH_DELAY_MS = 15_000;
 /** How many candidates automatic dispatch asks for per round, and the list a customer chooses from. */

@@ -1,7 +1,7 @@
 import { createDb } from "../db/client";
 import { bestEffort } from "../lib/best-effort";
 import type { ProviderAttachment } from "../presence/cell-index";
-import { type NewTripRequest, offerWithdrawn } from "../presence/protocol";
+import { type NewTripRequest, type OfferWithdrawn, offerWithdrawn } from "../presence/protocol";
 import { providerCell } from "../presence/service";
 import type { TripSchedule } from "./schedule";
 
@@ -47,16 +47,16 @@ export class ProviderCells {
   }
 
   /** Tells the provider's app to drop an offer the trip no longer needs (a courtesy: the offer is dead either way). */
-  async withdrawOffer(providerId: string, homeCell: string, tripId: string): Promise<void> {
-    await bestEffort(
-      "withdraw offer",
-      () => this.cell(homeCell).deliver(providerId, offerWithdrawn(tripId, "cancelled")),
-      false,
-      {
-        trip: tripId,
-        providerId,
-      },
-    );
+  async withdrawOffer(
+    providerId: string,
+    homeCell: string,
+    tripId: string,
+    reason: OfferWithdrawn["reason"] = "cancelled",
+  ): Promise<void> {
+    await bestEffort("withdraw offer", () => this.cell(homeCell).deliver(providerId, offerWithdrawn(tripId, reason)), false, {
+      trip: tripId,
+      providerId,
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { StorageMigration } from "../lib/object-storage";
 import { schedulerName } from "../payments/payable";
 import { refundEndedPayable } from "../payments/service";
+import { dispatchDeadline } from "./dispatch";
 import { storedStatus } from "./lifecycle";
 import type { TripRecord } from "./record";
 import { createDeadlineTable, type TripSchedule } from "./schedule";
@@ -8,7 +9,8 @@ import { createDeadlineTable, type TripSchedule } from "./schedule";
 /**
  * The shapes of a trip room's storage, in order (run by `migrateStorage` before any request or
  * alarm). v1: the old deadline record becomes the deadline table, and payment follow-ups that
- * older code kept on the room's alarm move to the trip's own PaymentScheduler.
+ * older code kept on the room's alarm move to the trip's own PaymentScheduler. v2: waiting
+ * customer-chosen trips get the expiry deadline (dispatch.ts, CHOICE_EXPIRY_MS).
  */
 export function roomMigrations(env: Env, schedule: TripSchedule, trip: TripRecord | null): StorageMigration[] {
   return [
@@ -21,6 +23,11 @@ export function roomMigrations(env: Env, schedule: TripSchedule, trip: TripRecor
       const tasks = (await storage.get<Record<string, number>>("paymentTasks")) ?? {};
       if (trip) for (const [task, at] of Object.entries(tasks)) await moveLegacyPaymentTask(env, trip, task, at);
       await storage.delete(["deadlines", "paymentTasks"]);
+    },
+    // v2: customer-chosen trips expire; rooms made before that rule get their deadline now.
+    async () => {
+      if (trip?.dispatchMode === "choice" && (trip.status === "requested" || trip.status === "offered"))
+        await schedule.set("unfulfilled", dispatchDeadline("choice", trip.createdAt));
     },
   ];
 }

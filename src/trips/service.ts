@@ -11,7 +11,7 @@ import { TERMINAL, type TripStatus } from "../domain/trip-state";
 import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
 import { nearbyForTrip, type PublicCandidate, publicCandidate } from "../presence/service";
 import { raiseBreakdownAlert } from "../safety/service";
-import { AUTO_DISPATCH_WINDOW_MS, CHOICE_CANDIDATES, type ContactCard } from "./dispatch";
+import { CHOICE_CANDIDATES, type ContactCard, dispatchDeadline } from "./dispatch";
 import type { Flavor } from "./protocol";
 import { type PaymentMethod, type Place, type TripRecord, tripRow } from "./record";
 import { type Caller, type Relation, relationTo } from "./relation";
@@ -143,7 +143,7 @@ export async function prepareTrip(
     offer: null,
     tried: [],
     offersMade: 0,
-    dispatchDeadline: now + AUTO_DISPATCH_WINDOW_MS,
+    dispatchDeadline: dispatchDeadline(input.dispatchMode, now),
     cancelReason: null,
     cancelledBy: null,
     idempotencyKey: null,

@@ -22,10 +22,12 @@ import {
   CHOICE_CANDIDATES,
   cannotChoose,
   contactCard,
+  dispatchDeadline,
   MAX_AUTO_OFFERS,
   makeOffer,
   paymentBlocksAccept,
   REDISPATCH_DELAY_MS,
+  unfulfilledMessage,
   unsuitable,
 } from "./dispatch";
 import { CASH_REQUIRED, cashConfirmable, checkPin, moveChanges, needsPin, planMove } from "./lifecycle";
@@ -241,10 +243,9 @@ export class TripRoom extends DurableObject<Env> {
       if (this.trip) return tripView(this.trip, "customer");
       this.trip = { ...record, seq: 0 };
       await this.commit("created", { id: record.customerId, role: "customer" }, {}, { quote: tripView(record).quote });
-      if (record.dispatchMode === "auto") {
-        await this.schedule.set("unfulfilled", record.dispatchDeadline);
-        await this.dispatchNext();
-      }
+      // Both modes end: automatic dispatch after its window, a customer-chosen trip after its expiry.
+      await this.schedule.set("unfulfilled", record.dispatchDeadline);
+      if (record.dispatchMode === "auto") await this.dispatchNext();
       return tripView(this.current(), "customer");
     });
   }
@@ -319,6 +320,11 @@ export class TripRoom extends DurableObject<Env> {
     if (this.current().status === "requested") await this.schedule.set("redispatch", Date.now() + REDISPATCH_DELAY_MS);
   }
 
+  /**
+   * Nobody took the trip in time (automatic dispatch's window, or a customer-chosen trip's expiry):
+   * it ends unfulfilled, the customer is told (socket and notification), a live offer is withdrawn,
+   * and payments are asked to refund what was paid (in full, by the policy).
+   */
   private async giveUp(): Promise<void> {
     const trip = this.trip;
     if (!trip || (trip.status !== "requested" && trip.status !== "offered")) return;
@@ -326,9 +332,10 @@ export class TripRoom extends DurableObject<Env> {
       "unfulfilled",
       { id: null, role: "system" },
       { status: "unfulfilled", offer: null },
-      { message: "No provider accepted this trip. Please try again in a few minutes." },
+      { message: unfulfilledMessage(trip) },
     );
     await this.schedule.clear(DISPATCH_DEADLINES);
+    if (trip.offer) await this.providers.withdrawOffer(trip.offer.providerId, trip.offer.homeCell, trip.id, "unfulfilled");
     if (trip.paymentMethod !== "cash") await this.refundIfPaid(trip, "system", true);
   }
 
@@ -481,12 +488,22 @@ export class TripRoom extends DurableObject<Env> {
       // Off the trip now: their sockets hear nothing more of it (the customer's cancellation reason included).
       if (previous)
         this.detach(previous, CLOSE_OFF_TRIP, "off_trip", "You are no longer on this trip", (a) => a.actor === "provider");
+      // A fresh round of dispatch, with its own deadline: a reassigned trip must not wait forever either.
+      const deadline = dispatchDeadline(trip.dispatchMode, Date.now());
       await this.commit(
         "reassigned",
         { id: caller.userId, role: "admin" },
-        { status: "requested", providerId: null, acceptedAt: null, tried: previous ? [...trip.tried, previous] : trip.tried },
+        {
+          status: "requested",
+          providerId: null,
+          acceptedAt: null,
+          tried: previous ? [...trip.tried, previous] : trip.tried,
+          offersMade: 0,
+          dispatchDeadline: deadline,
+        },
         { reason, previous_provider_id: previous },
       );
+      await this.schedule.set("unfulfilled", deadline);
       if (previous) await this.releaseProvider(previous, trip.id);
       if (!providerId && trip.dispatchMode === "auto") await this.dispatchNext();
       return this.viewFor(caller);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { answerable, autoDispatchStep, cannotChoose, MAX_AUTO_OFFERS, paymentBlocksAccept } from "../../src/trips/dispatch";
+import {
+  answerable,
+  autoDispatchStep,
+  CHOICE_EXPIRY_MS,
+  cannotChoose,
+  dispatchDeadline,
+  MAX_AUTO_OFFERS,
+  paymentBlocksAccept,
+  unfulfilledMessage,
+} from "../../src/trips/dispatch";
 import { checkPin, MAX_PIN_ATTEMPTS, planMove } from "../../src/trips/lifecycle";
 import type { TripRecord } from "../../src/trips/record";
 import { relationTo } from "../../src/trips/relation";
@@ -75,6 +84,14 @@ describe("dispatch policy", () => {
     expect(cannotChoose(trip({ tried: ["p1"] }), "p1")?.reason).toBe("already_declined");
     expect(cannotChoose(trip({ status: "accepted" }), "p2")?.reason).toBe("not_awaiting_provider");
     expect(cannotChoose(trip(), "p2")).toBeNull();
+  });
+
+  it("a customer-chosen trip expires after 15 minutes; automatic dispatch gives up after 5", () => {
+    expect(CHOICE_EXPIRY_MS).toBe(15 * 60_000);
+    expect(dispatchDeadline("choice", 1_000)).toBe(1_000 + 15 * 60_000);
+    expect(dispatchDeadline("auto", 1_000)).toBe(1_000 + 5 * 60_000);
+    expect(unfulfilledMessage(trip({ paymentMethod: "card", paymentStatus: "paid" }))).toContain("refunded in full");
+    expect(unfulfilledMessage(trip())).not.toContain("refunded");
   });
 
   it("only the holder of a live offer may answer it", () => {
