@@ -170,13 +170,13 @@ export type NewTripRequest = z.infer<typeof NewTripRequest>;
 
 /**
  * An offer taken back before the provider answered, so their app drops it: the customer cancelled,
- * or nobody was found in time (`unfulfilled`).
+ * the customer or an admin picked another provider (`reassigned`), or nobody was found in time.
  * `expired`: the 30 seconds passed without an answer (an answer now gets `offer_expired`).
  */
 export const OfferWithdrawn = z.strictObject({
   type: z.literal("offer_withdrawn"),
   trip_id: TripId,
-  reason: z.enum(["cancelled", "unfulfilled", "expired"]),
+  reason: z.enum(["cancelled", "reassigned", "unfulfilled", "expired"]),
 });
 export type OfferWithdrawn = z.infer<typeof OfferWithdrawn>;
 

@@ -1,6 +1,7 @@
 import { haversineKm } from "../domain/geo";
 import type { PresenceProfile } from "../domain/matching";
 import { type Refusal, refuse } from "../domain/refusal";
+import { ACTIVE_FOR_PROVIDER } from "../domain/trip-state";
 import type { ProviderAttachment } from "../presence/cell-index";
 import type { Offer, TripRecord } from "./record";
 
@@ -55,9 +56,20 @@ export function unsuitable(trip: TripRecord, a: ProviderAttachment): Refusal | n
   return null;
 }
 
-/** Why a customer's (or admin's) pick cannot be offered this trip now, or null. */
-export function cannotChoose(trip: TripRecord, providerId: string): Refusal | null {
-  if (trip.status !== "requested") {
+/**
+ * What a customer's (or admin's) pick of provider comes to: a new offer; nothing to do, because
+ * that provider already holds the offer or the trip; an offer that first takes back the pending
+ * automatic one (Fix On Call's app requests, which dispatches automatically, then assigns the
+ * mechanic it chose); or a refusal. A pending pick by a customer or admin is never replaced.
+ */
+export type Pick = { ok: true; step: "offer" | "already_theirs" | "replace_auto_offer" } | Refusal;
+
+/** Decides how a pick applies to the trip now (see `Pick`). */
+export function pickProvider(trip: TripRecord, providerId: string): Pick {
+  if (trip.offer?.providerId === providerId || (trip.providerId === providerId && ACTIVE_FOR_PROVIDER.has(trip.status)))
+    return { ok: true, step: "already_theirs" };
+  const autoOffer = trip.status === "offered" && trip.offer?.by === "auto";
+  if (trip.status !== "requested" && !autoOffer) {
     return refuse(
       "CONFLICT",
       "not_awaiting_provider",
@@ -67,7 +79,7 @@ export function cannotChoose(trip: TripRecord, providerId: string): Refusal | nu
   if (trip.tried.includes(providerId)) {
     return refuse("CONFLICT", "already_declined", "This provider already declined or did not answer this trip; choose another");
   }
-  return null;
+  return { ok: true, step: autoOffer ? "replace_auto_offer" : "offer" };
 }
 
 /** A new offer with its window, carrying the driver as the customer sees them (so acceptance needs no look-up). */

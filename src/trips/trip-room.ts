@@ -20,12 +20,12 @@ import {
   answerable,
   autoDispatchStep,
   CHOICE_CANDIDATES,
-  cannotChoose,
   contactCard,
   dispatchDeadline,
   MAX_AUTO_OFFERS,
   makeOffer,
   paymentBlocksAccept,
+  pickProvider,
   REDISPATCH_DELAY_MS,
   unfulfilledMessage,
   unsuitable,
@@ -265,7 +265,9 @@ export class TripRoom extends DurableObject<Env> {
   /**
    * Offers the trip to one named provider: the customer's pick (Toota `confirm_driver`, Fix On Call
    * `assign`) or an admin's. The provider must be online, free, able to do the job and not have
-   * declined this trip before.
+   * declined this trip before. A pick takes the place of a pending automatic offer (withdrawn, and
+   * not counted against that provider); naming the provider who already holds the offer or the
+   * trip changes nothing. If the pick declines, an automatic trip goes on dispatching itself.
    */
   async offerTo(caller: Caller, providerId: string): Promise<OpResult> {
     return this.exclusive(async () => {
@@ -274,16 +276,33 @@ export class TripRoom extends DurableObject<Env> {
       const relation = relationTo(caller, trip);
       if (relation !== "customer" && relation !== "admin")
         return refuse("FORBIDDEN", "not_yours", "Only the trip's customer or an admin can choose its provider");
-      const refused = cannotChoose(trip, providerId);
-      if (refused) return refused;
+      const pick = pickProvider(trip, providerId);
+      if (!pick.ok) return pick;
+      if (pick.step === "already_theirs") return this.viewFor(caller);
       const live = await this.providers.live(providerId);
       if (!live) return refuse("CONFLICT", "provider_offline", "This provider is not online");
       const problem = unsuitable(trip, live.attachment);
       if (problem) return problem;
+      if (pick.step === "replace_auto_offer") await this.withdrawAutoOffer();
       if (!(await this.offer(providerId, live.homeCell, relation, live.attachment.profile)))
         return refuse("CONFLICT", "provider_offline", "This provider is not online");
       return this.viewFor(caller);
     });
+  }
+
+  /** Takes back the pending automatic offer for a customer's or admin's pick; its provider may be offered again later. */
+  private async withdrawAutoOffer(): Promise<void> {
+    const trip = this.current();
+    const offer = trip.offer;
+    if (!offer) return;
+    await this.schedule.set("offer", null);
+    await this.commit(
+      "offer_withdrawn",
+      { id: null, role: "system" },
+      { status: "requested", offer: null },
+      { provider_id: offer.providerId, reason: "reassigned" },
+    );
+    await this.providers.withdrawOffer(offer.providerId, offer.homeCell, trip.id, "reassigned");
   }
 
   /** Commits the offer, arms its 30-second window, then pushes `new_trip_request` to the provider. */

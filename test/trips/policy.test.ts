@@ -3,10 +3,10 @@ import {
   answerable,
   autoDispatchStep,
   CHOICE_EXPIRY_MS,
-  cannotChoose,
   dispatchDeadline,
   MAX_AUTO_OFFERS,
   paymentBlocksAccept,
+  pickProvider,
   unfulfilledMessage,
 } from "../../src/trips/dispatch";
 import { checkPin, MAX_PIN_ATTEMPTS, planMove } from "../../src/trips/lifecycle";
@@ -81,9 +81,29 @@ describe("dispatch policy", () => {
   });
 
   it("never offers a trip twice to a provider who declined it", () => {
-    expect(cannotChoose(trip({ tried: ["p1"] }), "p1")?.reason).toBe("already_declined");
-    expect(cannotChoose(trip({ status: "accepted" }), "p2")?.reason).toBe("not_awaiting_provider");
-    expect(cannotChoose(trip(), "p2")).toBeNull();
+    expect(pickProvider(trip({ tried: ["p1"] }), "p1")).toMatchObject({ reason: "already_declined" });
+    expect(pickProvider(trip({ status: "accepted", providerId: "p1" }), "p2")).toMatchObject({ reason: "not_awaiting_provider" });
+    expect(pickProvider(trip(), "p2")).toEqual({ ok: true, step: "offer" });
+  });
+
+  it("a pick replaces a pending automatic offer, never a customer's, and naming the holder changes nothing", () => {
+    const offer = (by: "auto" | "customer") => ({
+      providerId: "p1",
+      homeCell: "cell",
+      offeredAt: 0,
+      expiresAt: 30_000,
+      by,
+      driver: { id: "p1", name: "Otieno", vehicle_type: null, rating: null },
+    });
+    expect(pickProvider(trip({ status: "offered", offer: offer("auto") }), "p2")).toEqual({
+      ok: true,
+      step: "replace_auto_offer",
+    });
+    expect(pickProvider(trip({ status: "offered", offer: offer("auto") }), "p1")).toEqual({ ok: true, step: "already_theirs" });
+    expect(pickProvider(trip({ status: "offered", offer: offer("customer") }), "p2")).toMatchObject({
+      reason: "not_awaiting_provider",
+    });
+    expect(pickProvider(trip({ status: "accepted", providerId: "p1" }), "p1")).toEqual({ ok: true, step: "already_theirs" });
   });
 
   it("a customer-chosen trip expires after 15 minutes; automatic dispatch gives up after 5", () => {

@@ -103,7 +103,8 @@ export const offerTrip = route(["customer", "admin"], {
   path: "/trips/{id}/offer",
   tags,
   summary: "Offer the trip to a provider of your choice (Toota confirm_driver)",
-  description: "The provider gets new_trip_request and has 30 seconds to answer.",
+  description:
+    "The provider gets new_trip_request and has 30 seconds to answer. A pick replaces a pending automatic offer; naming the provider who already holds the offer answers 200 unchanged.",
   request: { params: IdParam, body: json(OfferBody) },
   errors: onTrip,
   responses: { 200: reply("Offer sent", TripViewSchema) },
@@ -114,6 +115,8 @@ export const assignService = route(["customer", "admin"], {
   path: "/services/{id}/assign",
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: assign a mechanic (an offer they must accept within 30 s)",
+  description:
+    "`POST /api/services/request` dispatches automatically; an assign replaces a pending automatic offer with an offer to the named mechanic. Naming the mechanic who already holds the offer (or the job) answers 200 and changes nothing. If the mechanic declines, automatic dispatch carries on.",
   request: { params: IdParam, body: json(AssignBody) },
   errors: onTrip,
   responses: { 200: reply("Offer sent", TripViewSchema) },
