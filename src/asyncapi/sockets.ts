@@ -6,6 +6,8 @@ import {
   PingMessage,
   PositionMessage,
   ProviderServerMessage,
+  TootaOfferAccepted,
+  TootaOfferRejected,
   TootaOfferResponse,
   TootaPosition,
 } from "../presence/protocol";
@@ -15,6 +17,7 @@ import {
   TootaCashRequiredFrame,
   TootaDriverRejectedFrame,
   TootaDriverTimedOutFrame,
+  TootaNearestDriversFrame,
   TootaTripCreatedFrame,
   TootaTripStatusFrame,
   TootaTripStatusUpdateFrame,
@@ -121,7 +124,26 @@ const tootaServer: FrameSpec[] = [
     summary: "The driver arrived at a cash trip: collect the cash first",
     schema: TootaCashRequiredFrame,
   },
-  { name: "TootaTripEvent", summary: "Every other event, as {trip_id, seq, trip_status, event}", schema: TootaTripStatusFrame },
+  {
+    name: "TootaTripEvent",
+    summary: "Every other event, as {trip_id, seq, trip_status, event}, trip_status in Toota's words",
+    schema: TootaTripStatusFrame,
+  },
+  {
+    name: "TootaNearestDrivers",
+    summary: "Answer to {user_latitude, user_longitude}, Toota's driver objects",
+    schema: TootaNearestDriversFrame,
+  },
+];
+
+/** Toota's verdict on a driver's answer to an offer, for `toota.v1` sockets (instead of offer_result). */
+const tootaVerdicts: FrameSpec[] = [
+  {
+    name: "TootaOfferAccepted",
+    summary: "toota.v1: accepted; the shipper's contact at the top level",
+    schema: TootaOfferAccepted,
+  },
+  { name: "TootaOfferRejected", summary: "toota.v1: rejected", schema: TootaOfferRejected },
 ];
 
 const RESUME =
@@ -135,9 +157,9 @@ export const SOCKETS: SocketSpec[] = [
     id: "presence",
     address: "/api/providers/ws",
     title: "Provider presence",
-    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s; ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically).`,
+    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s; ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically). With the \`toota.v1\` subprotocol the verdict on an answer to an offer comes in Toota's shape (TootaOfferAccepted, TootaOfferRejected) instead of \`offer_result\`.`,
     roles: ["provider"],
-    protocols: ["fixoncall.v1"],
+    protocols: ["fixoncall.v1", "toota.v1"],
     query: {
       lat: { type: "number", description: "Where the provider is now (decides their home cell)", required: true },
       lng: { type: "number", description: "Where the provider is now", required: true },
@@ -170,6 +192,7 @@ export const SOCKETS: SocketSpec[] = [
         summary: "welcome, presence, ping, pong, error, replaced, offer_result, new_trip_request, offer_withdrawn",
         schema: ProviderServerMessage,
       },
+      ...tootaVerdicts,
     ],
   },
   {
@@ -206,7 +229,7 @@ export const SOCKETS: SocketSpec[] = [
       { name: "TootaConfirmDriver", summary: "Offer the trip to the chosen driver", schema: TootaConfirmDriver },
       ...tripClient,
     ],
-    serverFrames: [...tootaServer, ...tripCanonical],
+    serverFrames: [...tootaServer, ...tootaVerdicts, ...tripCanonical.filter((f) => f.name !== "TripNearestDrivers")],
   },
   {
     id: "ops",

@@ -38,7 +38,8 @@ export const TRANSITIONS: readonly Transition[] = [
   // An admin may take a committed trip off its provider and dispatch it again.
   { from: ["accepted", "en_route"], to: "requested", by: ["admin"] },
   { from: ["accepted"], to: "en_route", by: ["provider"] },
-  { from: ["en_route"], to: "arrived", by: ["provider"] },
+  // Toota's drivers report "arrived at pickup" straight after accepting, without an "on the way".
+  { from: ["accepted", "en_route"], to: "arrived", by: ["provider"] },
   { from: ["arrived"], to: "in_progress", by: ["provider"] },
   { from: ["in_progress"], to: "completed", by: ["provider", "admin"] },
   // The customer may cancel until the provider arrives; the provider once committed; admins any time.

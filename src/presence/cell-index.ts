@@ -14,7 +14,13 @@ import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
 import { answerClose, CLOSE_REPLACED, CLOSE_SIGNED_OUT } from "../lib/socket-close";
 import { LiveIndex } from "./live-index";
-import { type ParsedProviderMessage, type ProviderServerMessage, parseProviderFrame } from "./protocol";
+import {
+  type ParsedProviderMessage,
+  type ProviderServerMessage,
+  type ProviderSocketFrame,
+  parseProviderFrame,
+  tootaOfferReply,
+} from "./protocol";
 import { markProviderOffline } from "./service";
 import { entryOf, ProviderAttachment, parseHandover } from "./state";
 
@@ -22,7 +28,7 @@ export type { ProviderAttachment, ProviderHandover } from "./state";
 
 export const HANDOVER_HEADER = "x-presence-handover";
 /** The subprotocols the provider socket speaks; the Worker echoes one only if the client offered it. */
-export const PRESENCE_PROTOCOLS = ["fixoncall.v1"] as const;
+export const PRESENCE_PROTOCOLS = ["fixoncall.v1", "toota.v1"] as const;
 
 /** Socket close codes of our own (lib/socket-close.ts): replaced by a newer socket, signed out. */
 export { CLOSE_REPLACED } from "../lib/socket-close";
@@ -169,7 +175,10 @@ export class CellIndex extends DurableObject<Env> {
       case "offer_response": {
         const result = await this.env.TRIP_ROOM.getByName(message.trip_id).respond(a.providerId, message.response);
         // On acceptance the trip room marks this provider busy here (setActiveTrip) before answering.
-        this.send(ws, { type: "offer_result", trip_id: message.trip_id, response: message.response, ...result, ...echoId(id) });
+        // A Toota socket gets Toota's verdict (its drivers' apps read the shipper's contact at the top level).
+        if (a.flavor === "toota") this.send(ws, { ...tootaOfferReply(message.trip_id, message.response, result), ...echoId(id) });
+        else
+          this.send(ws, { type: "offer_result", trip_id: message.trip_id, response: message.response, ...result, ...echoId(id) });
         return;
       }
       case "position": {
@@ -397,7 +406,7 @@ export class CellIndex extends DurableObject<Env> {
   }
 
   /** Sends a typed frame; a socket closing under us is not an error (its close handler cleans up). */
-  private send(ws: WebSocket, message: ProviderServerMessage) {
+  private send(ws: WebSocket, message: ProviderSocketFrame) {
     try {
       ws.send(JSON.stringify(message));
     } catch {

@@ -137,7 +137,7 @@ const TripId = z.string().min(1);
 
 /**
  * The offer pushed to a provider, in Toota's `new_trip_request` shape (drivers' apps read these
- * field names). The customer's phone is withheld until acceptance; money is in major units.
+ * field names, the customer's phone included); money is in major units.
  */
 export const NewTripRequest = z.strictObject({
   type: z.literal("new_trip_request"),
@@ -153,7 +153,7 @@ export const NewTripRequest = z.strictObject({
     destination: z.string().nullable(),
     vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
     load_description: z.string().nullable(),
-    user_info: z.strictObject({ id: z.string(), name: z.string() }),
+    user_info: z.strictObject({ id: z.string(), name: z.string(), phone: z.string() }),
     payment_info: z.strictObject({
       payment_method: z.enum(["cash", "card", "mpesa"]),
       payment_status: z.enum(["pending", "authorised", "paid", "failed", "refunded"]),
@@ -193,6 +193,31 @@ const OfferResultFields = {
   id: MessageId.optional(),
 };
 
+/**
+ * Toota's verdict on a driver's `{trip_id, driver_response_status}` (toota.md): on acceptance the
+ * shipper's contact as top-level fields, on rejection `{status: "rejected"}`; a refusal is an
+ * `error` frame. Drivers on a `toota.v1` socket get these instead of `offer_result`.
+ */
+export const TootaOfferAccepted = z.strictObject({
+  trip_id: TripId,
+  status: z.literal("accepted"),
+  ...OfferCustomer.shape,
+  id: MessageId.optional(),
+});
+export const TootaOfferRejected = z.strictObject({ trip_id: TripId, status: z.literal("rejected"), id: MessageId.optional() });
+
+/** Builds Toota's verdict (see `TootaOfferAccepted`) from what the trip room decided. */
+export function tootaOfferReply(
+  tripId: string,
+  response: "accepted" | "rejected",
+  outcome: { ok: true; customer?: z.infer<typeof OfferCustomer> } | { ok: false; reason: string; message: string },
+): z.infer<typeof TootaOfferAccepted> | z.infer<typeof TootaOfferRejected> | { type: "error"; code: string; message: string } {
+  if (!outcome.ok) return { type: "error", code: outcome.reason, message: outcome.message };
+  if (response === "rejected") return { trip_id: tripId, status: "rejected" };
+  if (!outcome.customer) return { type: "error", code: "internal_error", message: "Something went wrong; please retry" };
+  return { trip_id: tripId, status: "accepted", ...outcome.customer };
+}
+
 /** Frames the server sends on a provider socket: from the cell object itself, or delivered for a trip room. */
 export const ProviderServerMessage = z.union([
   z.strictObject({
@@ -213,3 +238,7 @@ export const ProviderServerMessage = z.union([
   OfferWithdrawn,
 ]);
 export type ProviderServerMessage = z.infer<typeof ProviderServerMessage>;
+
+/** Everything a provider socket may carry: the frames above, and Toota's verdicts for drivers on a `toota.v1` socket. */
+export const ProviderSocketFrame = z.union([ProviderServerMessage, TootaOfferAccepted, TootaOfferRejected]);
+export type ProviderSocketFrame = z.infer<typeof ProviderSocketFrame>;

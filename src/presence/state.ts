@@ -36,10 +36,14 @@ export const PresenceEntrySchema = z.object({
  * Who is on a socket and where they last were: the presence entry plus what only the home cell
  * needs. Survives hibernation via `serializeAttachment`, so the index is rebuilt from sockets alone.
  */
+/** The frames a provider's socket gets: ours, or Toota's shapes for `toota.v1` clients (absent on older sockets: ours). */
+export const SocketFlavor = z.enum(["canonical", "toota"]);
+
 export const ProviderAttachment = PresenceEntrySchema.extend({
   connectedAt: z.number(),
   /** The cell the provider is in now; differs from `homeCell` after they drove out of it. */
   positionedCell: z.string().min(1),
+  flavor: SocketFlavor.optional(),
 });
 export type ProviderAttachment = z.infer<typeof ProviderAttachment>;
 
@@ -51,12 +55,12 @@ export const ProviderHandover = PresenceEntrySchema.pick({
   lng: true,
   available: true,
   activeTripId: true,
-});
+}).extend({ flavor: SocketFlavor.optional() });
 export type ProviderHandover = z.infer<typeof ProviderHandover>;
 
 /** The searchable entry inside an attachment (what another cell indexes for this provider). */
 export function entryOf(attachment: ProviderAttachment): PresenceEntry {
-  const { connectedAt: _connectedAt, positionedCell: _positionedCell, ...entry } = attachment;
+  const { connectedAt: _connectedAt, positionedCell: _positionedCell, flavor: _flavor, ...entry } = attachment;
   return entry;
 }
 

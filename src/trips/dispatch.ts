@@ -4,6 +4,7 @@ import { type Refusal, refuse } from "../domain/refusal";
 import { ACTIVE_FOR_PROVIDER } from "../domain/trip-state";
 import type { ProviderAttachment } from "../presence/cell-index";
 import type { Offer, TripRecord } from "./record";
+import { nameParts } from "./toota-protocol";
 
 /**
  * Dispatch policy: who may be offered a trip, what an offer holds, and what automatic dispatch
@@ -113,11 +114,9 @@ export function paymentBlocksAccept(trip: TripRecord): Refusal | null {
 
 /** What the accepting provider learns about the customer (Toota's accept reply). */
 export function contactCard(trip: TripRecord) {
-  const [first, ...rest] = trip.customerName.split(" ");
   return {
     user_id: trip.customerId,
-    first_name: first ?? "",
-    last_name: rest.join(" "),
+    ...nameParts(trip.customerName),
     email: trip.customerEmail,
     phone: trip.customerPhone,
   };

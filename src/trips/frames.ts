@@ -3,7 +3,9 @@ import { PAYMENT_METHODS } from "../domain/payment-state";
 import { TRIP_STATUSES } from "../domain/trip-state";
 import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 import { MessageId } from "../lib/message-id";
+import { TootaOfferAccepted, TootaOfferRejected } from "../presence/protocol";
 import type { TripServerFrame } from "./canonical-protocol";
+import { TOOTA_TRIP_STATUSES } from "./toota-protocol";
 import { TripViewSchema } from "./view";
 
 /**
@@ -102,6 +104,25 @@ export const TripNearestDriversFrame = z.strictObject({
   nearest_drivers: z.array(z.tuple([SocketCandidate, z.strictObject({ distance_km: z.number(), eta_minutes: z.number() })])),
 });
 
+/**
+ * A listed provider as Toota's driver object: Toota's fields (`id`, `first_name`, `last_name`,
+ * `distance`, `is_available`, and `phone`, null in lists) beside ours.
+ */
+const TootaSocketDriver = SocketCandidate.extend({
+  id: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  phone: z.null(),
+  distance: z.number(),
+  is_available: z.boolean(),
+});
+
+/** Toota's `nearest_drivers`: each driver in Toota's shape, with its distance and ETA. */
+export const TootaNearestDriversFrame = z.strictObject({
+  type: z.literal("nearest_drivers"),
+  nearest_drivers: z.array(z.tuple([TootaSocketDriver, z.strictObject({ distance_km: z.number(), eta_minutes: z.number() })])),
+});
+
 /** Every frame a `fixoncall.v1` trip socket receives. */
 export const TripServerFrameSchema = z.union([
   TripSnapshotFrame,
@@ -121,8 +142,18 @@ const TootaPaymentInfo = z.strictObject({
   currency: z.string(),
 });
 
-/** Who was offered or accepted the trip, as the customer sees them. */
-const TootaDriverInfo = z.record(z.string(), z.unknown()).nullable();
+/** Who was offered or accepted the trip, as the customer sees them; `phone` once they accepted. */
+const TootaDriverInfo = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    first_name: z.string(),
+    last_name: z.string(),
+    phone: z.string().nullable(),
+    vehicle_type: z.string().nullable(),
+    rating: z.number().nullable(),
+  })
+  .nullable();
 
 /** Toota's `trip_details` block. */
 export const TootaTripDetails = z.strictObject({
@@ -136,7 +167,7 @@ export const TootaTripDetails = z.strictObject({
   vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
   load_description: z.string().nullable(),
   fare: z.number(),
-  status: z.enum(TRIP_STATUSES),
+  status: z.enum(TOOTA_TRIP_STATUSES),
   distance_km: z.number(),
   estimated_time: z.string(),
   created_at: z.iso.datetime(),
@@ -154,7 +185,7 @@ export const TootaTripCreatedFrame = z.strictObject({
   vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
   load_description: z.string().nullable(),
   user_info: z.strictObject({ id: z.string(), name: z.string(), phone: z.string() }),
-  available_drivers: z.array(SocketCandidate),
+  available_drivers: z.array(TootaSocketDriver),
   status: z.literal("pending"),
   currency: z.string(),
 });
@@ -186,7 +217,7 @@ export const TootaDriverTimedOutFrame = z.strictObject({
   seq: z.number().int(),
   message: z.literal("Driver did not respond - select another driver"),
   status: z.literal("pending"),
-  available_drivers: z.array(z.record(z.string(), z.unknown())),
+  available_drivers: z.array(TootaSocketDriver),
 });
 
 /** `offer_rejected`: the driver said no; pick another from the fresh list. */
@@ -194,23 +225,33 @@ export const TootaDriverRejectedFrame = z.strictObject({
   trip_id: z.string(),
   seq: z.number().int(),
   status: z.literal("rejected"),
-  available_drivers: z.array(z.record(z.string(), z.unknown())),
+  available_drivers: z.array(TootaSocketDriver),
 });
 
-/** `cash_required`: the driver arrived at a cash trip; the job starts once the cash is confirmed. */
+/**
+ * `cash_required`: the driver arrived at a cash trip; the job starts once the cash is confirmed.
+ * The shipper reads "You must make payment before trip starts", the driver "You must collect
+ * payment from user before pickup".
+ */
 export const TootaCashRequiredFrame = z.strictObject({
   trip_id: z.string(),
   seq: z.number().int(),
   payment_status: z.literal("arrived at pickup"),
-  message: z.unknown(),
+  message: z.string(),
 });
 
-/** Every other event, in Toota's generic status shape (`trip_status` is ours: en_route, arrived, ...). */
+/**
+ * Every other event, in Toota's status shape: `trip_status` in Toota's words ("on the way",
+ * "arrived at pickup", "arrived at destination", ...), `event` ours. A trip nobody took is
+ * `cancelled` with `reason: "unfulfilled"` and a message.
+ */
 export const TootaTripStatusFrame = z.strictObject({
   trip_id: z.string(),
   seq: z.number().int(),
-  trip_status: z.enum(TRIP_STATUSES),
+  trip_status: z.enum(TOOTA_TRIP_STATUSES),
   event: z.string(),
+  reason: z.literal("unfulfilled").optional(),
+  message: z.string().optional(),
 });
 
 /** Every frame a `toota.v1` trip socket receives (the shared ones carry a `type`). */
@@ -226,8 +267,9 @@ export const TootaServerFrameSchema = z.union([
   TripProviderPositionFrame,
   TripPongFrame,
   TripErrorFrame,
-  TripOfferResultFrame,
-  TripNearestDriversFrame,
+  TootaOfferAccepted,
+  TootaOfferRejected,
+  TootaNearestDriversFrame,
 ]);
 
 // Compile-time drift checks: each canonical builder's output must be a value its schema accepts.

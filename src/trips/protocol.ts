@@ -12,6 +12,7 @@ import {
   TootaStatus,
   tootaFrame,
 } from "./toota-protocol";
+import type { Audience } from "./view";
 
 /**
  * What arrives on a trip socket, whichever vocabulary it speaks: a canonical frame (see
@@ -110,9 +111,9 @@ export function flavorOf(protocol: string | null): Flavor {
   return protocol === "toota.v1" ? "toota" : "canonical";
 }
 
-/** An event as a watcher of `flavor` receives it. */
-export function frameFor(flavor: Flavor, trip: TripRecord, event: TripEvent) {
-  return flavor === "toota" ? tootaFrame(trip, event) : eventFrame(trip, event);
+/** An event as a watcher of `flavor` receives it (Toota's frames also depend on who watches: `audience`). */
+export function frameFor(flavor: Flavor, trip: TripRecord, event: TripEvent, audience: Audience) {
+  return flavor === "toota" ? tootaFrame(trip, event, audience) : eventFrame(trip, event);
 }
 
 /** ETA to where the provider is heading now: the pickup before arrival, the destination after. */

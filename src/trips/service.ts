@@ -16,7 +16,7 @@ import type { Flavor } from "./protocol";
 import { type PaymentMethod, type Place, type TripRecord, tripRow } from "./record";
 import { type Caller, type Relation, relationTo } from "./relation";
 import type { NewTripInput } from "./requests";
-import { normaliseVehicleType, type TootaCreateTrip } from "./toota-protocol";
+import { normaliseVehicleType, type TootaCreateTrip, tootaDriver } from "./toota-protocol";
 import { type TripListItem, type TripView, tripRowView } from "./view";
 import { type DraftTrip, handoverRequest, type WatcherHandover } from "./watchers";
 
@@ -165,6 +165,12 @@ export async function loadCustomer(db: Db, userId: string): Promise<Customer | n
     .where(eq(users.id, userId))
     .get();
   return row && row.role === "customer" ? { id: row.id, name: row.name, phone: row.phone, email: row.email } : null;
+}
+
+/** A provider's phone: given to the customer once that provider accepted their trip (Toota's `driver_info.phone`). */
+export async function providerPhone(db: Db, providerId: string): Promise<string | null> {
+  const row = await db.select({ phone: users.phone }).from(users).where(eq(users.id, providerId)).get();
+  return row?.phone ?? null;
 }
 
 /**
@@ -393,12 +399,12 @@ export async function openTripRequest(env: Env, db: Db, caller: Caller): Promise
 }
 const WATCH_URL = "https://trip.internal/watch";
 
-/** Toota's "find driver": providers near a point, for a haulage vehicle when one is named. */
+/** Toota's "find driver": providers near a point, for a haulage vehicle when one is named, as Toota's driver objects. */
 export async function findDrivers(env: Env, at: { lat: number; lng: number; vehicleType?: VehicleType }) {
   const found = await nearbyForTrip(
     env,
     { pickup: at, serviceType: at.vehicleType ? "haulage" : undefined, vehicleType: at.vehicleType },
     { limit: 20 },
   );
-  return found.candidates.map(publicCandidate);
+  return found.candidates.map((c) => tootaDriver(publicCandidate(c)));
 }

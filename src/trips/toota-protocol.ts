@@ -1,10 +1,12 @@
 import { z } from "zod";
 import { PAYMENT_METHODS } from "../domain/payment-state";
+import type { TripStatus } from "../domain/trip-state";
 import { VEHICLE_TYPES, type VehicleType } from "../domain/vocabulary";
 import type { NewTripRequest } from "../presence/protocol";
 import type { PublicCandidate } from "../presence/service";
 import { latitude, longitude, Pin } from "./canonical-protocol";
 import type { TripEvent, TripRecord } from "./record";
+import type { Audience } from "./view";
 
 /**
  * Toota's trip socket protocol (`toota.v1`): its vocabulary in (`action`, `trip_status`,
@@ -68,6 +70,61 @@ const paymentInfo = (t: TripRecord) => ({
   currency: t.quote.currency,
 });
 
+/** "Thandi van der Merwe" as Toota's `first_name` "Thandi" and `last_name` "van der Merwe". */
+export function nameParts(name: string): { first_name: string; last_name: string } {
+  const [first, ...rest] = name.trim().split(/\s+/);
+  return { first_name: first ?? "", last_name: rest.join(" ") };
+}
+
+/** The fields of a listed provider (our `PublicCandidate`, or one stored in an event) that Toota's driver object needs. */
+const ListedDriver = z.looseObject({
+  provider_id: z.string(),
+  name: z.string(),
+  vehicle_type: z.string().nullable(),
+  rating: z.number().nullable(),
+  latitude: z.number(),
+  longitude: z.number(),
+  distance_km: z.number(),
+});
+type ListedDriver = z.infer<typeof ListedDriver>;
+
+/**
+ * A listed provider as Toota's driver object (`id`, `first_name`, `last_name`, `phone`, `distance`,
+ * `is_available`, ...), keeping our own fields beside them so either kind of client reads it. The
+ * phone is null in lists: anyone signed in can ask for a list, so a driver's number is given only to
+ * the customer whose trip they accepted (`trip_status_update.driver_info.phone`).
+ */
+export function tootaDriver<T extends ListedDriver>(d: T) {
+  return { ...d, id: d.provider_id, ...nameParts(d.name), phone: null, distance: d.distance_km, is_available: true };
+}
+
+/** The `trip_status` words Toota's apps switch on (toota.md), and what our frames send. */
+export const TOOTA_TRIP_STATUSES = [
+  "pending",
+  "accepted",
+  "on the way",
+  "arrived at pickup",
+  "in_progress",
+  "arrived at destination",
+  "completed",
+  "cancelled",
+] as const;
+type TootaTripStatus = (typeof TOOTA_TRIP_STATUSES)[number];
+
+/** Toota's words for our states, as its apps switch on `trip_status` (both seeds' words are read on input). */
+const TOOTA_STATUS: Record<TripStatus, TootaTripStatus> = {
+  requested: "pending",
+  offered: "pending",
+  accepted: "accepted",
+  en_route: "on the way",
+  arrived: "arrived at pickup",
+  in_progress: "in_progress",
+  completed: "completed",
+  cancelled: "cancelled",
+  // Toota had no word for "nobody took it"; its apps know a cancelled trip. `reason` says which.
+  unfulfilled: "cancelled",
+};
+
 /** Toota's trip_details block. */
 export function tootaTripDetails(t: TripRecord) {
   return {
@@ -81,7 +138,7 @@ export function tootaTripDetails(t: TripRecord) {
     vehicle_type: t.vehicleType,
     load_description: t.loadDescription,
     fare: major(t.quote.amount),
-    status: t.status,
+    status: TOOTA_STATUS[t.status],
     distance_km: t.quote.distanceKm,
     estimated_time: `${t.quote.durationMinutes} mins`,
     created_at: new Date(t.createdAt).toISOString(),
@@ -104,13 +161,17 @@ export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
     vehicle_type: t.vehicleType,
     load_description: t.loadDescription,
     user_info: { id: t.customerId, name: t.customerName, phone: t.customerPhone },
-    available_drivers: available,
+    available_drivers: available.map(tootaDriver),
     status: "pending",
     currency: t.quote.currency,
   };
 }
 
-/** The offer pushed to a provider (Toota's `new_trip_request`); the customer's phone is withheld until acceptance. */
+/**
+ * The offer pushed to a provider (Toota's `new_trip_request`). `user_info` is Toota's, phone
+ * included: one verified provider chosen for the job sees it, as Toota's drivers did (never the
+ * email).
+ */
 export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest {
   return {
     type: "new_trip_request",
@@ -126,7 +187,7 @@ export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest
       destination: t.destination?.address ?? null,
       vehicle_type: t.vehicleType,
       load_description: t.loadDescription ?? t.description,
-      user_info: { id: t.customerId, name: t.customerName },
+      user_info: { id: t.customerId, name: t.customerName, phone: t.customerPhone },
       payment_info: paymentInfo(t),
     },
     expires_at: new Date(expiresAt).toISOString(),
@@ -134,14 +195,42 @@ export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest
   };
 }
 
-/** What an event's data may add to its Toota frame: the fresh list, and who was offered or accepted. */
-const TootaExtra = z.object({
-  available_drivers: z.array(z.record(z.string(), z.unknown())).optional(),
-  driver: z.record(z.string(), z.unknown()).optional(),
+/** The driver an event names (the offered or accepting provider); `phone` only once they accepted. */
+const EventDriver = z.object({
+  id: z.string(),
+  name: z.string(),
+  vehicle_type: z.string().nullable(),
+  rating: z.number().nullable(),
+  phone: z.string().nullable().optional(),
 });
 
-/** Toota-flavoured frame for an event (a generic status frame when Toota had no message for it). */
-export function tootaFrame(t: TripRecord, e: TripEvent) {
+/** What an event's data may add to its Toota frame: the fresh list, and who was offered or accepted. */
+const TootaExtra = z.object({
+  available_drivers: z.array(ListedDriver).optional(),
+  driver: EventDriver.optional(),
+  message: z.string().optional(),
+  customer_message: z.string().optional(),
+});
+
+/** Toota's `driver_info`: its name fields and phone (null until the driver accepted). */
+function driverInfo(d: z.infer<typeof EventDriver> | undefined) {
+  if (!d) return null;
+  return {
+    id: d.id,
+    name: d.name,
+    ...nameParts(d.name),
+    phone: d.phone ?? null,
+    vehicle_type: d.vehicle_type,
+    rating: d.rating,
+  };
+}
+
+/**
+ * Toota-flavoured frame for an event, as `audience` sees it (a status frame with Toota's
+ * `trip_status` word when Toota had no message for it). The cash rule is said to each side in
+ * Toota's own words: the driver collects, the shipper pays.
+ */
+export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "customer") {
   const parsed = TootaExtra.safeParse(e.data);
   const extra = parsed.success ? parsed.data : {};
   const base = { trip_id: t.id, seq: e.seq };
@@ -151,7 +240,7 @@ export function tootaFrame(t: TripRecord, e: TripEvent) {
         ...base,
         message: "Awaiting driver response",
         status: "pending",
-        driver_info: extra.driver ?? null,
+        driver_info: driverInfo(extra.driver),
         payment_info: paymentInfo(t),
       };
     case "accepted":
@@ -159,7 +248,7 @@ export function tootaFrame(t: TripRecord, e: TripEvent) {
         ...base,
         type: "trip_status_update",
         status: "accepted",
-        driver_info: extra.driver ?? null,
+        driver_info: driverInfo(extra.driver),
         trip_details: tootaTripDetails(t),
         payment_info: paymentInfo(t),
       };
@@ -168,13 +257,21 @@ export function tootaFrame(t: TripRecord, e: TripEvent) {
         ...base,
         message: "Driver did not respond - select another driver",
         status: "pending",
-        available_drivers: extra.available_drivers ?? [],
+        available_drivers: (extra.available_drivers ?? []).map(tootaDriver),
       };
     case "offer_rejected":
-      return { ...base, status: "rejected", available_drivers: extra.available_drivers ?? [] };
+      return { ...base, status: "rejected", available_drivers: (extra.available_drivers ?? []).map(tootaDriver) };
     case "cash_required":
-      return { ...base, payment_status: "arrived at pickup", message: e.data.message };
+      return {
+        ...base,
+        payment_status: "arrived at pickup",
+        message: audience === "customer" ? (extra.customer_message ?? extra.message) : extra.message,
+      };
+    case "arrived_at_destination":
+      return { ...base, trip_status: "arrived at destination", event: e.type };
+    case "unfulfilled":
+      return { ...base, trip_status: TOOTA_STATUS.unfulfilled, reason: "unfulfilled", message: extra.message, event: e.type };
     default:
-      return { ...base, trip_status: e.status, event: e.type };
+      return { ...base, trip_status: TOOTA_STATUS[e.status], event: e.type };
   }
 }

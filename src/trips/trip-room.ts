@@ -12,7 +12,7 @@ import { migrateStorage, readAttachment } from "../lib/object-storage";
 import { answerClose, CLOSE_OFF_TRIP } from "../lib/socket-close";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import { providerLink } from "../presence/client";
-import { offerWithdrawn } from "../presence/protocol";
+import { offerWithdrawn, tootaOfferReply } from "../presence/protocol";
 import { nearbyForTrip, publicCandidate } from "../presence/service";
 import type { TripServerFrame } from "./canonical-protocol";
 import {
@@ -38,8 +38,8 @@ import type { Offer, PaymentStatus, TripEvent, TripRecord } from "./record";
 import { type Caller, relationTo } from "./relation";
 import { roomMigrations } from "./room-storage";
 import { type TripDeadline, TripSchedule } from "./schedule";
-import { createTripFromToota, type OfferOutcome } from "./service";
-import { newTripRequest, tootaCreated } from "./toota-protocol";
+import { createTripFromToota, type OfferOutcome, providerPhone } from "./service";
+import { newTripRequest, tootaCreated, tootaDriver } from "./toota-protocol";
 import { type Audience, type TripView, tripView } from "./view";
 import { parseHandover, WATCHER_HEADER, type WatcherAttachment, WatcherAttachmentSchema } from "./watchers";
 
@@ -192,15 +192,16 @@ export class TripRoom extends DurableObject<Env> {
     return out;
   }
 
-  /** Sends the event to every watcher, each in its protocol's shape (each shape serialised once). */
+  /** Sends the event to every watcher, in its protocol's shape for its side of the trip (each shape serialised once). */
   private broadcast(event: TripEvent) {
     const trip = this.current();
-    const frames = new Map<WatcherAttachment["flavor"], string>();
+    const frames = new Map<string, string>();
     for (const { ws, a } of this.watchers()) {
-      let frame = frames.get(a.flavor);
+      const key = `${a.flavor}:${a.actor}`;
+      let frame = frames.get(key);
       if (frame === undefined) {
-        frame = JSON.stringify(frameFor(a.flavor, trip, event));
-        frames.set(a.flavor, frame);
+        frame = JSON.stringify(frameFor(a.flavor, trip, event, a.actor));
+        frames.set(key, frame);
       }
       this.sendRaw(ws, frame);
     }
@@ -431,11 +432,13 @@ export class TripRoom extends DurableObject<Env> {
       }
       await this.schedule.clear(DISPATCH_DEADLINES);
       const homeCell = trip.offer?.homeCell ?? null;
+      // The customer gets the provider's phone once the trip is theirs (Toota's driver_info.phone).
+      const phone = await providerPhone(createDb(this.env.DB), providerId);
       await this.commit(
         "accepted",
         { id: providerId, role: "provider" },
         { status: "accepted", providerId, offer: null, acceptedAt: now },
-        { provider_id: providerId, driver: trip.offer?.driver },
+        { provider_id: providerId, driver: trip.offer ? { ...trip.offer.driver, phone } : undefined },
       );
       await this.providers.mark(providerId, trip.id, homeCell);
       return { ok: true, customer: contactCard(this.current()) };
@@ -692,7 +695,7 @@ export class TripRoom extends DurableObject<Env> {
       this.send(ws, { type: "snapshot", seq: trip.seq, trip: tripView(trip, a.actor) });
       return;
     }
-    for (const e of await eventsAfter(this.ctx.storage, since)) this.send(ws, frameFor(a.flavor, trip, e));
+    for (const e of await eventsAfter(this.ctx.storage, since)) this.send(ws, frameFor(a.flavor, trip, e, a.actor));
   }
 
   /** A frame from a watcher: rate-limited, parsed with zod, answered with an error frame when refused. */
@@ -746,7 +749,7 @@ export class TripRoom extends DurableObject<Env> {
         type: "nearest_drivers",
         nearest_drivers: found.candidates.map((c) => {
           const p = publicCandidate(c);
-          return [p, { distance_km: p.distance_km, eta_minutes: p.eta_minutes }];
+          return [a.flavor === "toota" ? tootaDriver(p) : p, { distance_km: p.distance_km, eta_minutes: p.eta_minutes }];
         }),
       });
     }
@@ -763,6 +766,7 @@ export class TripRoom extends DurableObject<Env> {
       case "offer_response": {
         if (a.role !== "provider") return fail("provider_only", "Only providers answer offers");
         const outcome = await this.respond(a.userId, m.response);
+        if (a.flavor === "toota") return this.send(ws, { ...tootaOfferReply(this.trip.id, m.response, outcome), ...echoId(id) });
         return this.send(ws, { type: "offer_result", trip_id: this.trip.id, response: m.response, ...outcome, ...echoId(id) });
       }
       case "position":

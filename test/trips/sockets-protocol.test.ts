@@ -63,11 +63,13 @@ describe("subprotocol negotiation (RFC 6455: echo only what the client offered)"
     expect(negotiated(await upgrade("/api/trips/ws", { protocols: ["toota.v1"], token }))).toBe("toota.v1");
   });
 
-  it("presence socket: none offered echoes none; fixoncall.v1 offered is echoed", async () => {
+  it("presence socket: none offered echoes none; the first offered of fixoncall.v1 and toota.v1 is echoed", async () => {
     const provider = await makeProvider();
     const at = `/api/providers/ws?lat=${NAIROBI_CBD.lat}&lng=${NAIROBI_CBD.lng}`;
     expect(negotiated(await upgrade(at, { ticket: await ticketFor(provider.token) }))).toBeNull();
-    expect(negotiated(await upgrade(at, { protocols: ["toota.v1", "fixoncall.v1"], token: provider.token }))).toBe(
+    // Toota's drivers get Toota's verdict on their answers to offers (toota.md).
+    expect(negotiated(await upgrade(at, { protocols: ["toota.v1", "fixoncall.v1"], token: provider.token }))).toBe("toota.v1");
+    expect(negotiated(await upgrade(at, { protocols: ["fixoncall.v1", "toota.v1"], token: provider.token }))).toBe(
       "fixoncall.v1",
     );
     expect(negotiated(await upgrade(at, { token: provider.token }))).toBeNull();

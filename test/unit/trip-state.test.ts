@@ -11,6 +11,7 @@ const ALLOWED = new Set([
   "en_route>requested:admin",
   "accepted>en_route:provider",
   "en_route>arrived:provider",
+  "accepted>arrived:provider",
   "arrived>in_progress:provider",
   "in_progress>completed:provider",
   "in_progress>completed:admin",

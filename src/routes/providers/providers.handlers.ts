@@ -91,8 +91,11 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
 
   const home = cellOf({ lat: q.lat, lng: q.lng });
   const previous = await claimHomeCell(c.get("db"), userId, home);
+  const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"), PRESENCE_PROTOCOLS);
   const handover: ProviderHandover = {
     providerId: userId,
+    // Toota's drivers (`toota.v1`) get Toota's shapes back, e.g. the verdict on their answer to an offer.
+    flavor: protocol === "toota.v1" ? "toota" : "canonical",
     profile: eligibility.profile,
     lat: q.lat,
     lng: q.lng,
@@ -115,5 +118,5 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
       ),
     );
   }
-  return withProtocol(response, chooseProtocol(c.req.header("sec-websocket-protocol"), PRESENCE_PROTOCOLS));
+  return withProtocol(response, protocol);
 };

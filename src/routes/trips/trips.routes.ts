@@ -13,6 +13,7 @@ import {
   ReassignBody,
   ServiceRequestBody,
   StatusBody,
+  TootaDriver,
   TripListItemSchema,
   TripListQuery,
   TripViewSchema,
@@ -224,5 +225,5 @@ export const findDriver = route(["customer", "admin"], {
   tags,
   summary: "Toota: available drivers near a point",
   request: { query: FindDriverQuery },
-  responses: { 200: reply("Drivers", z.object({ message: z.string(), drivers: z.array(NearbyProvider) })) },
+  responses: { 200: reply("Drivers", z.object({ message: z.string(), drivers: z.array(TootaDriver) })) },
 });

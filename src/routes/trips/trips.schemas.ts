@@ -3,6 +3,7 @@ import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROADSIDE_SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
 import { PageFields, queryNumber } from "../../lib/schemas";
 import { DispatchField, Location, PaymentMethodField } from "../../trips/requests";
+import { NearbyProvider } from "../providers/providers.schemas";
 
 export { Location, NewTripBody, type NewTripInput } from "../../trips/requests";
 /** Fix On Call's `POST /api/services/request` body. */
@@ -73,5 +74,15 @@ export const FindDriverQuery = z.strictObject({
   lng: queryNumber(z.number().min(-180).max(180)),
   vehicle_type: z.enum(VEHICLE_TYPES).optional(),
 });
+
+/** Toota's driver object (`find-driver`, Toota's frames): its fields beside ours. */
+export const TootaDriver = NearbyProvider.extend({
+  id: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  phone: z.null().openapi({ description: "Given only to the customer whose trip the driver accepted (trip_status_update)" }),
+  distance: z.number().openapi({ description: "km, as Toota sent it" }),
+  is_available: z.boolean(),
+}).openapi("TootaDriver");
 
 export { TripListItemSchema, TripViewSchema } from "../../trips/view";
