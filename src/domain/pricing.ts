@@ -150,6 +150,13 @@ export type QuoteResult = { ok: true; quote: Quote } | { ok: false; code: "VEHIC
 
 const toMinor = (major: number) => Math.round(major * 100);
 
+/**
+ * An amount in minor units as a major-unit number (225000 -> 2250). Our API carries integer minor
+ * units and a currency everywhere; only Toota's frames, whose apps read float fares, and text for
+ * people use this. Never compute with the result.
+ */
+export const toMajorUnits = (minor: number) => minor / 100;
+
 /** Quotes a job from the rate table. */
 export function quote(input: QuoteInput): QuoteResult {
   const rates = RATES[input.country];

@@ -137,7 +137,8 @@ const TripId = z.string().min(1);
 
 /**
  * The offer pushed to a provider, in Toota's `new_trip_request` shape (drivers' apps read these
- * field names, the customer's phone included); money is in major units.
+ * field names, the customer's phone included). Toota's fare fields are its float major units;
+ * `quote` is the same fare in the API's convention (integer minor units and a currency).
  */
 export const NewTripRequest = z.strictObject({
   type: z.literal("new_trip_request"),
@@ -161,6 +162,7 @@ export const NewTripRequest = z.strictObject({
       currency: z.string(),
     }),
   }),
+  quote: z.strictObject({ amount: z.number().int(), currency: z.string() }),
   /** ISO time the 30-second window closes; after it an answer gets `offer_expired`. */
   expires_at: z.iso.datetime(),
   /** Toota's hint of how to answer, verbatim. */

@@ -374,7 +374,7 @@ export async function watchTrip(
   db: Db,
   caller: Caller,
   tripId: string,
-  socket: { flavor: Flavor; since: number | null },
+  socket: { flavor: Flavor; since: number | null; sessionId: string },
 ): Promise<Outcome<{ response: Response }>> {
   const party = await partyTo(db, caller, tripId);
   if (!party.ok) return party;
@@ -383,7 +383,12 @@ export async function watchTrip(
 }
 
 /** Toota's trip-request socket: a room for a trip that does not exist yet, which `create_trip` makes. */
-export async function openTripRequest(env: Env, db: Db, caller: Caller): Promise<Outcome<{ response: Response }>> {
+export async function openTripRequest(
+  env: Env,
+  db: Db,
+  caller: Caller,
+  sessionId: string,
+): Promise<Outcome<{ response: Response }>> {
   const customer = await loadCustomer(db, caller.userId);
   if (!customer) return customersOnly;
   const tripId = crypto.randomUUID();
@@ -394,6 +399,7 @@ export async function openTripRequest(env: Env, db: Db, caller: Caller): Promise
     flavor: "toota",
     since: null,
     draft: { tripId, customerName: customer.name, customerPhone: customer.phone, customerEmail: customer.email },
+    sessionId,
   };
   return { ok: true, response: await env.TRIP_ROOM.getByName(tripId).fetch(WATCH_URL, handoverRequest(handover)) };
 }

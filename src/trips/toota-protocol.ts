@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PAYMENT_METHODS } from "../domain/payment-state";
+import { toMajorUnits } from "../domain/pricing";
 import type { TripStatus } from "../domain/trip-state";
 import { VEHICLE_TYPES, type VehicleType } from "../domain/vocabulary";
 import type { NewTripRequest } from "../presence/protocol";
@@ -11,7 +12,9 @@ import type { Audience } from "./view";
 /**
  * Toota's trip socket protocol (`toota.v1`): its vocabulary in (`action`, `trip_status`,
  * `driver_response_status`, `user_latitude`) and its frame shapes out, field names verbatim so
- * Toota's apps work unchanged. Money is in major units here.
+ * Toota's apps work unchanged. Money: Toota's fields (`estimated_fare`, `fare`, `payment_info.amount`)
+ * keep Toota's float major units (2250.5), because its apps read them so; everywhere else the API
+ * carries integer minor units and a currency.
  */
 
 /** Toota's `create_trip`, verbatim field names (`pickup_lon`, `dest_lon`). */
@@ -61,12 +64,10 @@ export function normaliseVehicleType(input: string): VehicleType | null {
   return VEHICLE_TYPES.find((v) => v === key) ?? aliases[key] ?? null;
 }
 
-const major = (minor: number) => minor / 100;
-
 const paymentInfo = (t: TripRecord) => ({
   payment_method: t.paymentMethod,
   payment_status: t.paymentStatus,
-  amount: major(t.quote.amount),
+  amount: toMajorUnits(t.quote.amount),
   currency: t.quote.currency,
 });
 
@@ -137,7 +138,7 @@ export function tootaTripDetails(t: TripRecord) {
     dest_long: t.destination?.lng ?? null,
     vehicle_type: t.vehicleType,
     load_description: t.loadDescription,
-    fare: major(t.quote.amount),
+    fare: toMajorUnits(t.quote.amount),
     status: TOOTA_STATUS[t.status],
     distance_km: t.quote.distanceKm,
     estimated_time: `${t.quote.durationMinutes} mins`,
@@ -153,7 +154,7 @@ export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
   return {
     message: "Trip created successfully - select a driver",
     trip_id: t.id,
-    estimated_fare: major(t.quote.amount),
+    estimated_fare: toMajorUnits(t.quote.amount),
     distance_km: t.quote.distanceKm,
     estimated_time: `${t.quote.durationMinutes} mins`,
     pickup: t.pickup.address,
@@ -170,7 +171,7 @@ export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
 /**
  * The offer pushed to a provider (Toota's `new_trip_request`). `user_info` is Toota's, phone
  * included: one verified provider chosen for the job sees it, as Toota's drivers did (never the
- * email).
+ * email). `quote` is the fare in our convention (minor units and currency) beside Toota's floats.
  */
 export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest {
   return {
@@ -178,7 +179,7 @@ export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest
     trip_details: {
       trip_id: t.id,
       service_type: t.serviceType,
-      estimated_fare: major(t.quote.amount),
+      estimated_fare: toMajorUnits(t.quote.amount),
       distance_km: t.quote.distanceKm,
       estimated_time: `${t.quote.durationMinutes} mins`,
       pickup: t.pickup.address,
@@ -190,6 +191,7 @@ export function newTripRequest(t: TripRecord, expiresAt: number): NewTripRequest
       user_info: { id: t.customerId, name: t.customerName, phone: t.customerPhone },
       payment_info: paymentInfo(t),
     },
+    quote: { amount: t.quote.amount, currency: t.quote.currency },
     expires_at: new Date(expiresAt).toISOString(),
     respond_with: { trip_id: t.id, driver_response_status: "accepted | rejected" },
   };

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { sessionHolds } from "../db/sessions";
 import { claimProviderForTrip, providerShareSummary, releaseProviderFromTrip } from "../db/trips";
 import { haversineKm } from "../domain/geo";
 import type { PresenceProfile } from "../domain/matching";
@@ -9,7 +10,7 @@ import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment } from "../lib/object-storage";
-import { answerClose, CLOSE_OFF_TRIP } from "../lib/socket-close";
+import { answerClose, CLOSE_OFF_TRIP, CLOSE_SIGNED_OUT, inSignOutScope, type SignOutScope } from "../lib/socket-close";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import { providerLink } from "../presence/client";
 import { offerWithdrawn, tootaOfferReply } from "../presence/protocol";
@@ -66,6 +67,9 @@ const NOTIFIED_EVENTS = new Set([
 const noTrip = () => refuse("NOT_FOUND", "no_trip", "Trip not found");
 /** `WebSocket.readyState` of a socket that is open (neither closing nor closed). */
 const WS_OPEN = 1;
+/** Frames that only read or relay; any other frame acts on the trip, so its session is checked first. */
+const READ_ONLY_FRAMES: ReadonlySet<string> = new Set(["ping", "nearest", "resume", "position"]);
+const SIGNED_OUT = "This session has ended; please log in again";
 /** Whether the trip was ever offered to this provider (the live offer, one they let pass, or the trip itself). */
 const offeredTo = (trip: TripRecord, providerId: string) =>
   trip.offer?.providerId === providerId || trip.tried.includes(providerId) || trip.providerId === providerId;
@@ -581,6 +585,14 @@ export class TripRoom extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- live position, SOS, share links
 
+  /**
+   * Closes a signed-out user's sockets on this trip (4003, after a `signed_out` frame): every
+   * session's, one session's, or all but the one that stays (see `SignOutScope`). Returns how many.
+   */
+  async signOut(userId: string, scope: SignOutScope, message: string): Promise<number> {
+    return this.detach(userId, CLOSE_SIGNED_OUT, "signed_out", message, (a) => inSignOutScope(scope, a.sessionId));
+  }
+
   /** A live position of the assigned provider: relayed to watchers with an ETA, not stored. */
   async providerPosition(providerId: string, at: { lat: number; lng: number; heading: number | null }): Promise<void> {
     const trip = this.trip;
@@ -730,6 +742,13 @@ export class TripRoom extends DurableObject<Env> {
     const answer = (result: { ok: true } | Refusal) => {
       if (!result.ok) fail(result.reason, result.message);
     };
+    // A command acts for its session, so the session must still hold (the account side also closes
+    // these sockets at once; this covers a socket it could not find, such as an admin's).
+    const changes = "action" in m || !READ_ONLY_FRAMES.has(m.type);
+    if (changes && !(await sessionHolds(createDb(this.env.DB), a.userId, a.sessionId))) {
+      fail("signed_out", SIGNED_OUT);
+      return ws.close(CLOSE_SIGNED_OUT, SIGNED_OUT);
+    }
     if ("action" in m) {
       if (m.action === "create_trip") {
         if (this.trip || !a.draft) return fail("trip_exists", "This socket already has its trip; open a new one for another");
