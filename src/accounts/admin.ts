@@ -5,6 +5,7 @@ import { providerProfiles, users } from "../db/schema";
 import { type Outcome, refuse } from "../domain/refusal";
 import type { Role } from "../domain/vocabulary";
 import { takeProviderOffline } from "../presence/service";
+import { closeUserSockets } from "../trips/sign-out";
 import { revokeAllSessions } from "./sessions";
 
 /** The filters of the admin user search. */
@@ -126,6 +127,7 @@ export async function toggleActive(
   ]);
   if (!next) {
     await revokeAllSessions(db, id, "deactivated");
+    await closeUserSockets(env, { id, role: target.role }, { all: true }, "Your account was deactivated");
     if (target.role === "provider") await takeProviderOffline(env, db, id, "Your account was deactivated");
   }
   return { ok: true, isActive: next };

@@ -6,6 +6,8 @@ import { applyProfileUpdate, insertAccount, loadProfile, ROLE_FIELDS } from "../
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { passwordProblem } from "../domain/validation";
 import type { Role } from "../domain/vocabulary";
+import type { SignOutScope } from "../lib/socket-close";
+import { closeUserSockets } from "../trips/sign-out";
 import type { AuthContext } from "../types";
 import { loginGuard, type Throttled } from "./login-guard-client";
 import { hashPassword, verifyPassword } from "./password";
@@ -40,6 +42,7 @@ export type AccountRefusal = Refusal | Throttled;
 const currentPepper = (config: Config) => config.PASSWORD_PEPPERS[0] as Config["PASSWORD_PEPPERS"][number];
 const wrongCredentials = refuse("UNAUTHORIZED", "invalid_credentials", "Invalid email or password");
 const noAccount = refuse("NOT_FOUND", "no_account", "Account not found");
+const PASSWORD_CHANGED = "The password was changed; please log in again";
 
 /** Compared against when the email is unknown, so a miss costs as much time as a wrong password. */
 let dummyHash: Promise<string> | undefined;
@@ -170,10 +173,12 @@ export async function refresh(db: Db, config: Config, refreshToken: string): Pro
   return { ok: true, tokens: await issueTokens(config, rotated.user, rotated.sessionId, rotated.refreshToken) };
 }
 
-/** Ends the caller's session, or every session of the account ("log out everywhere"). */
-export async function logout(db: Db, caller: AuthContext, everywhere: boolean): Promise<"all" | "current"> {
+/** Ends the caller's session, or every session of the account ("log out everywhere"), and closes their sockets with it. */
+export async function logout(env: Env, db: Db, caller: AuthContext, everywhere: boolean): Promise<"all" | "current"> {
   if (everywhere) await revokeAllSessions(db, caller.userId, "logout_everywhere");
   else await revokeSession(db, caller.sessionId, "logout");
+  const scope: SignOutScope = everywhere ? { all: true } : { session: caller.sessionId };
+  await closeUserSockets(env, { id: caller.userId, role: caller.role }, scope, "You were logged out");
   return everywhere ? "all" : "current";
 }
 
@@ -237,6 +242,8 @@ export async function updateProfile(
     throw error;
   }
   if (newHash) await revokeOtherSessions(db, caller.userId, caller.sessionId, "password_changed");
+  if (newHash)
+    await closeUserSockets(env, { id: caller.userId, role: caller.role }, { except: caller.sessionId }, PASSWORD_CHANGED);
   const profile = await loadProfile(db, caller.userId);
   return profile ? { ok: true, profile } : noAccount;
 }

@@ -1,5 +1,5 @@
-import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
-import type { TripStatus } from "../domain/trip-state";
+import { and, desc, eq, gte, notInArray, or, type SQL, sql } from "drizzle-orm";
+import { TERMINAL, type TripStatus } from "../domain/trip-state";
 import type { Db } from "./client";
 import { providerActiveTrips, providerPresence, providerProfiles, tripEvents, trips, users } from "./schema";
 
@@ -97,6 +97,27 @@ export async function releaseProviderFromTrip(db: Db, providerId: string, tripId
     .delete(providerActiveTrips)
     .where(and(eq(providerActiveTrips.providerId, providerId), eq(providerActiveTrips.tripId, tripId)))
     .run();
+}
+
+/**
+ * Trips whose rooms may hold a user's sockets: those they are the customer or the provider of that
+ * have not ended, or that began since `since` (a finished trip's socket may still be open). Newest
+ * first, at most 50; what a sign-out closes.
+ */
+export async function socketTripIdsOf(db: Db, userId: string, since: Date): Promise<string[]> {
+  const rows = await db
+    .select({ id: trips.id })
+    .from(trips)
+    .where(
+      and(
+        or(eq(trips.customerId, userId), eq(trips.providerId, userId)),
+        or(notInArray(trips.status, [...TERMINAL]), gte(trips.createdAt, since)),
+      ),
+    )
+    .orderBy(desc(trips.createdAt))
+    .limit(50)
+    .all();
+  return rows.map((r) => r.id);
 }
 
 /** The cell object a provider's socket lives in, if they are connected. */

@@ -26,3 +26,19 @@ export function answerClose(ws: WebSocket, code: number): void {
     /* we closed it first: the handshake is already complete */
   }
 }
+
+/**
+ * Whose sockets a sign-out closes: every session of the user (deactivation, "log out everywhere"),
+ * one session (a plain logout), or every session but one (a password change keeps the caller's).
+ * A plain object, so it crosses to the objects that hold the sockets over RPC.
+ */
+export type SignOutScope = { all: true } | { session: string } | { except: string };
+
+/**
+ * Whether a socket opened by `sessionId` falls in the scope. A socket that does not know its
+ * session (opened before sockets recorded it) is closed whatever the scope: it reconnects if it may.
+ */
+export function inSignOutScope(scope: SignOutScope, sessionId: string | undefined): boolean {
+  if (sessionId === undefined || "all" in scope) return true;
+  return "session" in scope ? scope.session === sessionId : scope.except !== sessionId;
+}

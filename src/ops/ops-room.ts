@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { echoId, idOfRaw } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
-import { answerClose } from "../lib/socket-close";
-import { OPS_HANDOVER_HEADER, OpsAttachment, OpsHandover, type OpsServerMessage } from "./protocol";
+import { answerClose, CLOSE_SIGNED_OUT, inSignOutScope, type SignOutScope } from "../lib/socket-close";
+import { OPS_HANDOVER_HEADER, OPS_SESSION_HEADER, OpsAttachment, OpsHandover, type OpsServerMessage } from "./protocol";
 
 export { OPS_HANDOVER_HEADER } from "./protocol";
 
@@ -30,7 +30,8 @@ export class OpsRoom extends DurableObject<Env> {
     }
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1], [`admin:${adminId.data}`]);
-    pair[1].serializeAttachment({ adminId: adminId.data, connectedAt: Date.now() } satisfies OpsAttachment);
+    const sessionId = request.headers.get(OPS_SESSION_HEADER) || undefined;
+    pair[1].serializeAttachment({ adminId: adminId.data, connectedAt: Date.now(), sessionId } satisfies OpsAttachment);
     this.send(pair[1], { type: "welcome", room: "ops" });
     // No subprotocol here: the Worker echoes the one the client offered (lib/subprotocol.ts).
     return new Response(null, { status: 101, webSocket: pair[0] });
@@ -52,6 +53,23 @@ export class OpsRoom extends DurableObject<Env> {
       }
     }
     return sent;
+  }
+
+  /**
+   * Closes a signed-out admin's sockets (4003, after a `signed_out` frame): alerts carry customers'
+   * positions, so an admin who was deactivated or logged out must stop receiving them at once.
+   * Returns how many it closed.
+   */
+  async signOut(adminId: string, scope: SignOutScope, message: string): Promise<number> {
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets(`admin:${adminId}`)) {
+      const a = readAttachment(ws, OpsAttachment);
+      if (ws.readyState !== 1 || !inSignOutScope(scope, a?.sessionId)) continue; // 1: open
+      this.send(ws, { type: "error", code: "signed_out", message });
+      ws.close(CLOSE_SIGNED_OUT, message);
+      closed++;
+    }
+    return closed;
   }
 
   /** Which admins are watching now, for support tooling and tests. */

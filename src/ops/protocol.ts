@@ -35,7 +35,13 @@ export const OPS_PROTOCOLS = ["fixoncall.v1"] as const;
 /** The handover header's value: the admin's user id, checked by the Worker's access rule. */
 export const OPS_HANDOVER_HEADER = "x-ops-admin";
 export const OpsHandover = z.string().min(1).max(128);
+/** The session that opened the socket, so signing that session out closes it. */
+export const OPS_SESSION_HEADER = "x-ops-session";
 
-/** Who is on an ops socket; survives hibernation. */
-export const OpsAttachment = z.object({ adminId: z.string(), connectedAt: z.number() });
+/** Who is on an ops socket; survives hibernation. `sessionId` is absent on sockets opened before it was recorded. */
+export const OpsAttachment = z.object({
+  adminId: z.string(),
+  connectedAt: z.number(),
+  sessionId: z.string().min(1).optional(),
+});
 export type OpsAttachment = z.infer<typeof OpsAttachment>;

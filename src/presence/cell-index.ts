@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { sessionHolds } from "../db/sessions";
 import { cellOf } from "../domain/geo";
 import {
   type NearbyCandidate,
@@ -12,7 +13,7 @@ import { bestEffort } from "../lib/best-effort";
 import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
-import { answerClose, CLOSE_REPLACED, CLOSE_SIGNED_OUT } from "../lib/socket-close";
+import { answerClose, CLOSE_REPLACED, CLOSE_SIGNED_OUT, inSignOutScope, type SignOutScope } from "../lib/socket-close";
 import { LiveIndex } from "./live-index";
 import {
   type ParsedProviderMessage,
@@ -51,6 +52,9 @@ const KEEPALIVE_MS = 30_000;
 const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
 const providerTag = (providerId: string) => `p:${providerId}`;
+/** `WebSocket.readyState` of a socket that is open (neither closing nor closed). */
+const WS_OPEN = 1;
+const SIGNED_OUT = "This session has ended; please log in again";
 
 /**
  * One region cell's live index of providers: the cell's provider sockets (hibernation API) and
@@ -134,6 +138,8 @@ export class CellIndex extends DurableObject<Env> {
 
   /** One frame from a provider: flood-gated, parsed, then applied to their live state. */
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // A socket we closed (replaced, signed out) may still deliver what it sent before our close reached it.
+    if (ws.readyState !== WS_OPEN) return;
     const now = Date.now();
     const gate = flood.take(ws, now);
     if (gate !== "ok") {
@@ -162,6 +168,15 @@ export class CellIndex extends DurableObject<Env> {
     now: number,
     id: MessageId | undefined,
   ) {
+    // Going available or answering an offer acts for the socket's session, so it must still hold
+    // (sign-outs close these sockets at once too; this covers one that was missed).
+    if (message.type === "availability" || message.type === "offer_response") {
+      if (!(await sessionHolds(createDb(this.env.DB), a.providerId, a.sessionId))) {
+        this.send(ws, { type: "error", code: "signed_out", message: SIGNED_OUT, ...echoId(id) });
+        await this.kick(a.providerId, SIGNED_OUT, CLOSE_SIGNED_OUT, a.sessionId ? { session: a.sessionId } : { all: true });
+        return;
+      }
+    }
     switch (message.type) {
       case "ping":
         this.send(ws, { type: "pong", ts: now });
@@ -329,20 +344,34 @@ export class CellIndex extends DurableObject<Env> {
   }
 
   /**
-   * Takes a provider offline at once (deactivated, unverified, or signed out elsewhere): closes
-   * their socket here and removes them from whichever cell indexes them.
+   * Takes a provider offline at once (deactivated, unverified, signed out, or connected again
+   * elsewhere): closes their open sockets here that `scope` selects (all by default) after an
+   * `offline` frame, and takes them out of search unless a socket of theirs stays open (a password
+   * change keeps the caller's own session). Returns whether it closed any.
    */
-  async kick(providerId: string, reason: string, code = CLOSE_DEACTIVATED): Promise<boolean> {
-    const sockets = this.ctx.getWebSockets(providerTag(providerId));
-    for (const ws of sockets) {
+  async kick(
+    providerId: string,
+    reason: string,
+    code = CLOSE_DEACTIVATED,
+    scope: SignOutScope = { all: true },
+  ): Promise<boolean> {
+    let closed = false;
+    let kept = false;
+    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
+      if (ws.readyState !== WS_OPEN) continue; // closed already, by an earlier kick or the provider
       const a = readAttachment(ws, ProviderAttachment);
+      if (!inSignOutScope(scope, a?.sessionId)) {
+        kept = true;
+        continue;
+      }
       if (a && a.positionedCell !== a.homeCell) await this.forgetRemote(a.positionedCell, providerId);
       this.send(ws, { type: "error", code: "offline", message: reason });
       ws.close(code, reason.slice(0, 100));
       if (a && code !== CLOSE_REPLACED) await this.markOffline(providerId, a.homeCell);
+      closed = true;
     }
-    this.index.remove(providerId);
-    return sockets.length > 0;
+    if (!kept) this.index.remove(providerId);
+    return closed;
   }
 
   /** The live state of a provider whose socket is here, or null if they are not connected here. */

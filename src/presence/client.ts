@@ -1,6 +1,7 @@
 import type { Db } from "../db/client";
 import type { PresenceProfile } from "../domain/matching";
 import { bestEffort } from "../lib/best-effort";
+import type { SignOutScope } from "../lib/socket-close";
 import { CLOSE_DEACTIVATED, type ProviderAttachment } from "./cell-index";
 import type { ProviderServerMessage } from "./protocol";
 import { providerCell } from "./service";
@@ -42,9 +43,9 @@ export function providerLink(env: Env, homeCell: string, providerId: string) {
     updateProfile(patch: Partial<PresenceProfile>): Promise<boolean> {
       return bestEffort("update provider's live profile", () => cell.updateProfile(providerId, patch), false, context);
     },
-    /** Closes the provider's socket and takes them out of search; see `CellIndex.kick`. */
-    kick(reason: string, code = CLOSE_DEACTIVATED): Promise<boolean> {
-      return cell.kick(providerId, reason, code);
+    /** Closes the provider's socket (those of `scope`'s sessions) and takes them out of search; see `CellIndex.kick`. */
+    kick(reason: string, code = CLOSE_DEACTIVATED, scope: SignOutScope = { all: true }): Promise<boolean> {
+      return cell.kick(providerId, reason, code, scope);
     },
   };
 }

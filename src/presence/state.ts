@@ -44,6 +44,8 @@ export const ProviderAttachment = PresenceEntrySchema.extend({
   /** The cell the provider is in now; differs from `homeCell` after they drove out of it. */
   positionedCell: z.string().min(1),
   flavor: SocketFlavor.optional(),
+  /** The session that opened the socket, so a sign-out of that session closes it (absent on older sockets). */
+  sessionId: z.string().min(1).optional(),
 });
 export type ProviderAttachment = z.infer<typeof ProviderAttachment>;
 
@@ -55,12 +57,18 @@ export const ProviderHandover = PresenceEntrySchema.pick({
   lng: true,
   available: true,
   activeTripId: true,
-}).extend({ flavor: SocketFlavor.optional() });
+}).extend({ flavor: SocketFlavor.optional(), sessionId: z.string().min(1).optional() });
 export type ProviderHandover = z.infer<typeof ProviderHandover>;
 
 /** The searchable entry inside an attachment (what another cell indexes for this provider). */
 export function entryOf(attachment: ProviderAttachment): PresenceEntry {
-  const { connectedAt: _connectedAt, positionedCell: _positionedCell, flavor: _flavor, ...entry } = attachment;
+  const {
+    connectedAt: _connectedAt,
+    positionedCell: _positionedCell,
+    flavor: _flavor,
+    sessionId: _sessionId,
+    ...entry
+  } = attachment;
   return entry;
 }
 

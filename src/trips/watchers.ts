@@ -26,6 +26,11 @@ export const WatcherAttachmentSchema = z.object({
   flavor: z.enum(["canonical", "toota"]),
   /** Set on Toota's trip-request socket: the trip does not exist yet and `create_trip` makes it. */
   draft: DraftTripSchema.optional(),
+  /**
+   * The session that opened the socket: a sign-out of that session closes it, and each command it
+   * carries re-checks that the session still holds. Absent on sockets opened before it was recorded.
+   */
+  sessionId: z.string().min(1).optional(),
 });
 export type WatcherAttachment = z.infer<typeof WatcherAttachmentSchema>;
 

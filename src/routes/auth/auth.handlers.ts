@@ -37,7 +37,7 @@ export const refresh: AppRouteHandler<typeof routes.refresh> = async (c) => {
 };
 
 export const logout: AppRouteHandler<typeof routes.logout> = async (c) => {
-  const ended = await accounts.logout(c.get("db"), c.get("auth"), c.req.valid("json").everywhere);
+  const ended = await accounts.logout(c.env, c.get("db"), c.get("auth"), c.req.valid("json").everywhere);
   return ok(c, { sessions_ended: ended }, "Logged out");
 };
 

@@ -85,7 +85,7 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
     throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
   }
   const q = c.req.valid("query");
-  const { userId } = c.get("auth");
+  const { userId, sessionId } = c.get("auth");
   const eligibility = await loadPresenceProfile(c.get("db"), userId);
   if (!eligibility.ok) throw new ApiError("FORBIDDEN", REFUSALS[eligibility.reason]);
 
@@ -101,6 +101,7 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
     lng: q.lng,
     available: q.available === "true",
     activeTripId: eligibility.activeTripId,
+    sessionId,
   };
   // A fresh request: nothing the client sent besides the upgrade reaches the object.
   const response = await c.env.CELL_INDEX.getByName(home).fetch("https://cell.internal/connect", {

@@ -1,11 +1,11 @@
 import { ok } from "../../lib/envelope";
 import { ApiError, refusalError } from "../../lib/errors";
 import { chooseProtocol, withProtocol } from "../../lib/subprotocol";
+import { opsRoom } from "../../ops/client";
 import { OPS_PROTOCOLS } from "../../ops/protocol";
 import {
   listAlerts as alerts,
   createShareLink,
-  openOpsSocket,
   raiseSos,
   resolveAlert as resolve,
   revokeShareLinks,
@@ -59,5 +59,6 @@ export const opsSocket: AppRouteHandler<typeof routes.opsSocket> = async (c) => 
     throw new ApiError("UPGRADE_REQUIRED", "This endpoint only accepts WebSocket upgrades");
   }
   const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"), OPS_PROTOCOLS);
-  return withProtocol(await openOpsSocket(c.env, c.get("auth").userId), protocol);
+  const { userId, sessionId } = c.get("auth");
+  return withProtocol(await opsRoom(c.env).connect(userId, sessionId), protocol);
 };

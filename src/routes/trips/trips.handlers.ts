@@ -176,14 +176,16 @@ const tripProtocol = (c: Ctx) => chooseProtocol(c.req.header("sec-websocket-prot
 export const watchTrip: AppRouteHandler<typeof routes.watchTrip> = async (c) => {
   requireUpgrade(c);
   const protocol = tripProtocol(c);
-  const socket = { flavor: flavorOf(protocol), since: c.req.valid("query").since ?? null } as const;
+  const { sessionId } = c.get("auth");
+  const socket = { flavor: flavorOf(protocol), since: c.req.valid("query").since ?? null, sessionId } as const;
   return withProtocol(value(await watch(c.env, c.get("db"), caller(c), c.req.valid("param").id, socket)).response, protocol);
 };
 
 /** Toota's trip-request socket: the trip is created on it with `create_trip` (Toota's frames, whatever was negotiated). */
 export const tootaTripSocket: AppRouteHandler<typeof routes.tootaTripSocket> = async (c) => {
   requireUpgrade(c);
-  return withProtocol(value(await openTripRequest(c.env, c.get("db"), caller(c))).response, tripProtocol(c));
+  const opened = await openTripRequest(c.env, c.get("db"), caller(c), c.get("auth").sessionId);
+  return withProtocol(value(opened).response, tripProtocol(c));
 };
 
 /** Toota's find-driver: providers near a point who are online now. */
