@@ -6,8 +6,8 @@ import type * as F from "./generated/frames";
  */
 export type * from "./generated/frames";
 
-/** What a provider's presence socket receives. */
-export type PresenceIn = F.PresenceServerFrame;
+/** What a provider's presence socket receives (Toota's verdicts when the driver answered in Toota's words or speaks toota.v1). */
+export type PresenceIn = F.PresenceServerFrame | F.TootaOfferAccepted | F.TootaOfferRejected;
 /** What a provider sends on the presence socket. */
 export type PresenceOut =
   | F.PresencePosition
@@ -38,7 +38,10 @@ export type TootaIn =
   | F.TootaDriverRejected
   | F.TootaCashRequired
   | F.TootaTripEvent
-  | TripIn;
+  | F.TootaNearestDrivers
+  | F.TootaOfferAccepted
+  | F.TootaOfferRejected
+  | Exclude<TripIn, F.TripNearestDrivers | F.TripOfferResult>;
 /** What Toota's trip-request socket accepts. */
 export type TootaOut = F.TootaCreateTrip | F.TootaConfirmDriver | TripOut;
 

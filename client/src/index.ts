@@ -16,4 +16,11 @@ export {
 export type * from "./frames";
 export { CHANNELS } from "./generated/frames";
 export type { components, operations, paths } from "./generated/openapi";
-export { FINAL_CLOSE_CODES, LiveSocket, type SocketCredential, type WebSocketFactory, type WebSocketLike } from "./socket";
+export {
+  FINAL_CLOSE_CODES,
+  LiveSocket,
+  type SocketCredential,
+  type SocketEvent,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "./socket";

@@ -28,9 +28,12 @@ export type SocketCredential = { bearer: string } | { ticket: string };
 /** Close codes after which reconnecting cannot help (see the AsyncAPI document's close codes). */
 export const FINAL_CLOSE_CODES: Record<number, string> = {
   4001: "replaced by a newer socket of the same provider",
-  4003: "session ended or forbidden",
-  4004: "detached from the trip",
+  4003: "signed out (deactivated, logged out, or password changed)",
+  4004: "off the trip (an admin reassigned it)",
 };
+
+/** Error codes the server sends right before a final close (4003, 4004). */
+const FINAL_ERROR_CODES = new Set(["signed_out", "off_trip"]);
 
 const OPEN = 1;
 /** Frames kept for `next` that nobody has taken yet. */
@@ -157,6 +160,9 @@ export class LiveSocket<In extends object, Out extends object> {
       return; // the runtime's text `pong`
     }
     if (typeof frame !== "object" || frame === null) return;
+    // The server says why before it closes (the close itself can come seconds later): stop retrying now.
+    const { type, code } = frame as { type?: unknown; code?: unknown };
+    if (type === "replaced" || (type === "error" && typeof code === "string" && FINAL_ERROR_CODES.has(code))) this.stopped = true;
     const seq = (frame as { seq?: unknown }).seq;
     if (typeof seq === "number" && (this.lastSeq === null || seq > this.lastSeq)) this.lastSeq = seq;
     // Frames are the server's, described by the generated types; they are not re-validated here.

@@ -69,7 +69,7 @@ export async function haulage({ newClient, admin, log, observe }: FlowContext) {
   await request.next((f) => "message" in f && f.message === "Awaiting driver response");
   log("awaiting driver response");
 
-  const offer = await presence.next((f) => f.type === "new_trip_request" && f.trip_details.trip_id === tripId, 15_000);
+  const offer = await presence.next((f) => "trip_details" in f && f.trip_details.trip_id === tripId, 15_000);
   log(`driver got new_trip_request (${"trip_details" in offer ? offer.trip_details.estimated_fare : "?"})`);
   // Toota's answer; the driver's app gets Toota's verdict back, the shipper a trip_status_update.
   presence.send({ trip_id: tripId, driver_response_status: "accepted" });

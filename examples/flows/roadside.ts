@@ -53,7 +53,7 @@ export async function roadside({ newClient, admin, log, observe }: FlowContext) 
   if (observe) watcher.on((f) => observe("trip", f));
   await watcher.ready();
 
-  const offer = await presence.next((f) => f.type === "new_trip_request" && f.trip_details.trip_id === trip.id, 15_000);
+  const offer = await presence.next((f) => "trip_details" in f && f.trip_details.trip_id === trip.id, 15_000);
   log(`mechanic got the offer (expires ${"expires_at" in offer ? offer.expires_at : "?"})`);
   presence.send({ type: "offer_response", trip_id: trip.id, response: "accepted" });
   const result = await presence.next("offer_result");

@@ -190,7 +190,7 @@ export function asyncApiDocument(): Json {
         "**Subprotocols.** `fixoncall.v1` (canonical frames with a `type`) and `toota.v1` (Toota's frame shapes, field names verbatim).",
         "**Resume.** Trip events carry `seq`; reconnect with `?since=<last seq>` to get what was missed.",
         "**Pings.** The text frame `ping` is answered `pong` by the runtime on every socket; `{type:'ping'}` is answered `{type:'pong', ts}`. The presence socket also sends `{type:'ping'}` every 30 s.",
-        "**Close codes.** 4001 replaced by a newer socket of the same provider; 4003 session ended or forbidden (deactivated, logged out everywhere); 4004 detached from a trip. None of these should be retried automatically; any other close can be, with backoff.",
+        "**Close codes.** 4001 replaced by a newer socket of the same provider; 4003 signed out (deactivated, logged out, password changed); 4004 off the trip (an admin reassigned it). Each comes after a last frame saying why (`replaced`, or an `error` with code `signed_out` or `off_trip`), and the close itself can arrive seconds later, so act on that frame. None of these should be retried automatically; any other close can be, with backoff.",
       ].join("\n\n"),
     },
     defaultContentType: "application/json",

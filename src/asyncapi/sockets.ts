@@ -75,7 +75,7 @@ const COMMON_CLOSES = {
   "1000": "Normal closure (either side)",
   "1011": "The server hit an unexpected error; reconnect with backoff",
   "4003":
-    "Session ended or forbidden: the account was deactivated, logged out everywhere, or lost access. Do not reconnect with the same token",
+    "Signed out: the account was deactivated, logged out (everywhere), or its password changed. An `error` frame with code `signed_out` comes first. Do not reconnect with the same token",
 };
 
 const tripCanonical: FrameSpec[] = [
@@ -157,7 +157,7 @@ export const SOCKETS: SocketSpec[] = [
     id: "presence",
     address: "/api/providers/ws",
     title: "Provider presence",
-    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s; ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically). With the \`toota.v1\` subprotocol the verdict on an answer to an offer comes in Toota's shape (TootaOfferAccepted, TootaOfferRejected) instead of \`offer_result\`.`,
+    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s. ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically). With the \`toota.v1\` subprotocol the verdict on an answer to an offer comes in Toota's shape (TootaOfferAccepted, TootaOfferRejected) instead of \`offer_result\`.`,
     roles: ["provider"],
     protocols: ["fixoncall.v1", "toota.v1"],
     query: {
@@ -168,7 +168,8 @@ export const SOCKETS: SocketSpec[] = [
     },
     closeCodes: {
       ...COMMON_CLOSES,
-      "4001": "Replaced: the same provider opened a newer socket (another device or tab). Do not reconnect automatically",
+      "4001":
+        "Replaced: the same provider opened a newer socket (another device or tab); a `replaced` frame comes first. Do not reconnect automatically",
     },
     clientFrames: [
       { name: "PresencePosition", summary: "Where the provider is now", schema: PositionMessage },
@@ -210,10 +211,11 @@ export const SOCKETS: SocketSpec[] = [
     closeCodes: {
       ...COMMON_CLOSES,
       "4004":
-        "Detached: this socket no longer follows the trip (the watcher lost their relation to it, e.g. a provider taken off by reassignment). Do not reconnect",
+        "Off the trip: an admin reassigned the trip to another provider. An `error` frame with code `off_trip` comes first. Do not reconnect",
     },
     clientFrames: tripClient,
-    serverFrames: tripCanonical,
+    // The frames follow the subprotocol the socket negotiated: canonical ones, or Toota's shapes.
+    serverFrames: [...tripCanonical, ...tootaServer.filter((f) => f.name !== "TootaTripCreated"), ...tootaVerdicts],
   },
   {
     id: "tootaRequest",

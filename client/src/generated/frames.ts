@@ -154,9 +154,26 @@ export interface components {
             type: "offer_withdrawn";
             trip_id: string;
             /** @enum {string} */
-            reason: "cancelled" | "reassigned" | "unfulfilled";
+            reason: "cancelled" | "reassigned" | "unfulfilled" | "expired";
         };
         PresenceServerFrame: components["schemas"]["PresenceServerWelcome"] | components["schemas"]["PresenceServerPresence"] | components["schemas"]["PresenceServerPing"] | components["schemas"]["PresenceServerPong"] | components["schemas"]["PresenceServerError"] | components["schemas"]["PresenceServerReplaced"] | components["schemas"]["PresenceServerOfferResult"] | components["schemas"]["PresenceServerNewTripRequest"] | components["schemas"]["PresenceServerOfferWithdrawn"];
+        TootaOfferAccepted: {
+            trip_id: string;
+            /** @constant */
+            status: "accepted";
+            user_id: string;
+            first_name: string;
+            last_name: string;
+            email: string;
+            phone: string;
+            id?: string | number;
+        };
+        TootaOfferRejected: {
+            trip_id: string;
+            /** @constant */
+            status: "rejected";
+            id?: string | number;
+        };
         TripClientPing: {
             /** @constant */
             type: "ping";
@@ -369,68 +386,6 @@ export interface components {
                 }
             ][];
         };
-        TootaCreateTrip: {
-            /** @constant */
-            action: "create_trip";
-            vehicle_type: string;
-            pickup: string;
-            destination: string;
-            pickup_lat: number;
-            pickup_lon: number;
-            dest_lat: number;
-            dest_lon: number;
-            load_description?: string;
-            /** @enum {string} */
-            payment_method?: "mpesa" | "card" | "cash";
-        };
-        TootaConfirmDriver: {
-            /** @constant */
-            action: "confirm_driver";
-            /** Format: uuid */
-            trip_id: string;
-            /** Format: uuid */
-            driver_id: string;
-        };
-        TootaTripCreated: {
-            /** @constant */
-            message: "Trip created successfully - select a driver";
-            trip_id: string;
-            estimated_fare: number;
-            distance_km: number;
-            estimated_time: string;
-            pickup: string | null;
-            destination: string | null;
-            vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
-            load_description: string | null;
-            user_info: {
-                id: string;
-                name: string;
-                phone: string;
-            };
-            available_drivers: {
-                provider_id: string;
-                name: string;
-                service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
-                vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
-                load_capacity_kg: number | null;
-                rating: number | null;
-                rating_count: number;
-                distance_km: number;
-                eta_minutes: number;
-                latitude: number;
-                longitude: number;
-                heading: number | null;
-                id: string;
-                first_name: string;
-                last_name: string;
-                phone: null;
-                distance: number;
-                is_available: boolean;
-            }[];
-            /** @constant */
-            status: "pending";
-            currency: string;
-        };
         TootaAwaitingDriver: {
             trip_id: string;
             seq: number;
@@ -570,6 +525,98 @@ export interface components {
             reason?: "unfulfilled";
             message?: string;
         };
+        TootaNearestDrivers: {
+            /** @constant */
+            type: "nearest_drivers";
+            nearest_drivers: [
+                {
+                    provider_id: string;
+                    name: string;
+                    service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+                    vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
+                    load_capacity_kg: number | null;
+                    rating: number | null;
+                    rating_count: number;
+                    distance_km: number;
+                    eta_minutes: number;
+                    latitude: number;
+                    longitude: number;
+                    heading: number | null;
+                    id: string;
+                    first_name: string;
+                    last_name: string;
+                    phone: null;
+                    distance: number;
+                    is_available: boolean;
+                },
+                {
+                    distance_km: number;
+                    eta_minutes: number;
+                }
+            ][];
+        };
+        TootaCreateTrip: {
+            /** @constant */
+            action: "create_trip";
+            vehicle_type: string;
+            pickup: string;
+            destination: string;
+            pickup_lat: number;
+            pickup_lon: number;
+            dest_lat: number;
+            dest_lon: number;
+            load_description?: string;
+            /** @enum {string} */
+            payment_method?: "mpesa" | "card" | "cash";
+        };
+        TootaConfirmDriver: {
+            /** @constant */
+            action: "confirm_driver";
+            /** Format: uuid */
+            trip_id: string;
+            /** Format: uuid */
+            driver_id: string;
+        };
+        TootaTripCreated: {
+            /** @constant */
+            message: "Trip created successfully - select a driver";
+            trip_id: string;
+            estimated_fare: number;
+            distance_km: number;
+            estimated_time: string;
+            pickup: string | null;
+            destination: string | null;
+            vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
+            load_description: string | null;
+            user_info: {
+                id: string;
+                name: string;
+                phone: string;
+            };
+            available_drivers: {
+                provider_id: string;
+                name: string;
+                service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+                vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
+                load_capacity_kg: number | null;
+                rating: number | null;
+                rating_count: number;
+                distance_km: number;
+                eta_minutes: number;
+                latitude: number;
+                longitude: number;
+                heading: number | null;
+                id: string;
+                first_name: string;
+                last_name: string;
+                phone: null;
+                distance: number;
+                is_available: boolean;
+            }[];
+            /** @constant */
+            status: "pending";
+            currency: string;
+        };
         OpsServerWelcome: {
             /** @constant */
             type: "welcome";
@@ -628,6 +675,8 @@ export type PresenceServerOfferResult = components["schemas"]["PresenceServerOff
 export type PresenceServerNewTripRequest = components["schemas"]["PresenceServerNewTripRequest"];
 export type PresenceServerOfferWithdrawn = components["schemas"]["PresenceServerOfferWithdrawn"];
 export type PresenceServerFrame = components["schemas"]["PresenceServerFrame"];
+export type TootaOfferAccepted = components["schemas"]["TootaOfferAccepted"];
+export type TootaOfferRejected = components["schemas"]["TootaOfferRejected"];
 export type TripClientPing = components["schemas"]["TripClientPing"];
 export type TripClientResume = components["schemas"]["TripClientResume"];
 export type TripClientStatus = components["schemas"]["TripClientStatus"];
@@ -647,15 +696,16 @@ export type TripPong = components["schemas"]["TripPong"];
 export type TripError = components["schemas"]["TripError"];
 export type TripOfferResult = components["schemas"]["TripOfferResult"];
 export type TripNearestDrivers = components["schemas"]["TripNearestDrivers"];
-export type TootaCreateTrip = components["schemas"]["TootaCreateTrip"];
-export type TootaConfirmDriver = components["schemas"]["TootaConfirmDriver"];
-export type TootaTripCreated = components["schemas"]["TootaTripCreated"];
 export type TootaAwaitingDriver = components["schemas"]["TootaAwaitingDriver"];
 export type TootaTripStatusUpdate = components["schemas"]["TootaTripStatusUpdate"];
 export type TootaDriverTimedOut = components["schemas"]["TootaDriverTimedOut"];
 export type TootaDriverRejected = components["schemas"]["TootaDriverRejected"];
 export type TootaCashRequired = components["schemas"]["TootaCashRequired"];
 export type TootaTripEvent = components["schemas"]["TootaTripEvent"];
+export type TootaNearestDrivers = components["schemas"]["TootaNearestDrivers"];
+export type TootaCreateTrip = components["schemas"]["TootaCreateTrip"];
+export type TootaConfirmDriver = components["schemas"]["TootaConfirmDriver"];
+export type TootaTripCreated = components["schemas"]["TootaTripCreated"];
 export type OpsServerWelcome = components["schemas"]["OpsServerWelcome"];
 export type OpsServerAlert = components["schemas"]["OpsServerAlert"];
 export type OpsServerError = components["schemas"]["OpsServerError"];

@@ -1153,9 +1153,9 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: {
-                    lat?: number | null;
-                    lng?: number | null;
+                query: {
+                    lat: number;
+                    lng: number;
                     service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
                     vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
                     radius_km?: number;
@@ -1288,9 +1288,9 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: {
-                    latitude?: number | null;
-                    longitude?: number | null;
+                query: {
+                    latitude: number;
+                    longitude: number;
                     service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
                     vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
                     radius_km?: number;
@@ -1423,9 +1423,9 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: {
-                    lat?: number | null;
-                    lng?: number | null;
+                query: {
+                    lat: number;
+                    lng: number;
                     available?: "true" | "false";
                     /** @description A socket ticket from POST /api/auth/socket-ticket */
                     ticket?: string;
@@ -1546,7 +1546,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
                 };
                 header?: never;
@@ -1973,7 +1973,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
                 };
                 header?: never;
@@ -2097,9 +2097,9 @@ export interface paths {
         /** Toota: available drivers near a point */
         get: {
             parameters: {
-                query?: {
-                    lat?: number | null;
-                    lng?: number | null;
+                query: {
+                    lat: number;
+                    lng: number;
                     vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
                 };
                 header?: never;
@@ -3872,7 +3872,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description Last sequence number seen; missed events are replayed */
-                    since?: number | null;
+                    since?: number;
                     ticket?: string;
                 };
                 header?: never;
@@ -4186,7 +4186,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "pending" | "failed" | "authorised" | "succeeded" | "refunded";
                 };
                 header?: never;
@@ -4797,7 +4797,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "pending" | "failed" | "authorised" | "succeeded" | "refunded";
                     method?: "mpesa" | "card" | "cash";
                     trip_id?: string;
@@ -5240,7 +5240,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "scheduled" | "dispatched" | "cancelled" | "failed";
                     /** @description Only bookings scheduled at or after this instant (ISO-8601) */
                     from?: string;
@@ -5517,7 +5517,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "scheduled" | "dispatched" | "cancelled" | "failed";
                     /** @description Only bookings scheduled at or after this instant (ISO-8601) */
                     from?: string;
@@ -6311,7 +6311,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     role?: "customer" | "provider" | "vendor" | "partner" | "admin";
                     status?: "active" | "inactive";
                     verification?: "unverified" | "verified" | "rejected";
@@ -6722,7 +6722,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     status?: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
                     service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
                     customer_id?: string;
@@ -6853,7 +6853,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     target_id?: string;
                 };
                 header?: never;
@@ -6991,7 +6991,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     /** @description Only rows breaking this rule */
                     rule?: "role_unknown" | "email_not_lowercase" | "email_invalid" | "email_duplicate_ignoring_case" | "phone_not_e164_mobile" | "phone_duplicate_after_normalising" | "name_empty_or_too_long" | "country_unknown" | "profile_missing" | "service_types_invalid" | "service_radius_out_of_range" | "vehicle_type_unknown" | "partner_fields_invalid" | "vehicle_year_out_of_range";
                 };
@@ -7125,7 +7125,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                     /** @description true: only unread */
                     unread?: "true" | "false";
                 };
@@ -8402,7 +8402,7 @@ export interface paths {
                 query?: {
                     status?: "open" | "resolved";
                     limit?: number;
-                    offset?: number | null;
+                    offset?: number;
                 };
                 header?: never;
                 path?: never;
@@ -9276,9 +9276,7 @@ export interface components {
             created_at: string;
             /** @example 2026-11-21T10:30:00.000Z */
             updated_at: string;
-            vehicles?: (components["schemas"]["Vehicle"] & {
-                id: string;
-            })[];
+            vehicles?: components["schemas"]["VehicleView"][];
             emergency_contacts?: {
                 id: string;
                 name: string;
@@ -9310,7 +9308,8 @@ export interface components {
                 business_name: string;
             };
         };
-        Vehicle: {
+        VehicleView: {
+            id: string;
             /** @example Toyota */
             make: string;
             /** @example Premio */
@@ -9330,6 +9329,16 @@ export interface components {
              * @example 900
              */
             expires_in: number;
+        };
+        Vehicle: {
+            /** @example Toyota */
+            make: string;
+            /** @example Premio */
+            model: string;
+            /** @example 2020 */
+            year: number;
+            /** @example KBC123A */
+            license_plate: string;
         };
         EmergencyContact: {
             /** @example John Driver */
