@@ -7,7 +7,11 @@ export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** RFC 9068 media type for JWT access tokens; checked so no other JWT of ours passes as one. */
 export const ACCESS_TOKEN_TYP = "at+jwt";
-/** A socket ticket: a one-minute token for `?ticket=` on a WebSocket URL, so no access token is ever in a URL. */
+/**
+ * A socket ticket: a one-minute token for `?ticket=` on a WebSocket URL, so no access token is ever
+ * in a URL. It opens one socket: only a socket route's upgrade takes it, and only once (its `jti` is
+ * spent in D1, see accounts/tickets.ts).
+ */
 export const SOCKET_TICKET_TYP = "ws-ticket+jwt";
 export const SOCKET_TICKET_TTL_SECONDS = 60;
 const ALGORITHM = "HS256";
@@ -54,7 +58,16 @@ export async function verifyAccessToken(
   config: Config,
   token: string,
   typ = ACCESS_TOKEN_TYP,
-): Promise<{ ok: true; claims: AccessClaims } | { ok: false; reason: TokenFailure }> {
+): Promise<
+  | {
+      ok: true;
+      claims: AccessClaims;
+      /** The token's id (null if it has none) and expiry: what spends a single-use socket ticket. */
+      jti: string | null;
+      expiresAt: number;
+    }
+  | { ok: false; reason: TokenFailure }
+> {
   try {
     const { payload } = await jwtVerify(
       token,
@@ -86,11 +99,13 @@ export async function verifyAccessToken(
       typeof payload.sub !== "string" ||
       typeof payload.sid !== "string" ||
       typeof payload.tv !== "number" ||
+      typeof payload.exp !== "number" ||
       !ROLES.includes(role)
     ) {
       return { ok: false, reason: "invalid" };
     }
-    return { ok: true, claims: { userId: payload.sub, role, sessionId: payload.sid, tokenVersion: payload.tv } };
+    const claims = { userId: payload.sub, role, sessionId: payload.sid, tokenVersion: payload.tv };
+    return { ok: true, claims, jti: typeof payload.jti === "string" ? payload.jti : null, expiresAt: payload.exp * 1000 };
   } catch (error) {
     return { ok: false, reason: error instanceof errors.JWTExpired ? "expired" : "invalid" };
   }

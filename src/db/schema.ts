@@ -147,6 +147,20 @@ export const refreshTokens = sqliteTable(
 );
 
 /**
+ * Socket tickets that opened their socket: a ticket is single use, so its id (`jti`) is written here
+ * by the one upgrade that spends it, and a second upgrade with it finds the row and is refused. A
+ * row is only needed until the ticket expires (a minute); later spends sweep the expired ones.
+ */
+export const usedSocketTickets = sqliteTable(
+  "used_socket_tickets",
+  {
+    jti: text("jti").primaryKey(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("used_socket_tickets_expires_idx").on(t.expiresAt)],
+);
+
+/**
  * Which cell object holds each provider's socket. Written once per connection (never per position):
  * it lets a new connection replace one in another cell, and lets an admin take a provider offline.
  */

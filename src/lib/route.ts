@@ -68,7 +68,8 @@ export function route<const A extends Access, const R extends RouteInput>(access
   const declared = Object.fromEntries(Object.entries(errors ?? {}).map(([status, text]) => [status, failure(text)]));
   const built = createRoute({
     ...rest,
-    middleware: [authorize(access)],
+    // Only a socket route (one that answers 101) takes a socket ticket.
+    middleware: [authorize(access, { socket: 101 in config.responses })],
     security: secured ? [{ bearerAuth: [] }] : [],
     "x-access": accessDoc,
     responses: { ...COMMON_ERRORS, ...(secured ? AUTH_ERRORS : {}), ...declared, ...config.responses },

@@ -1,6 +1,8 @@
 import type { HonoRequest } from "hono";
 import { createMiddleware } from "hono/factory";
+import { spendSocketTicket } from "../accounts/tickets";
 import { ACCESS_TOKEN_TYP, SOCKET_TICKET_TYP, verifyAccessToken } from "../accounts/tokens";
+import { createDb } from "../db/client";
 import type { Role } from "../domain/vocabulary";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "../types";
@@ -21,16 +23,18 @@ export function bearerToken(header: string | undefined): string | null {
 /**
  * Browsers cannot set headers on a WebSocket, so a socket may carry its access token as a
  * subprotocol (`Sec-WebSocket-Protocol: fixoncall.v1, bearer.<token>`) or a one-minute ticket in
- * `?ticket=`. Tickets are accepted only on upgrades, and access tokens never in a URL.
+ * `?ticket=`. A ticket is taken only by a socket route (`socketRoute`, one that answers 101) on a
+ * real upgrade (GET with `Upgrade: websocket`): a plain route never reads it, even with an Upgrade
+ * header. Access tokens are never taken from a URL.
  */
-export function credentials(req: HonoRequest): { token: string; typ: string } | null {
+export function credentials(req: HonoRequest, socketRoute = false): { token: string; typ: string } | null {
   const bearer = bearerToken(req.header("authorization"));
   if (bearer) return { token: bearer, typ: ACCESS_TOKEN_TYP };
   if (req.header("upgrade")?.toLowerCase() !== "websocket") return null;
   const offered = (req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   const fromProtocol = offered.find((p) => p.startsWith("bearer."))?.slice("bearer.".length);
   if (fromProtocol) return { token: fromProtocol, typ: ACCESS_TOKEN_TYP };
-  const ticket = req.query("ticket");
+  const ticket = socketRoute && req.method === "GET" ? req.query("ticket") : undefined;
   return ticket ? { token: ticket, typ: SOCKET_TICKET_TYP } : null;
 }
 
@@ -61,6 +65,13 @@ export async function authenticate(
     );
   }
   const { claims } = verified;
+  // A socket ticket opens one socket: the first upgrade spends it, a second (or a racing one) is refused.
+  if (
+    typ === SOCKET_TICKET_TYP &&
+    !(verified.jti && (await spendSocketTicket(createDb(env.DB), verified.jti, verified.expiresAt)))
+  ) {
+    throw new ApiError("UNAUTHORIZED", "This socket ticket was already used; get a new one");
+  }
   const account = await env.DB.prepare(
     `SELECT u.role, u.is_active, u.token_version, s.revoked_at
        FROM users u JOIN sessions s ON s.id = ?2 AND s.user_id = u.id
@@ -76,11 +87,14 @@ export async function authenticate(
   return { userId: claims.userId, role: account.role as Role, sessionId: claims.sessionId };
 }
 
-/** Route middleware enforcing an `Access` rule; deny unless the rule lets the caller in. */
-export function authorize(access: Access) {
+/**
+ * Route middleware enforcing an `Access` rule; deny unless the rule lets the caller in. `socket`
+ * marks a socket route, the only kind that takes a socket ticket.
+ */
+export function authorize(access: Access, options: { socket?: boolean } = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (access === "public") return next();
-    const found = credentials(c.req);
+    const found = credentials(c.req, options.socket === true);
     if (!found) {
       throw new ApiError("UNAUTHORIZED", "Authentication required", {
         headers: { "WWW-Authenticate": 'Bearer realm="fix-on-call"' },

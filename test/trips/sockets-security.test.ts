@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderServerMessage } from "../../src/presence/protocol";
-import { callJson, registerCustomer } from "../helpers";
+import { call, callJson, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
-import { makeAdminToken } from "../support/sockets";
+import { makeAdminToken, ticketFor, upgrade } from "../support/sockets";
 import { createTrip, nextEvent, openTripSocket, point, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
@@ -130,5 +130,42 @@ describe("an admin's reassignment detaches the old provider's trip sockets (item
     expect(heard).not.toContain("reassigned");
     // And they cannot watch it again: it is no longer theirs.
     expect((await openTripSocket(provider.token, tripId)).res.status).toBe(404);
+  });
+});
+
+describe("socket tickets open one socket, on the socket routes only (item 5)", () => {
+  it("are not read by a plain GET route, even with an Upgrade header", async () => {
+    const { token, tripId } = await offeredTrip("lockout");
+    const ticket = await ticketFor(token);
+    const res = await call(`/api/trips/${tripId}?ticket=${ticket}`, { headers: { upgrade: "websocket" } });
+    expect(res.status).toBe(401);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(JSON.stringify(body)).not.toContain("handover_pin");
+    // Not spent by that refusal: the socket route still takes it, once.
+    const opened = await upgrade(`/api/trips/${tripId}/ws`, { ticket });
+    expect(opened.res.status).toBe(101);
+    keep(opened.socket);
+  });
+
+  it("open one socket: a second use of the same ticket is refused", async () => {
+    const { token, tripId } = await offeredTrip("lockout");
+    const ticket = await ticketFor(token);
+    const first = await upgrade(`/api/trips/${tripId}/ws`, { ticket });
+    expect(first.res.status).toBe(101);
+    keep(first.socket);
+    const second = await upgrade(`/api/trips/${tripId}/ws`, { ticket });
+    expect(second.res.status).toBe(401);
+    expect(((await second.res.json()) as { message: string }).message).toMatch(/already used/);
+    // Nor on another socket route.
+    expect((await upgrade("/api/trips/ws", { ticket })).res.status).toBe(401);
+  });
+
+  it("let exactly one of several racing upgrades through", async () => {
+    const provider = await makeProvider();
+    const ticket = await ticketFor(provider.token);
+    const at = `/api/providers/ws?lat=${NAIROBI_CBD.lat}&lng=${NAIROBI_CBD.lng}`;
+    const raced = await Promise.all([1, 2, 3].map(() => upgrade(at, { ticket })));
+    for (const r of raced) keep(r.socket);
+    expect(raced.map((r) => r.res.status).sort()).toEqual([101, 401, 401]);
   });
 });
