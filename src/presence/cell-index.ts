@@ -326,11 +326,10 @@ export class CellIndex extends DurableObject<Env> {
   /**
    * Sends a frame from another object (a trip room's offer, say) to a provider whose socket lives
    * here. Returns whether any socket took it, so the sender can act on an undeliverable offer.
-   * Typed, so a frame that phones would not understand does not compile. The pre-serialised string
-   * form is the old signature, kept until the trip room sends typed frames; it is sent verbatim.
+   * Typed, so a frame that phones would not understand does not compile.
    */
-  async deliver(providerId: string, frame: ProviderServerMessage | string): Promise<boolean> {
-    const text = typeof frame === "string" ? frame : JSON.stringify(frame);
+  async deliver(providerId: string, frame: ProviderServerMessage): Promise<boolean> {
+    const text = JSON.stringify(frame);
     let delivered = false;
     for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
       try {
