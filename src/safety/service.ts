@@ -4,7 +4,7 @@ import { auditEntryIf } from "../db/audit";
 import type { Db } from "../db/client";
 import { emergencyAlerts, shareLinks, tripEvents, trips, users } from "../db/schema";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
-import { TERMINAL, type TripStatus } from "../domain/trip-state";
+import { TERMINAL } from "../domain/trip-state";
 import { bestEffort } from "../lib/best-effort";
 import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
 import { relationTo } from "../trips/relation";
@@ -47,8 +47,8 @@ async function endedAt(db: Db, tripId: string): Promise<number> {
   return row?.at?.getTime() ?? Date.now();
 }
 
-/** Whether a trip in `status` (ended at `ended`) is live, or ended within the grace period. */
-const liveOrJustEnded = (t: { status: TripStatus; endedAt: number | null }, now: number) =>
+/** Whether a trip is live (never ended), or ended within the grace period. */
+const liveOrJustEnded = (t: { endedAt: number | null }, now: number) =>
   t.endedAt === null || now - t.endedAt <= AFTER_TRIP_GRACE_MS;
 
 const tripEnded = (what: string): Refusal => refuse("CONFLICT", "trip_ended", `This trip has ended; ${what}`);

@@ -7,7 +7,7 @@ import { offset, TestSocket } from "./presence";
 import { dueNow, watch } from "./trips";
 
 /** Waits for the first not-yet-taken frame that passes `test` (Toota's frames have no `type`). */
-export async function frame(socket: TestSocket, test: (f: Record<string, any>) => boolean, ms = 3000) {
+export async function frame(socket: TestSocket, test: (f: Record<string, any>) => boolean, ms = 5000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const index = socket.frames.findIndex(test);
