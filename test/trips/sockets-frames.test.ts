@@ -119,7 +119,7 @@ describe("seq is unique per trip: events carry one, replies none", () => {
       dest_lat: dest.lat,
       dest_lon: dest.lng,
     });
-    const reply = await frameWhere(socket, (f) => f.message === "Trip created successfully - select a driver");
+    const reply = await frameWhere(socket, (f) => f.message === "Trip created successfully - select a driver", 10000);
     const created = await frameWhere(socket, (f) => f.event === "created");
     expect(reply).not.toHaveProperty("seq");
     expect(created).toMatchObject({ seq: 1, trip_id: reply?.trip_id });
