@@ -1,13 +1,16 @@
-// Generates the typed client's types from the documents the API serves: client/src/generated/openapi.ts
-// (REST paths, by openapi-typescript from /api/openapi.json) and client/src/generated/frames.ts (socket
-// frames, by the same generator from the JSON Schemas in /api/asyncapi.json).
+// Generates what is derived from the API's schemas and committed:
+//   public/docs/asyncapi.json        the sockets' AsyncAPI document (src/asyncapi/document.ts), served at
+//                                    /api/asyncapi.json from the assets, so zod's JSON Schema code stays
+//                                    out of the Worker bundle
+//   client/src/generated/openapi.ts  REST types, by openapi-typescript from /api/openapi.json
+//   client/src/generated/frames.ts   socket frame types, by the same generator from the AsyncAPI schemas
 //
 //   node scripts/openapi-types.mjs          write them
 //   node scripts/openapi-types.mjs --check  exit 1 if any is stale (npm test runs this)
 //
-// The documents come from the app itself: src/app.ts is loaded in Node (tsx) with `cloudflare:workers`
-// stubbed, and asked for /api/openapi.json and /api/asyncapi.json through its own fetch handler,
-// so what is generated is exactly what the Worker serves.
+// The OpenAPI document comes from the app itself: src/app.ts is loaded in Node (tsx) with
+// `cloudflare:workers` stubbed and asked for /api/openapi.json through its own fetch handler, so
+// what is generated is exactly what the Worker serves.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire, register } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -51,7 +54,8 @@ async function served(path) {
   return res.json();
 }
 const openapi = await served("/api/openapi.json");
-const asyncapi = await served("/api/asyncapi.json");
+const { asyncApiDocument } = await import(new URL("src/asyncapi/document.ts", root).href);
+const asyncapi = asyncApiDocument();
 
 // openapi-typescript needs TypeScript 5's compiler API; the client workspace holds that version
 // (the repository's own TypeScript 7 has no JavaScript API).
@@ -81,6 +85,7 @@ const channels = Object.entries(asyncapi.channels)
 const frameTypes = `${banner("/api/asyncapi.json")}${astToString(frameAst)}\n${aliases}\n\n/** Each socket's path, from the AsyncAPI channels. */\nexport const CHANNELS = {\n${channels}\n} as const;\n`;
 
 const outputs = [
+  ["public/docs/asyncapi.json", `${JSON.stringify(asyncapi, null, 2)}\n`],
   ["client/src/generated/openapi.ts", restTypes],
   ["client/src/generated/frames.ts", frameTypes],
 ];
@@ -97,12 +102,12 @@ for (const [path, text] of outputs) {
   if (current === text) continue;
   if (check) {
     stale += 1;
-    console.error(`${path} is stale: the API's documents changed. Run \`npm run client:types\` and commit the result.`);
+    console.error(`${path} is stale: the API's schemas changed. Run \`npm run client:types\` and commit the result.`);
   } else {
     mkdirSync(new URL(".", url), { recursive: true });
     writeFileSync(url, text);
     console.log(`wrote ${path}`);
   }
 }
-if (check && stale === 0) console.log("client types are up to date with /api/openapi.json and /api/asyncapi.json");
+if (check && stale === 0) console.log("public/docs/asyncapi.json and the client's types are up to date with the API's schemas");
 process.exit(stale ? 1 : 0);

@@ -3,9 +3,10 @@ import { type FrameSpec, SOCKETS } from "./sockets";
 
 /**
  * The AsyncAPI 3.0 document of the API's sockets, generated from the protocol modules' zod schemas
- * (zod 4's `z.toJSONSchema`, draft-07, which AsyncAPI's default schema format extends). Served at
- * `/api/asyncapi.json` and rendered offline at `/api/docs/sockets`; the typed client's frame types
- * are generated from it too (scripts/openapi-types.mjs).
+ * (zod 4's `z.toJSONSchema`, draft-07, which AsyncAPI's default schema format extends). Built at
+ * build time by scripts/openapi-types.mjs into public/docs/asyncapi.json (served at
+ * `/api/asyncapi.json`, rendered offline at `/api/docs/sockets`), so the JSON Schema generator stays
+ * out of the Worker; the typed client's frame types are generated from it too.
  */
 
 type Json = Record<string, unknown>;

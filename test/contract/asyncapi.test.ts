@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { asyncApiDocument } from "../../src/asyncapi/document";
 import * as ops from "../../src/ops/protocol";
 import * as presence from "../../src/presence/protocol";
 import * as canonical from "../../src/trips/canonical-protocol";
@@ -102,6 +103,12 @@ describe("AsyncAPI document (/api/asyncapi.json)", () => {
       for (const key of Object.keys(channel.messages))
         expect(used.has(`#/channels/${id}/messages/${key}`), `${id}.${key}`).toBe(true);
     }
+  });
+
+  it("is the document the protocol modules' schemas make now (else run `npm run client:types`)", async () => {
+    // Served from public/docs/asyncapi.json, generated at build time; this catches a frame schema
+    // changed without regenerating it.
+    expect(await served()).toEqual(JSON.parse(JSON.stringify(asyncApiDocument())));
   });
 
   it("documents how to authenticate, the subprotocols, resume, pings and close codes", async () => {

@@ -1027,7 +1027,7 @@ export interface paths {
         put?: never;
         /**
          * Get a one-minute ticket for opening a WebSocket
-         * @description For clients that cannot send a subprotocol: open `wss://.../ws?ticket=<ticket>` within 60 s. The ticket only works on WebSocket upgrades, so an access token never appears in a URL or an access log.
+         * @description For clients that cannot send a subprotocol: open `wss://.../ws?ticket=<ticket>` within 60 s. A ticket opens one socket: only the socket routes (`/api/trips/{id}/ws`, `/api/trips/ws`, `/api/providers/ws`, `/api/admin/ws`) take it, on a WebSocket upgrade, and only once (a second use answers 401; get a new ticket for each socket). No other route reads it, so an access token never appears in a URL or an access log.
          */
         post: {
             parameters: {
