@@ -69,6 +69,27 @@ describe("only the provider holding the live offer can take the trip", () => {
     expect(claims.results.map((r) => r.provider_id)).toEqual([provider.id]);
   });
 
+  it("refuses the accept of a provider who declined earlier while the offer to another is live, and the holder can still accept", async () => {
+    const { trip, token, provider: declined, presence } = await liveOffer();
+    presence.send({ trip_id: trip.id, driver_response_status: "rejected" });
+    expect((await presence.next("offer_result")).ok).toBe(true);
+    const holder = await makeProvider({ serviceTypes: ["battery_jump"] });
+    const holderSocket = await goOnline(holder.token, NAIROBI_CBD);
+    sockets.push(holderSocket);
+    expect((await offer(trip.id, token, holder.id)).status).toBe(200);
+    await holderSocket.next("new_trip_request");
+
+    // They are known to the trip (they declined it), so they get past "never offered"; only the
+    // live offer's holder check stands between them and the job.
+    const late = await accept(trip.id, declined.token);
+    expect(late.status).toBe(409);
+    expect(late.body.reason).toBe("offer_expired");
+    expect((await callJson(`/api/trips/${trip.id}`, { token })).body.data.status).toBe("offered");
+
+    expect((await accept(trip.id, holder.token)).status).toBe(200);
+    expect((await callJson(`/api/trips/${trip.id}`, { token })).body.data.provider_id).toBe(holder.id);
+  });
+
   it("refuses an accept after the offer's 30 s are up even though its alarm has not run yet (offer_expired)", async () => {
     const { trip, token, provider } = await liveOffer();
     await lapseOfferWithoutAlarm(trip.id);
