@@ -15,10 +15,11 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * Gzip budget in KiB: the goal, 200, reached once src/domain/h3.ts replaced h3-js (~64 KiB gzip of asm.js). There is
- * little room left under it (see BENCHMARKS.md "Bundle size"), so a feature that crosses it has to pay for itself.
+ * Gzip budget in KiB: the goal is "under 200 KB", i.e. 200,000 bytes = 195.3 KiB (wrangler prints KiB). It was reached
+ * once src/domain/h3.ts replaced h3-js (~64 KiB gzip of asm.js) and names stopped being kept. There is little room left
+ * under it (see BENCHMARKS.md "Bundle size"), so a feature that crosses it has to pay for itself.
  */
-const DEFAULT_BUDGET_KIB = 200;
+const DEFAULT_BUDGET_KIB = 195.3;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = join(root, "node_modules/.bin/wrangler");
