@@ -25,6 +25,7 @@ interface Def {
   shape?: Record<string, z.ZodType>;
   values?: unknown[];
 }
+// zod's public type hides `_zod.def` behind its internals; this reads the documented def shape only.
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 /** The `type` literal of an object schema, when it has one. */
@@ -70,6 +71,7 @@ function messagesOf(frame: FrameSpec): MessageEntry[] {
  * `definitions`; they are hoisted into components.schemas and the refs rewritten to point there.
  */
 function jsonSchemaOf(schema: z.ZodType, io: "input" | "output", shared: Json): Json {
+  // toJSONSchema's return type is a closed JSON Schema interface; we only read and rewrite it as plain JSON.
   const generated = z.toJSONSchema(schema, { target: "draft-7", io, unrepresentable: "any" }) as Json;
   const { $schema: _dialect, definitions, ...rest } = generated;
   void _dialect;
@@ -83,6 +85,7 @@ function jsonSchemaOf(schema: z.ZodType, io: "input" | "output", shared: Json): 
       ]),
     );
   };
+  // `definitions` and the rewritten tree are JSON objects by construction (rewrite keeps objects objects).
   for (const [name, definition] of Object.entries((definitions ?? {}) as Json)) shared[name] ??= rewrite(definition);
   return rewrite(rest) as Json;
 }
