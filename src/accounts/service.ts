@@ -166,9 +166,22 @@ export async function login(
   return { ok: true, user: profile, tokens };
 }
 
-/** Rotates a refresh token into a new pair; reuse of a rotated token has already revoked its session. */
-export async function refresh(db: Db, config: Config, refreshToken: string): Promise<Outcome<{ tokens: TokenPair }>> {
+/**
+ * Rotates a refresh token into a new pair. Reuse of a rotated token has already revoked its
+ * session; that session's sockets are closed here, as a logout of it would.
+ */
+export async function refresh(env: Env, db: Db, config: Config, refreshToken: string): Promise<Outcome<{ tokens: TokenPair }>> {
   const rotated = await rotateRefreshToken(db, refreshToken);
+  if (!rotated.ok && "revoked" in rotated) {
+    const { revoked, ...refusal } = rotated;
+    await closeUserSockets(
+      env,
+      revoked.user,
+      { session: revoked.sessionId },
+      "Your session was revoked: its refresh token was used twice",
+    );
+    return refusal;
+  }
   if (!rotated.ok) return rotated;
   return { ok: true, tokens: await issueTokens(config, rotated.user, rotated.sessionId, rotated.refreshToken) };
 }

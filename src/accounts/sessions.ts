@@ -1,7 +1,7 @@
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { refreshTokens, sessions, users } from "../db/schema";
-import { type Outcome, refuse } from "../domain/refusal";
+import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import type { Role } from "../domain/vocabulary";
 import { REFRESH_TOKEN_TTL_MS, randomToken, sha256Hex } from "./tokens";
 
@@ -36,12 +36,17 @@ export async function startSession(db: Db, userId: string, meta: SessionMeta, no
 const invalidRefresh = refuse("UNAUTHORIZED", "refresh_invalid", "The refresh token is invalid or has expired");
 const reused = refuse("UNAUTHORIZED", "refresh_reused", "This refresh token was already used; the session has been revoked");
 
+/** The refusal of a reused token, with the session it revoked, so the caller can close that session's sockets. */
+export type ReuseRevoked = Refusal & { revoked: { sessionId: string; user: { id: string; role: Role } } };
+
 /** A rotated refresh token: the new token, its session and who it belongs to (as D1 says now). */
-export type Rotated = Outcome<{
-  refreshToken: string;
-  sessionId: string;
-  user: { id: string; role: Role; tokenVersion: number };
-}>;
+export type Rotated =
+  | Outcome<{
+      refreshToken: string;
+      sessionId: string;
+      user: { id: string; role: Role; tokenVersion: number };
+    }>
+  | ReuseRevoked;
 
 /**
  * Exchanges a refresh token for a new one (rotation). A token that was already rotated away is
@@ -72,7 +77,7 @@ export async function rotateRefreshToken(db: Db, presented: string, now = Date.n
   if (!row || row.revokedAt || !row.isActive) return invalidRefresh;
   if (row.usedAt) {
     await revokeSession(db, row.sessionId, "refresh_token_reuse", now);
-    return reused;
+    return { ...reused, revoked: { sessionId: row.sessionId, user: { id: row.userId, role: row.role } } };
   }
   if (row.expiresAt.getTime() <= now || row.sessionExpiresAt.getTime() <= now) return invalidRefresh;
 
@@ -83,7 +88,7 @@ export async function rotateRefreshToken(db: Db, presented: string, now = Date.n
     .run();
   if (claimed.meta.changes !== 1) {
     await revokeSession(db, row.sessionId, "refresh_token_reuse", now);
-    return reused;
+    return { ...reused, revoked: { sessionId: row.sessionId, user: { id: row.userId, role: row.role } } };
   }
   const refreshToken = randomToken();
   await db.insert(refreshTokens).values({

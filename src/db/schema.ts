@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { PAYABLE_TYPES, PAYMENT_METHODS } from "../domain/payment-state";
 import { TRIP_STATUSES } from "../domain/trip-state";
 import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES, VERIFICATION_STATUSES } from "../domain/vocabulary";
@@ -158,6 +158,22 @@ export const usedSocketTickets = sqliteTable(
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [index("used_socket_tickets_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Trip rooms a user's socket was handed to that D1 cannot otherwise tie to them: an admin watching
+ * someone else's trip, and Toota's trip-request socket before `create_trip` (its room is named by a
+ * trip id that does not exist yet). Sign-out reads it to reach those sockets; no foreign key on
+ * `trip_id` for that reason.
+ */
+export const socketRooms = sqliteTable(
+  "socket_rooms",
+  {
+    userId: text("user_id").notNull(),
+    tripId: text("trip_id").notNull(),
+    openedAt: integer("opened_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.tripId] })],
 );
 
 /**

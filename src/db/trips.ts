@@ -1,7 +1,7 @@
-import { and, desc, eq, gte, notInArray, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, notInArray, or, type SQL, sql } from "drizzle-orm";
 import { TERMINAL, type TripStatus } from "../domain/trip-state";
 import type { Db } from "./client";
-import { providerActiveTrips, providerPresence, providerProfiles, tripEvents, trips, users } from "./schema";
+import { providerActiveTrips, providerPresence, providerProfiles, socketRooms, tripEvents, trips, users } from "./schema";
 
 /**
  * D1 queries about trips. The TripRoom object is the truth for a live trip and mirrors it here; the
@@ -101,8 +101,8 @@ export async function releaseProviderFromTrip(db: Db, providerId: string, tripId
 
 /**
  * Trips whose rooms may hold a user's sockets: those they are the customer or the provider of that
- * have not ended, or that began since `since` (a finished trip's socket may still be open). Newest
- * first, at most 50; what a sign-out closes.
+ * have not ended, or that began since `since` (a finished trip's socket may still be open), and the
+ * rooms recorded by `recordSocketRoom` since then. Newest first, at most 50 of each; what a sign-out closes.
  */
 export async function socketTripIdsOf(db: Db, userId: string, since: Date): Promise<string[]> {
   const rows = await db
@@ -117,7 +117,30 @@ export async function socketTripIdsOf(db: Db, userId: string, since: Date): Prom
     .orderBy(desc(trips.createdAt))
     .limit(50)
     .all();
-  return rows.map((r) => r.id);
+  const recorded = await db
+    .select({ id: socketRooms.tripId })
+    .from(socketRooms)
+    .where(and(eq(socketRooms.userId, userId), gte(socketRooms.openedAt, since)))
+    .orderBy(desc(socketRooms.openedAt))
+    .limit(50)
+    .all();
+  return [...new Set([...rows, ...recorded].map((r) => r.id))];
+}
+
+/**
+ * Notes that a user's socket is being handed to a trip room D1 does not tie them to (an admin
+ * watching, a trip request before its trip exists), so `socketTripIdsOf` finds it at sign-out.
+ * The user's rows older than `prune` go at the same time: their sockets are past sign-out's window.
+ */
+export async function recordSocketRoom(db: Db, userId: string, tripId: string, prune: Date): Promise<void> {
+  const openedAt = new Date();
+  await db.batch([
+    db.delete(socketRooms).where(and(eq(socketRooms.userId, userId), lt(socketRooms.openedAt, prune))),
+    db
+      .insert(socketRooms)
+      .values({ userId, tripId, openedAt })
+      .onConflictDoUpdate({ target: [socketRooms.userId, socketRooms.tripId], set: { openedAt } }),
+  ]);
 }
 
 /** The cell object a provider's socket lives in, if they are connected. */

@@ -2,7 +2,7 @@ import { and, count, eq, notInArray } from "drizzle-orm";
 import { sha256Hex } from "../accounts/tokens";
 import { createDb, type Db } from "../db/client";
 import { trips, users } from "../db/schema";
-import { insertTripClaim, listTripRows, tripByKey, tripParties } from "../db/trips";
+import { insertTripClaim, listTripRows, recordSocketRoom, tripByKey, tripParties } from "../db/trips";
 import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
 import { type Quote, quote } from "../domain/pricing";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
@@ -16,6 +16,7 @@ import type { Flavor } from "./protocol";
 import { type PaymentMethod, type Place, type TripRecord, tripRow } from "./record";
 import { type Caller, type Relation, relationTo } from "./relation";
 import type { NewTripInput } from "./requests";
+import { FINISHED_TRIP_WINDOW_MS } from "./sign-out";
 import { normaliseVehicleType, type TootaCreateTrip, tootaDriver } from "./toota-protocol";
 import { type TripListItem, type TripView, tripRowView } from "./view";
 import { type DraftTrip, handoverRequest, type WatcherHandover } from "./watchers";
@@ -379,6 +380,8 @@ export async function watchTrip(
   const party = await partyTo(db, caller, tripId);
   if (!party.ok) return party;
   const handover: WatcherHandover = { userId: caller.userId, role: caller.role, actor: party.relation, ...socket };
+  // D1 does not tie an admin to a trip they only watch; recorded before the handover so a sign-out never misses it.
+  if (party.relation === "admin") await recordSocketRoom(db, caller.userId, tripId, socketWindowStart());
   return { ok: true, response: await env.TRIP_ROOM.getByName(tripId).fetch(WATCH_URL, handoverRequest(handover)) };
 }
 
@@ -401,9 +404,14 @@ export async function openTripRequest(
     draft: { tripId, customerName: customer.name, customerPhone: customer.phone, customerEmail: customer.email },
     sessionId,
   };
+  // The room is named by a trip that does not exist yet: only this row lets a sign-out find it.
+  await recordSocketRoom(db, caller.userId, tripId, socketWindowStart());
   return { ok: true, response: await env.TRIP_ROOM.getByName(tripId).fetch(WATCH_URL, handoverRequest(handover)) };
 }
 const WATCH_URL = "https://trip.internal/watch";
+
+/** The oldest a recorded socket room may be and still be closed at sign-out; older rows are pruned. */
+const socketWindowStart = () => new Date(Date.now() - FINISHED_TRIP_WINDOW_MS);
 
 /** Toota's "find driver": providers near a point, for a haulage vehicle when one is named, as Toota's driver objects. */
 export async function findDrivers(env: Env, at: { lat: number; lng: number; vehicleType?: VehicleType }) {

@@ -6,16 +6,17 @@ import { CLOSE_SIGNED_OUT, type SignOutScope } from "../lib/socket-close";
 import { opsRoom } from "../ops/client";
 import { findProvider } from "../presence/client";
 
-/** How far back a finished trip may still have a socket open (a customer reading the receipt, say). */
-const FINISHED_TRIP_WINDOW_MS = 2 * 24 * 60 * 60 * 1000;
+/** How far back a finished trip or a recorded socket room may still have a socket open (a customer reading the receipt, say). */
+export const FINISHED_TRIP_WINDOW_MS = 2 * 24 * 60 * 60 * 1000;
 
 /**
  * Closes a user's live sockets at once (4003, after a `signed_out` frame) when REST stops
  * accepting their session: deactivation and "log out everywhere" (every session), a logout (that
  * session), a password change (every session but the caller's). It reaches the rooms of the trips
- * they are on (found in D1), a provider's presence socket and an admin's ops socket. Each object is
- * told on its own and a failure is logged, never thrown: the sockets also re-check their session
- * before each command they carry out, so one that is missed here cannot act.
+ * they are on or watch, and of a trip request not yet made (all found in D1), a provider's presence
+ * socket and an admin's ops socket. Each object is told on its own and a failure is logged, never
+ * thrown: the sockets also re-check their session before each command they carry out, so one that
+ * is missed here cannot act.
  */
 export async function closeUserSockets(
   env: Env,

@@ -146,3 +146,36 @@ describe("providers' and admins' sockets end with their session too", () => {
     await expectSignedOut(ops);
   });
 });
+
+describe("sockets D1 does not tie to a trip party are reached through the rooms recorded for them", () => {
+  it("an admin watching a customer's trip: closed when the admin logs out everywhere, the customer's stays", async () => {
+    const { a, tripId } = await customerWithTrip();
+    const admin = await makeAdminToken();
+    const watcher = keep(await watch(admin, tripId));
+    await watcher.next("snapshot");
+    expect((await callJson("/api/auth/logout", { method: "POST", token: admin, json: { everywhere: true } })).status).toBe(200);
+    await expectSignedOut(watcher);
+    await expectOpen(a);
+  });
+
+  it("Toota's trip-request socket before create_trip: closed when the customer logs out everywhere", async () => {
+    const customer = await registerCustomer();
+    const token = customer.tokens.access_token;
+    const request = keep(await watch(token, null, { toota: true }));
+    expect((await callJson("/api/auth/logout", { method: "POST", token, json: { everywhere: true } })).status).toBe(200);
+    expect((await request.waitClosed())?.code).toBe(4003);
+  });
+});
+
+describe("a refresh token used twice", () => {
+  it("closes the sockets of the session it revokes, not the account's other sessions", async () => {
+    const { customer, a, b } = await customerWithTrip();
+    const refresh = (refresh_token: string) => callJson("/api/auth/refresh", { method: "POST", json: { refresh_token } });
+    expect((await refresh(customer.tokens.refresh_token)).status).toBe(200);
+    const again = await refresh(customer.tokens.refresh_token);
+    expect(again.status).toBe(401);
+    expect(again.body.reason).toBe("refresh_reused");
+    await expectSignedOut(a);
+    await expectOpen(b);
+  });
+});

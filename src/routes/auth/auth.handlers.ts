@@ -31,7 +31,7 @@ export const login: AppRouteHandler<typeof routes.login> = async (c) => {
 };
 
 export const refresh: AppRouteHandler<typeof routes.refresh> = async (c) => {
-  const result = await accounts.refresh(c.get("db"), c.get("config"), c.req.valid("json").refresh_token);
+  const result = await accounts.refresh(c.env, c.get("db"), c.get("config"), c.req.valid("json").refresh_token);
   if (!result.ok) throw refused(result);
   return ok(c, result.tokens, "Token refreshed");
 };
