@@ -23,6 +23,32 @@ export function splitMessageId(json: object): SplitFrame {
   return { ok: true, id: parsed.data, body };
 }
 
+/** What every socket refuses before its own schema runs: binary, oversize, not JSON, not an object, a bad id. */
+export type FrameProblem = {
+  ok: false;
+  code: "binary_not_supported" | "frame_too_large" | "malformed_json" | "invalid_message";
+  message: string;
+};
+
+/**
+ * The steps every socket takes before its own schema: a text frame of at most `maxBytes`, valid
+ * JSON, an object, with the client's `id` taken off. One place, so every socket refuses alike.
+ */
+export function readFrame(data: string | ArrayBuffer, maxBytes: number): SplitFrame | FrameProblem {
+  if (typeof data !== "string") return { ok: false, code: "binary_not_supported", message: "send JSON text frames" };
+  if (data.length > maxBytes) return { ok: false, code: "frame_too_large", message: `frames must be at most ${maxBytes} bytes` };
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, code: "malformed_json", message: "the frame is not valid JSON" };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { ok: false, code: "invalid_message", message: "a frame must be a JSON object" };
+  }
+  return splitMessageId(json);
+}
+
 /** `{ id }` when the client sent one, else nothing: spread into an error frame. */
 export const echoId = (id: MessageId | undefined): { id?: MessageId } => (id === undefined ? {} : { id });
 

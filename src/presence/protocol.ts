@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
-import { echoId, MessageId, splitMessageId } from "../lib/message-id";
+import { echoId, MessageId, readFrame } from "../lib/message-id";
 
 /**
  * The provider socket protocol. Frames are JSON objects with a `type`; Toota's bare
@@ -68,19 +68,7 @@ export const MAX_FRAME_BYTES = 4096;
 
 /** Parses one frame from a provider; never throws. The client's `id`, if any, comes back beside the result. */
 export function parseProviderFrame(data: string | ArrayBuffer): ParseResult {
-  if (typeof data !== "string") return { ok: false, code: "binary_not_supported", message: "send JSON text frames" };
-  if (data.length > MAX_FRAME_BYTES)
-    return { ok: false, code: "frame_too_large", message: `frames must be at most ${MAX_FRAME_BYTES} bytes` };
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return { ok: false, code: "malformed_json", message: "the frame is not valid JSON" };
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, code: "invalid_message", message: "a frame must be a JSON object" };
-  }
-  const split = splitMessageId(json);
+  const split = readFrame(data, MAX_FRAME_BYTES);
   if (!split.ok) return split;
   return { ...parseBody(split.body), ...echoId(split.id) };
 }

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { etaMinutes } from "../domain/geo";
-import { echoId, type MessageId, splitMessageId } from "../lib/message-id";
+import { echoId, type MessageId, readFrame } from "../lib/message-id";
 import { type CanonicalMessage, eventFrame, TripClientMessage } from "./canonical-protocol";
 import type { TripEvent, TripRecord } from "./record";
 import {
@@ -43,19 +43,7 @@ const invalid = (error: z.ZodError): Parsed => ({
 
 /** Parses one trip-socket frame; never throws. The client's `id`, if any, comes back beside the result. */
 export function parseTripFrame(data: string | ArrayBuffer): Parsed {
-  if (typeof data !== "string") return { ok: false, code: "binary_not_supported", message: "send JSON text frames" };
-  if (data.length > MAX_TRIP_FRAME_BYTES)
-    return { ok: false, code: "frame_too_large", message: `frames must be at most ${MAX_TRIP_FRAME_BYTES} bytes` };
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return { ok: false, code: "malformed_json", message: "the frame is not valid JSON" };
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, code: "invalid_message", message: "a frame must be a JSON object" };
-  }
-  const split = splitMessageId(json);
+  const split = readFrame(data, MAX_TRIP_FRAME_BYTES);
   if (!split.ok) return split;
   return { ...parseBody(split.body), ...echoId(split.id) };
 }
