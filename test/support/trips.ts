@@ -1,6 +1,6 @@
 import type { TripDeadline } from "../../src/trips/schedule";
-import { BASE, callJson, fetchChecked } from "../helpers";
-import { TestSocket } from "./presence";
+import { BASE, callJson, fetchChecked, registerCustomer } from "../helpers";
+import { goOnline, makeProvider, NAIROBI_CBD, offset, TestSocket } from "./presence";
 
 /** Opens a trip socket (watch an existing trip, or Toota's trip-request socket when `tripId` is null). */
 export async function openTripSocket(token: string, tripId: string | null, opts: { since?: number; toota?: boolean } = {}) {
@@ -51,4 +51,28 @@ export async function dueNow(state: DurableObjectState, key: TripDeadline) {
   );
   // runDurableObjectAlarm runs only an armed alarm; arm one (the handler drains what is due).
   await state.storage.setAlarm(Date.now() + 60_000);
+}
+
+/**
+ * A customer's roadside trip offered, by the customer's choice, to a provider who is online near the
+ * pickup, once the provider has seen the offer. `keep` registers the presence socket for the test
+ * file's cleanup.
+ */
+export async function offeredByChoice(keep: (s: TestSocket | null) => TestSocket, serviceType = "battery_jump") {
+  const customer = await registerCustomer();
+  const token = customer.tokens.access_token;
+  const origin = offset(NAIROBI_CBD, 9, 120);
+  const provider = await makeProvider({ serviceTypes: [serviceType] });
+  const presence = keep(await goOnline(provider.token, offset(origin, 0.5, 0)));
+  const created = await createTrip(token, {
+    service_type: serviceType,
+    pickup: point(origin.lat, origin.lng),
+    dispatch: "choice",
+  });
+  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+  const tripId: string = created.body.data.trip.id;
+  const offered = await callJson(`/api/trips/${tripId}/offer`, { method: "POST", token, json: { provider_id: provider.id } });
+  if (offered.status !== 200) throw new Error(JSON.stringify(offered.body));
+  await presence.next("new_trip_request");
+  return { customer, token, provider, presence, tripId, origin };
 }

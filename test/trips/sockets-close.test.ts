@@ -7,7 +7,7 @@ import type { TripRoom } from "../../src/trips/trip-room";
 import { callJson, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
 import { makeAdminToken, upgrade } from "../support/sockets";
-import { createTrip, dueNow, point, watch } from "../support/trips";
+import { createTrip, dueNow, offeredByChoice, point, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
 const keep = <T extends TestSocket | null>(s: T) => {
@@ -47,24 +47,7 @@ describe("a close without a code is answered at once (item 20)", () => {
   });
 });
 
-/** A trip offered by the customer's choice to a provider who is online; the provider saw the offer. */
-async function offered() {
-  const customer = await registerCustomer();
-  const token = customer.tokens.access_token;
-  const origin = offset(NAIROBI_CBD, 14, 300);
-  const provider = await makeProvider({ serviceTypes: ["fuel_delivery"] });
-  const presence = keep(await goOnline(provider.token, offset(origin, 0.3, 90)));
-  const created = await createTrip(token, {
-    service_type: "fuel_delivery",
-    pickup: point(origin.lat, origin.lng),
-    dispatch: "choice",
-  });
-  const tripId: string = created.body.data.trip.id;
-  const res = await callJson(`/api/trips/${tripId}/offer`, { method: "POST", token, json: { provider_id: provider.id } });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  await presence.next("new_trip_request");
-  return { token, tripId, presence };
-}
+const offered = () => offeredByChoice(keep, "fuel_delivery");
 
 describe("offer_withdrawn tells the provider their offer is gone, with why (item 20)", () => {
   it("when its 30 seconds pass without an answer: expired", async () => {

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderServerMessage } from "../../src/presence/protocol";
-import { call, callJson, registerCustomer } from "../helpers";
+import { call, callJson } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
 import { makeAdminToken, ticketFor, upgrade } from "../support/sockets";
-import { createTrip, nextEvent, openTripSocket, point, watch } from "../support/trips";
+import { nextEvent, offeredByChoice, openTripSocket, watch } from "../support/trips";
 
 const sockets: TestSocket[] = [];
 const keep = <T extends TestSocket | null>(s: T) => {
@@ -14,25 +14,7 @@ afterEach(() => {
   for (const s of sockets.splice(0)) s.close();
 });
 
-/** A customer's roadside trip offered (by the customer's choice) to a provider who is online. */
-async function offeredTrip(serviceType = "battery_jump") {
-  const customer = await registerCustomer();
-  const token = customer.tokens.access_token;
-  const origin = offset(NAIROBI_CBD, 9, 120);
-  const provider = await makeProvider({ serviceTypes: [serviceType] });
-  const presence = keep(await goOnline(provider.token, offset(origin, 0.5, 0)));
-  const created = await createTrip(token, {
-    service_type: serviceType,
-    pickup: point(origin.lat, origin.lng),
-    dispatch: "choice",
-  });
-  if (created.status !== 201) throw new Error(JSON.stringify(created.body));
-  const tripId: string = created.body.data.trip.id;
-  const offered = await callJson(`/api/trips/${tripId}/offer`, { method: "POST", token, json: { provider_id: provider.id } });
-  if (offered.status !== 200) throw new Error(JSON.stringify(offered.body));
-  await presence.next("new_trip_request");
-  return { customer, token, provider, presence, tripId, origin };
-}
+const offeredTrip = (serviceType?: string) => offeredByChoice(keep, serviceType);
 
 const accept = (tripId: string, token: string) => callJson(`/api/trips/${tripId}/accept`, { method: "POST", token });
 /** What a refusal says, without what differs per request (id, time). */
