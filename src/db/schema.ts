@@ -2,7 +2,16 @@ import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { PAYABLE_TYPES, PAYMENT_METHODS } from "../domain/payment-state";
 import { TRIP_STATUSES } from "../domain/trip-state";
-import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES, VERIFICATION_STATUSES } from "../domain/vocabulary";
+import {
+  CODE_PURPOSES,
+  DOCUMENT_KINDS,
+  DOCUMENT_STATUSES,
+  PARTNER_TYPES,
+  ROLES,
+  SERVICE_TYPES,
+  VEHICLE_TYPES,
+  VERIFICATION_STATUSES,
+} from "../domain/vocabulary";
 
 /** Creation and update times in epoch milliseconds; the API renders them as ISO-8601 UTC. */
 const timestamps = {
@@ -27,6 +36,9 @@ export const users = sqliteTable(
     /** Bumped on deactivation and "log out everywhere": every access token carrying an older value dies. */
     tokenVersion: integer("token_version").notNull().default(0),
     lastLoginAt: integer("last_login_at", { mode: "timestamp_ms" }),
+    /** Set when the user proves they read that address (a one-time code); cleared when the address changes. */
+    emailVerifiedAt: integer("email_verified_at", { mode: "timestamp_ms" }),
+    phoneVerifiedAt: integer("phone_verified_at", { mode: "timestamp_ms" }),
     ...timestamps,
   },
   (t) => [
@@ -86,6 +98,12 @@ export const providerProfiles = sqliteTable(
     verificationNote: text("verification_note"),
     verifiedAt: integer("verified_at", { mode: "timestamp_ms" }),
     verifiedBy: text("verified_by"),
+    /** Kit dispatch can filter on (vocabulary EQUIPMENT), languages spoken (ISO 639-1) and named certifications. */
+    equipment: text("equipment", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    languages: text("languages", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    certifications: text("certifications", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    /** The provider's own "taking jobs" switch; it survives reconnects, unlike the socket's presence. */
+    isAvailable: integer("is_available", { mode: "boolean" }).notNull().default(true),
     /** The rating is kept as a sum and a count so an average never drifts from its ratings. */
     ratingTotal: integer("rating_total").notNull().default(0),
     ratingCount: integer("rating_count").notNull().default(0),
@@ -437,10 +455,15 @@ export const outboundMessages = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     providerRef: text("provider_ref"),
     error: text("error"),
+    /** The body holds a one-time code: a real gateway's send erases it here (the sandbox outbox keeps it). */
+    sensitive: integer("sensitive", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
   },
-  (t) => [index("outbound_messages_user_channel_created_idx").on(t.userId, t.channel, t.createdAt)],
+  (t) => [
+    index("outbound_messages_user_channel_created_idx").on(t.userId, t.channel, t.createdAt),
+    index("outbound_messages_recipient_created_idx").on(t.recipient, t.createdAt),
+  ],
 );
 
 /** A trip scheduled for later; at its time it becomes an ordinary trip and dispatch starts. */
@@ -525,4 +548,80 @@ export const shareLinks = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   },
   (t) => [index("share_links_trip_idx").on(t.tripId)],
+);
+
+/**
+ * One-time codes (phone and email verification, password reset). Only a hash of the code is stored;
+ * a code dies on use, after 10 minutes, or after 5 wrong tries. Rows also count resends for throttling.
+ */
+export const verificationCodes = sqliteTable(
+  "verification_codes",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: CODE_PURPOSES }).notNull(),
+    channel: text("channel", { enum: ["sms", "email"] }).notNull(),
+    /** The address the code went to: verifying it proves that address, not whatever the user has now. */
+    recipient: text("recipient").notNull(),
+    codeHash: text("code_hash").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    consumedAt: integer("consumed_at", { mode: "timestamp_ms" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("verification_codes_user_purpose_created_idx").on(t.userId, t.purpose, t.createdAt)],
+);
+
+/**
+ * An uploaded document. The file lives in the private R2 bucket under `objectKey` (random, never derived
+ * from the filename); the row holds what review and expiry need. `details` carries kind-specific facts,
+ * e.g. the vehicle a `vehicle_registration` upload asks to switch to, applied only when it is approved.
+ */
+export const documents = sqliteTable(
+  "documents",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: DOCUMENT_KINDS }).notNull(),
+    status: text("status", { enum: DOCUMENT_STATUSES }).notNull().default("pending"),
+    objectKey: text("object_key").notNull(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    /** The client's filename with any path removed, for display only. */
+    filename: text("filename"),
+    /** Licence, registration or permit number, where the kind has one. */
+    number: text("number"),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    reviewedBy: text("reviewed_by"),
+    reviewedAt: integer("reviewed_at", { mode: "timestamp_ms" }),
+    reviewReason: text("review_reason"),
+    /** When the 30- and 7-day expiry warnings went out, so the daily cron sends each once. */
+    warned30At: integer("warned_30_at", { mode: "timestamp_ms" }),
+    warned7At: integer("warned_7_at", { mode: "timestamp_ms" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("documents_object_key_unique").on(t.objectKey),
+    index("documents_status_created_idx").on(t.status, t.createdAt),
+    index("documents_owner_kind_idx").on(t.ownerId, t.kind, t.status),
+    index("documents_expires_idx").on(t.status, t.expiresAt),
+  ],
+);
+
+/** Which document kinds a provider of a service type needs in a country: data, seeded by migration. */
+export const documentRequirements = sqliteTable(
+  "document_requirements",
+  {
+    country: text("country").notNull(),
+    serviceType: text("service_type", { enum: SERVICE_TYPES }).notNull(),
+    kind: text("kind", { enum: DOCUMENT_KINDS }).notNull(),
+    /** Whether the document must carry an expiry date (licences, insurance, permits). */
+    expires: integer("expires", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.country, t.serviceType, t.kind] })],
 );
