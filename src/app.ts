@@ -19,6 +19,7 @@ import { paymentsRouter } from "./routes/payments/payments.index";
 import { providersRouter } from "./routes/providers/providers.index";
 import { ratingsRouter } from "./routes/ratings/ratings.index";
 import { safetyRouter } from "./routes/safety/safety.index";
+import { sharePage } from "./routes/safety/share-page";
 import { tripsRouter } from "./routes/trips/trips.index";
 import type { AppEnv } from "./types";
 
@@ -96,6 +97,8 @@ export function createApp() {
   app.route("/api", adminRouter);
   app.route("/api", notificationsRouter);
   app.route("/api", safetyRouter);
+  // The page a share link opens (public/t/); it reads GET /api/share/{token}.
+  app.use("/t/:token", sharePage);
 
   app.route("/api", asyncApiRouter());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -8,10 +8,13 @@ import { TERMINAL } from "../domain/trip-state";
 import { bestEffort } from "../lib/best-effort";
 import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
 import { relationTo } from "../trips/relation";
+import type { TripRoom } from "../trips/trip-room";
 import type { AuthContext } from "../types";
 
 type AlertRow = typeof emergencyAlerts.$inferSelect;
 type Caller = Pick<AuthContext, "userId" | "role">;
+/** What a share link shows: the trip room's share view, and when the link stops working. */
+export type SharedTripView = NonNullable<Awaited<ReturnType<TripRoom["shareView"]>>> & { link_expires_at: string };
 
 /** How long a share link lives when the customer does not say. */
 export const DEFAULT_SHARE_MINUTES = 240;
@@ -211,13 +214,21 @@ async function customersTrip(
 }
 
 /**
+ * The share page's address on the host that made the link: the contact gets it by SMS or a chat app,
+ * so it must be absolute, and it is the page (public/t/), not the JSON the page reads.
+ */
+export const sharePageUrl = (origin: string, token: string) => new URL(`/t/${token}`, origin).href;
+
+/**
  * An expiring read-only link for a trusted contact, for a live trip only. Only the token's hash is
- * stored, so a leaked database cannot be turned into working links.
+ * stored, so a leaked database cannot be turned into working links. `origin` is the API's own
+ * (the request's), so a link made on a deployed Worker opens that Worker's page.
  */
 export async function createShareLink(
   db: Db,
   caller: Caller,
   tripId: string,
+  origin: string,
   minutes = DEFAULT_SHARE_MINUTES,
 ): Promise<Outcome<{ link: { url: string; token: string; expires_at: string } }>> {
   const mine = await customersTrip(db, caller, tripId);
@@ -229,7 +240,7 @@ export async function createShareLink(
     .insert(shareLinks)
     .values({ tokenHash: await sha256Hex(token), tripId, createdBy: caller.userId, expiresAt, createdAt: new Date() })
     .run();
-  return { ok: true, link: { url: `/api/share/${token}`, token, expires_at: expiresAt.toISOString() } };
+  return { ok: true, link: { url: sharePageUrl(origin, token), token, expires_at: expiresAt.toISOString() } };
 }
 
 /** Revokes every live share link of the customer's trip; says how many. */
@@ -249,7 +260,7 @@ export async function revokeShareLinks(db: Db, caller: Caller, tripId: string): 
  * AFTER_TRIP_GRACE_MS after the trip ended (the contact sees it finished, then the link is gone).
  * Unknown, expired, revoked and over look alike.
  */
-export async function viewSharedTrip(env: Env, db: Db, token: string): Promise<Outcome<{ view: Record<string, unknown> }>> {
+export async function viewSharedTrip(env: Env, db: Db, token: string): Promise<Outcome<{ view: SharedTripView }>> {
   const gone = refuse("NOT_FOUND", "link_unknown", "This link is unknown or has expired");
   const link = await db
     .select()

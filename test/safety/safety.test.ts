@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { BASE, callJson, fetchChecked, registerCustomer } from "../helpers";
+import { BASE, call, callJson, fetchChecked, registerCustomer } from "../helpers";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, TestSocket } from "../support/presence";
 import { nextEvent, watch } from "../support/trips";
 
@@ -115,27 +115,31 @@ describe("share links", () => {
       json: { expires_in_minutes: 60 },
     });
     expect(made.status).toBe(201);
+    // The contact gets the page, absolute on this host; the page reads the JSON by token.
+    expect(made.body.data.url).toBe(`${BASE}/t/${made.body.data.token}`);
+    const api = `/api/share/${made.body.data.token}`;
     await callJson(`/api/trips/${trip.id}/status`, { method: "POST", token: provider.token, json: { status: "en_route" } });
     const near = offset({ lat: trip.pickup.latitude, lng: trip.pickup.longitude }, 1, 90);
     presence.send({ latitude: near.lat, longitude: near.lng });
     await presence.sync();
-    let shared = await callJson(made.body.data.url);
+    let shared = await callJson(api);
     for (let i = 0; i < 20 && !shared.body.data.provider_position; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      shared = await callJson(made.body.data.url);
+      shared = await callJson(api);
     }
     expect(shared.status).toBe(200);
     expect(shared.body.data).toMatchObject({ trip_id: trip.id, status: "en_route", provider: { first_name: "Test" } });
     expect(shared.body.data.provider_position.latitude).toBeCloseTo(near.lat, 5);
     expect(shared.body.data.eta_minutes).toBeGreaterThan(0);
     expect(JSON.stringify(shared.body)).not.toContain(customer.email);
+    expect(JSON.stringify(shared.body)).not.toContain("Thika Road");
     expect(JSON.stringify(shared.body)).not.toContain("handover_pin");
     expect(shared.headers.get("cache-control")).toBe("no-store");
     expect(
       (await callJson(`/api/trips/${trip.id}/share/revoke`, { method: "POST", token: customer.tokens.access_token })).body.data
         .revoked,
     ).toBe(1);
-    expect((await callJson(made.body.data.url)).status).toBe(404);
+    expect((await callJson(api)).status).toBe(404);
   });
 
   it("expires, and belongs to the trip's customer only", async () => {
@@ -145,7 +149,7 @@ describe("share links", () => {
     await env.DB.prepare("UPDATE share_links SET expires_at = ? WHERE trip_id = ?")
       .bind(Date.now() - 1, trip.id)
       .run();
-    expect((await callJson(made.body.data.url)).status).toBe(404);
+    expect((await callJson(`/api/share/${made.body.data.token}`)).status).toBe(404);
     expect((await callJson(`/api/trips/${trip.id}/share`, { method: "POST", token: provider.token })).status).toBe(403);
     const stranger = await registerCustomer();
     expect((await callJson(`/api/trips/${trip.id}/share`, { method: "POST", token: stranger.tokens.access_token })).status).toBe(
@@ -162,6 +166,28 @@ describe("share links", () => {
     ).toBe(422);
     expect((await callJson("/api/share/not-a-real-token-but-long-enough")).status).toBe(404);
     expect((await callJson("/api/share/x")).status).toBe(422);
+  });
+});
+
+describe("GET /t/{token} (the share page)", () => {
+  it("serves the one static page for any token, kept out of search engines, caches and referrers", async () => {
+    const res = await call("/t/not-a-real-token-but-long-enough");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.headers.get("x-robots-tag")).toBe("noindex, nofollow");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    const html = await res.text();
+    for (const hook of ['data-testid="share-status"', 'data-testid="share-provider"', 'data-testid="share-eta"', 'id="map"']) {
+      expect(html).toContain(hook);
+    }
+    expect(html).toContain('src="/t/share.js"');
+  });
+
+  it("is only read: another method gets the API's 404 envelope", async () => {
+    const res = await callJson("/t/not-a-real-token-but-long-enough", { method: "POST" });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ success: false, code: "NOT_FOUND", status: 404 });
   });
 });
 

@@ -8039,7 +8039,13 @@ export interface paths {
                             /** @example OK */
                             message: string;
                             data: {
+                                /**
+                                 * Format: uri
+                                 * @description The share page to send the contact: absolute, on the host that made the link
+                                 * @example https://api.fixoncall.africa/t/Vq3m0lS9yX2rTb7uPz4kLw8dNe1cHg5a
+                                 */
                                 url: string;
+                                /** @description What the page reads with `GET /api/share/{token}` */
                                 token: string;
                                 expires_at: string;
                             };
@@ -8307,9 +8313,7 @@ export interface paths {
                             success: true;
                             /** @example OK */
                             message: string;
-                            data: {
-                                [key: string]: unknown;
-                            };
+                            data: components["schemas"]["SharedTrip"];
                             /** @example 2026-11-21T10:30:00.000Z */
                             timestamp: string;
                             request_id: string;
@@ -9875,6 +9879,33 @@ export interface components {
         ShareLinkRequest: {
             /** @default 240 */
             expires_in_minutes: number;
+        };
+        SharedTrip: {
+            trip_id: string;
+            /** @enum {string} */
+            status: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
+            /** @enum {string} */
+            service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+            /** @description Drop-off address of a tow or haulage trip */
+            destination: string | null;
+            /** @description Null until a provider accepts */
+            provider: {
+                first_name: string;
+                /** @enum {string|null} */
+                vehicle_type: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck" | null;
+                vehicle_registration: string | null;
+            } | null;
+            /** @description The provider's last position, only while they are on this trip */
+            provider_position: {
+                latitude: number;
+                longitude: number;
+                heading: number | null;
+                at: string;
+            } | null;
+            /** @description To the pickup, or to the destination once in progress */
+            eta_minutes: number | null;
+            updated_at: string;
+            link_expires_at: string;
         };
         AsyncAPIDocument: {
             [key: string]: unknown;

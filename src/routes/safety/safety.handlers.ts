@@ -25,7 +25,7 @@ export const sos: AppRouteHandler<typeof routes.sos> = async (c) => {
 export const createShare: AppRouteHandler<typeof routes.createShare> = async (c) => {
   // Without a body the validator is skipped, so the service's default applies.
   const minutes = c.req.valid("json").expires_in_minutes;
-  const result = await createShareLink(c.get("db"), c.get("auth"), c.req.valid("param").id, minutes);
+  const result = await createShareLink(c.get("db"), c.get("auth"), c.req.valid("param").id, new URL(c.req.url).origin, minutes);
   if (!result.ok) throw refusalError(result);
   return ok(c, result.link, "Share link created", 201);
 };

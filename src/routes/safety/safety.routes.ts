@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { TRIP_STATUSES } from "../../domain/trip-state";
+import { SERVICE_TYPES, VEHICLE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
 import { IdParam, Latitude, Longitude, PageFields } from "../../lib/schemas";
 
@@ -60,7 +62,19 @@ export const createShare = route(["customer"], {
   description: "Only while the trip is in progress. The link shows the trip until 30 minutes after it ends, then answers 404.",
   request: { params: IdParam, body: { content: { "application/json": { schema: ShareBody } }, required: false } },
   errors: { 404: "Not found (or not your trip)", 409: "The trip has ended (`trip_ended`)" },
-  responses: { 201: reply("Share link", z.object({ url: z.string(), token: z.string(), expires_at: z.string() })) },
+  responses: {
+    201: reply(
+      "Share link",
+      z.object({
+        url: z.url().openapi({
+          description: "The share page to send the contact: absolute, on the host that made the link",
+          example: "https://api.fixoncall.africa/t/Vq3m0lS9yX2rTb7uPz4kLw8dNe1cHg5a",
+        }),
+        token: z.string().openapi({ description: "What the page reads with `GET /api/share/{token}`" }),
+        expires_at: z.string(),
+      }),
+    ),
+  },
 });
 
 export const revokeShares = route(["customer"], {
@@ -79,6 +93,34 @@ export const TokenParam = z.strictObject({
     .regex(/^[A-Za-z0-9_-]{20,100}$/)
     .openapi({ param: { name: "token", in: "path" } }),
 });
+/**
+ * What a trusted contact sees: where the trip is and who is coming, never who asked for it (no
+ * customer name, phone, pickup or PIN). The share page at `/t/{token}` draws exactly this.
+ */
+const SharedTrip = z
+  .object({
+    trip_id: z.string(),
+    status: z.enum(TRIP_STATUSES),
+    service_type: z.enum(SERVICE_TYPES),
+    destination: z.string().nullable().openapi({ description: "Drop-off address of a tow or haulage trip" }),
+    provider: z
+      .object({
+        first_name: z.string(),
+        vehicle_type: z.enum(VEHICLE_TYPES).nullable(),
+        vehicle_registration: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "Null until a provider accepts" }),
+    provider_position: z
+      .object({ latitude: z.number(), longitude: z.number(), heading: z.number().nullable(), at: z.string() })
+      .nullable()
+      .openapi({ description: "The provider's last position, only while they are on this trip" }),
+    eta_minutes: z.number().nullable().openapi({ description: "To the pickup, or to the destination once in progress" }),
+    updated_at: z.string(),
+    link_expires_at: z.string(),
+  })
+  .openapi("SharedTrip");
+
 export const viewShare = route("public", {
   method: "get",
   path: "/share/{token}",
@@ -86,7 +128,7 @@ export const viewShare = route("public", {
   summary: "Follow a shared trip (no login; the link itself is the permission, until it expires)",
   request: { params: TokenParam },
   errors: { 404: "Unknown, expired, revoked, or the trip ended over 30 minutes ago" },
-  responses: { 200: reply("Shared trip", z.record(z.string(), z.unknown())) },
+  responses: { 200: reply("Shared trip", SharedTrip) },
 });
 
 export const AlertsQuery = z.strictObject({

@@ -1,0 +1,178 @@
+// The share page: a trusted contact follows one trip from the link the customer sent them, with no
+// account. It reads GET /api/share/{token} every few seconds and shows the status, who is coming
+// (first name and vehicle), where they are and when they should arrive. It never shows the
+// customer: the API does not send them. It stops when the link expires or is revoked (404) or when
+// the trip ends.
+
+const REFRESH_MS = 3000;
+/** After a network failure, try again a little later, up to this. */
+const MAX_BACKOFF_MS = 30_000;
+const ENDED = new Set(["completed", "cancelled", "unfulfilled"]);
+
+const STATUS_TEXT = {
+  requested: "Finding a provider",
+  offered: "Finding a provider",
+  accepted: "Provider assigned",
+  en_route: "On the way",
+  arrived: "Arrived",
+  in_progress: "In progress",
+  completed: "Completed",
+  cancelled: "Cancelled",
+  unfulfilled: "No provider found",
+};
+const SERVICE_TEXT = {
+  breakdown: "breakdown help",
+  towing: "a tow",
+  fuel_delivery: "fuel delivery",
+  battery_jump: "a battery jump",
+  tyre_change: "a tyre change",
+  lockout: "lockout help",
+  mechanic_dispatch: "a mechanic",
+  haulage: "a delivery",
+};
+const VEHICLE_TEXT = {
+  motorbike: "motorbike",
+  bakkie: "bakkie",
+  truck_1t: "1 t truck",
+  truck_1_5t: "1.5 t truck",
+  truck_2t: "2 t truck",
+  truck_4t: "4 t truck",
+  truck_8t: "8 t truck",
+  tow_truck: "tow truck",
+};
+
+/** What tests and curious people can read: every distinct provider position the page has drawn. */
+window.shareMetrics = { positions: [] };
+
+const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
+const token = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+
+function setStatus(key, text) {
+  const el = $("share-status");
+  el.dataset.status = key;
+  el.textContent = text;
+}
+
+function setNote(text, stopped = false) {
+  const el = $("share-note");
+  el.textContent = text;
+  el.classList.toggle("stopped", stopped);
+}
+
+function providerText(trip) {
+  const p = trip.provider;
+  if (!p) return `Finding someone for ${SERVICE_TEXT[trip.service_type] ?? "your trip"}`;
+  const vehicle = p.vehicle_type ? VEHICLE_TEXT[p.vehicle_type] ?? p.vehicle_type : null;
+  const plate = p.vehicle_registration ? ` (${p.vehicle_registration})` : "";
+  return vehicle ? `${p.first_name} · ${vehicle}${plate}` : `${p.first_name}${plate}`;
+}
+
+function etaText(trip) {
+  if (ENDED.has(trip.status)) return STATUS_TEXT[trip.status];
+  if (trip.status === "arrived") return "Arrived";
+  if (trip.eta_minutes === null) return "–";
+  const where = trip.status === "in_progress" ? "to the destination" : "away";
+  return trip.eta_minutes < 1 ? "Less than a minute" : `About ${Math.round(trip.eta_minutes)} min ${where}`;
+}
+
+// ---------------------------------------------------------------- map
+
+/** The map is made at the first position (before that there is nothing of ours to centre on). */
+let map = null;
+let mapFailed = false;
+
+function positionData(pos) {
+  return {
+    type: "FeatureCollection",
+    features: [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [pos.longitude, pos.latitude] } }],
+  };
+}
+
+/** Draws the provider on the ops console's shared map module, making the map on first use. */
+async function drawPosition(pos) {
+  if (mapFailed) return;
+  if (!map) {
+    const container = document.getElementById("map");
+    try {
+      const { createMap } = await import("/map/map.js");
+      container.replaceChildren();
+      map = await createMap(container, { center: [pos.longitude, pos.latitude], zoom: 14 });
+    } catch (error) {
+      // The page is still useful without a map (status, who, ETA): say so instead of failing.
+      mapFailed = true;
+      console.error("share page: the map could not load", error);
+      container.querySelector(".map-empty")?.replaceChildren("The map is not available right now.");
+      return;
+    }
+    await new Promise((resolve) => (map.isStyleLoaded() ? resolve() : map.once("load", resolve)));
+    map.addSource("provider", { type: "geojson", data: positionData(pos) });
+    map.addLayer({
+      id: "provider",
+      type: "circle",
+      source: "provider",
+      paint: {
+        "circle-radius": 9,
+        "circle-color": "#0b5d3b",
+        "circle-stroke-color": "#ffffff",
+        "circle-stroke-width": 3,
+      },
+    });
+    return;
+  }
+  map.getSource("provider")?.setData(positionData(pos));
+  // Follow the provider, but leave the view alone while they are still on screen (the contact may have zoomed).
+  const here = [pos.longitude, pos.latitude];
+  if (!map.getBounds().contains(here)) map.easeTo({ center: here, duration: 800 });
+}
+
+// ---------------------------------------------------------------- polling
+
+let lastAt = null;
+
+function show(trip) {
+  setStatus(trip.status, STATUS_TEXT[trip.status] ?? trip.status);
+  $("share-provider").textContent = providerText(trip);
+  $("share-eta").textContent = etaText(trip);
+  const pos = trip.provider_position;
+  if (pos && pos.at !== lastAt) {
+    lastAt = pos.at;
+    window.shareMetrics.positions.push({ lat: pos.latitude, lng: pos.longitude, at: pos.at });
+    drawPosition(pos);
+  }
+}
+
+/** Stops for good: the link is gone or the trip is over. No further requests are made. */
+function stop(note) {
+  setNote(note, true);
+  document.body.dataset.stopped = "true";
+}
+
+async function poll(failures = 0) {
+  let res;
+  try {
+    res = await fetch(`/api/share/${encodeURIComponent(token)}`, { cache: "no-store" });
+  } catch (error) {
+    // Offline or a dropped connection on a phone: keep the last picture and try again, slower each time.
+    console.warn("share page: refresh failed", error);
+    setNote("Connection lost; trying again…");
+    setTimeout(() => poll(failures + 1), Math.min(REFRESH_MS * 2 ** failures, MAX_BACKOFF_MS));
+    return;
+  }
+  // 404: unknown, expired, revoked, or ended over 30 minutes ago (the API does not say which); 422: not a token.
+  if (res.status === 404 || res.status === 422) {
+    setStatus("gone", "Link ended");
+    return stop("This link has expired or was turned off. Ask the person who sent it for a new one.");
+  }
+  if (!res.ok) {
+    setNote("The service is busy; trying again…");
+    setTimeout(() => poll(failures + 1), Math.min(REFRESH_MS * 2 ** failures, MAX_BACKOFF_MS));
+    return;
+  }
+  const { data: trip } = await res.json();
+  show(trip);
+  if (ENDED.has(trip.status)) return stop("This trip has ended; the page no longer updates.");
+  setNote(`Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`);
+  setTimeout(poll, REFRESH_MS);
+}
+
+poll();
