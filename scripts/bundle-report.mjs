@@ -5,14 +5,19 @@
 // gives both that figure and esbuild's per-module breakdown of the very same bundle, so the report cannot drift
 // from what ships. It takes a few seconds and needs no network, so `npm test` runs it.
 //
+// It also checks the zod shims that the [alias] table in wrangler.toml puts in place of modules the Worker never
+// calls (scripts/shims/): that only zod imports what they replace, that they export what the real modules do, and
+// that the bundle answers a set of requests exactly as the source does (see `differentAnswers`).
+//
 // Usage: node scripts/bundle-report.mjs [--budget-kib N] [--top N]
 //   --budget-kib  fail when wrangler's gzip figure exceeds N KiB (default below; see BENCHMARKS.md "Bundle size")
 //   --top         how many packages and files to list (default 10)
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { register } from "node:module";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * Gzip budget in KiB: the goal is "under 200 KB", i.e. 200,000 bytes = 195.3 KiB (wrangler prints KiB). It was reached
@@ -41,6 +46,143 @@ function localeUsers(dir) {
     if (/\blocales\.(?!en\b)\w+|zod\/(?:v4\/)?locales/.test(readFileSync(path, "utf8"))) found.push(relative(root, path));
   }
   return found;
+}
+
+/** wrangler.toml's [alias] table: the import path as zod's files write it → the shim that replaces it. */
+function aliases() {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const section = toml.split(/^\[alias\]$/m)[1]?.split(/^\[/m)[0] ?? "";
+  return new Map([...section.matchAll(/^"([^"]+)"\s*=\s*"([^"]+)"/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Shims that leave exports out on purpose: the locales shim ships English only. */
+const PARTIAL_SHIMS = new Set(["./scripts/shims/zod-locales.mjs"]);
+
+/**
+ * Checks the shims against esbuild's import graph (`inputs` of the metafile). wrangler swaps an [alias] key
+ * whoever imports it, so a key that anything but zod imports would hand that importer zod's shim; a key that
+ * nothing imports any more (zod moved the file) saves nothing; and a shim that lacks an export of the module it
+ * replaces would leave zod reading `undefined` where it expects a function.
+ */
+async function shimProblems(inputs, alias) {
+  const problems = [];
+  const replaced = new Map();
+  const used = new Set();
+  for (const [importer, { imports }] of Object.entries(inputs)) {
+    for (const { original } of imports) {
+      if (original === undefined || !alias.has(original)) continue;
+      used.add(original);
+      if (importer.startsWith("node_modules/zod/")) replaced.set(join(dirname(importer), original), alias.get(original));
+      else problems.push(`${importer} imports "${original}", which wrangler.toml [alias] swaps for a zod shim`);
+    }
+  }
+  for (const [key, shim] of alias) {
+    if (!used.has(key)) problems.push(`no zod file imports "${key}" any more: update or drop its [alias] (${shim})`);
+  }
+  for (const [real, shim] of replaced) {
+    const [want, have] = await Promise.all(
+      [real, shim].map(async (path) => Object.keys(await import(pathToFileURL(join(root, path)).href))),
+    );
+    const missing = want.filter((name) => !have.includes(name));
+    const extra = have.filter((name) => !want.includes(name));
+    if (extra.length > 0) problems.push(`${shim} exports ${extra.join(", ")}, which ${real} does not`);
+    if (missing.length > 0 && !PARTIAL_SHIMS.has(shim)) problems.push(`${shim} lacks ${missing.join(", ")} of ${real}`);
+  }
+  return problems;
+}
+
+/** Requests whose answers must not depend on the shims: what they exercise is said beside each. */
+const JSON_POST = { method: "POST", headers: { "content-type": "application/json" } };
+const REQUESTS = [
+  // Every zod schema of the API, written out by zod-to-openapi, which reads the `.minLength`, `.format`, ...
+  // getters that the json-schema-processors shim keeps real.
+  ["/api/openapi.json"],
+  // Validation failures: zod's checks, formats, unions, strict objects and refinements, and their English
+  // messages (the locales shim), in the error envelope.
+  ["/api/auth/register", { ...JSON_POST, body: "{}" }],
+  [
+    "/api/auth/register",
+    {
+      ...JSON_POST,
+      body: JSON.stringify({
+        role: "provider",
+        email: "not-an-email",
+        phone: "+1 555",
+        password: "short",
+        full_name: "",
+        service_types: ["towing"],
+        vehicle_type: "van",
+        load_capacity_kg: 1.5,
+        extra: true,
+      }),
+    },
+  ],
+  [
+    "/api/auth/register",
+    {
+      ...JSON_POST,
+      body: JSON.stringify({ user_type: "partner", company_name: "x".repeat(200), partner_type: "?", fleet_size: -1 }),
+    },
+  ],
+  ["/api/auth/login", { ...JSON_POST, body: JSON.stringify({ phone: 254, password: null }) }],
+  ["/api/auth/login", { ...JSON_POST, body: "{not json" }],
+  // Authentication (jose) and the not-found envelope.
+  ["/api/auth/me"],
+  ["/api/auth/me", { headers: { authorization: "Bearer not.a.token" } }],
+  ["/api/no-such-route"],
+];
+
+/** wrangler.toml's [vars] plus throwaway secrets (config validation needs them; nothing is signed here). */
+function bindings() {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const section = toml.split(/^\[vars\]$/m)[1]?.split(/^\[/m)[0] ?? "";
+  const vars = Object.fromEntries([...section.matchAll(/^([A-Z_]+)\s*=\s*"(.*)"\s*$/gm)].map((m) => [m[1], m[2]]));
+  return {
+    ...vars,
+    JWT_KEYS: "chk-k1:bundle-report-script-not-a-secret-0123456789",
+    PASSWORD_PEPPERS: "chk-p1:bundle-report-script-not-a-secret-0123456789",
+  };
+}
+
+/**
+ * The shims change what ships, never what the Worker answers: this loads the built bundle and src/app.ts (through
+ * tsx, with the real zod modules) side by side in Node, `cloudflare:workers` stubbed as scripts/openapi-types.mjs
+ * does, and sends both the REQUESTS above. A shimmed function reached on the way would throw and turn an answer
+ * into a 500 that the source does not give. None of these requests needs a database or a Durable Object. Returns
+ * the requests whose status or body differ (the envelope's `timestamp` aside).
+ */
+async function differentAnswers(bundlePath) {
+  const stub =
+    "export class DurableObject{constructor(c,e){this.ctx=c;this.env=e}};export class WorkerEntrypoint{};export const env={};export const exports={};";
+  const hooks = `export async function resolve(specifier, context, next) {
+  if (specifier === "cloudflare:workers") return { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(stub)}`)}, shortCircuit: true };
+  return next(specifier, context);
+}`;
+  register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+  const worker = (await import(pathToFileURL(bundlePath).href)).default;
+  const { register: registerTsx } = await import("tsx/esm/api");
+  registerTsx();
+  const source = (await import(pathToFileURL(join(root, "src/app.ts")).href)).createApp();
+
+  const env = bindings();
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
+  const answer = async (res) => `${res.status} ${(await res.text()).replace(/"timestamp":"[^"]*"/g, "")}`;
+  const different = [];
+  // Both write a JSON access-log line per request; this report is about the bundle.
+  const log = console.log;
+  console.log = () => {};
+  try {
+    for (const [path, init = {}] of REQUESTS) {
+      // A fixed request id, so that the envelopes can be compared byte for byte.
+      const request = () => ({ ...init, headers: { ...init.headers, "x-request-id": "bundle-report-check" } });
+      const fromBundle = await answer(await worker.fetch(new Request(`http://localhost${path}`, request()), env, ctx));
+      const fromSource = await answer(await source.request(path, request(), env));
+      if (fromBundle !== fromSource) different.push(`${init.method ?? "GET"} ${path}: ${fromBundle.slice(0, 200)}`);
+    }
+  } finally {
+    console.log = log;
+  }
+  return different;
 }
 
 /** Bytes per package (node_modules/<name>), or per top-level src/ folder, from esbuild's metafile. */
@@ -77,7 +219,8 @@ try {
   if (!total) throw new Error(`no "Total Upload" line in wrangler's output:\n${log}`);
   const [raw, gzip] = [Number(total[1]), Number(total[2])];
 
-  const output = Object.values(JSON.parse(readFileSync(meta, "utf8")).outputs).find((o) => o.entryPoint);
+  const metafile = JSON.parse(readFileSync(meta, "utf8"));
+  const [bundleFile, output] = Object.entries(metafile.outputs).find(([, o]) => o.entryPoint);
   const groups = contributors(output.inputs);
   const files = Object.entries(output.inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput);
 
@@ -93,6 +236,10 @@ try {
   const users = localeUsers(join(root, "src"));
   if (users.length > 0) {
     problems.push(`zod locales other than English are not in the Worker bundle (wrangler.toml [alias]): ${users.join(", ")}`);
+  }
+  problems.push(...(await shimProblems(metafile.inputs, aliases())));
+  for (const request of await differentAnswers(resolve(root, bundleFile))) {
+    problems.push(`the bundle answers differently from src/ (a shim reached?): ${request}`);
   }
   if (problems.length > 0) {
     for (const problem of problems) console.error(`\nFAIL: ${problem}`);
