@@ -1,4 +1,6 @@
 import { createApp } from "./app";
+import { createDb } from "./db/client";
+import { runExpiryPass } from "./documents/expiry";
 import { handleNotifyBatch } from "./notifications/consumer";
 import type { NotifyMessage } from "./notifications/messages";
 
@@ -15,4 +17,13 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   queue: handleNotifyBatch,
+  /**
+   * The daily cron (wrangler.toml [triggers]): document expiry warnings and expiries. Awaited, not
+   * left to waitUntil, so a failed pass shows as a failed invocation; the pass is idempotent, so
+   * running it again is safe.
+   */
+  async scheduled(controller, env) {
+    const report = await runExpiryPass(env, createDb(env.DB), controller.scheduledTime);
+    console.log(JSON.stringify({ level: "info", msg: "document expiry pass", cron: controller.cron, ...report }));
+  },
 } satisfies ExportedHandler<Env, NotifyMessage>;

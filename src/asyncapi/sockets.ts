@@ -170,6 +170,8 @@ export const SOCKETS: SocketSpec[] = [
       ...COMMON_CLOSES,
       "4001":
         "Replaced: the same provider opened a newer socket (another device or tab); a `replaced` frame comes first. Do not reconnect automatically",
+      "4005":
+        "Unverified: a required document expired (the daily expiry pass), so the provider may not be online until an admin approves a renewal. An `error` frame with code `offline` comes first. Do not reconnect: show GET /api/providers/me/verification and upload the renewal",
     },
     clientFrames: [
       { name: "PresencePosition", summary: "Where the provider is now", schema: PositionMessage },

@@ -9,6 +9,12 @@ export const CLOSE_REPLACED = 4001;
 export const CLOSE_SIGNED_OUT = 4003;
 /** The watcher is no longer on this trip (an admin reassigned it to another provider). */
 export const CLOSE_OFF_TRIP = 4004;
+/**
+ * The provider is no longer verified because a required document expired (the daily expiry pass):
+ * distinct from 4003 because the account and its tokens are fine; the app should send them to
+ * upload a renewal instead of to the login screen, and reconnecting is refused until it is approved.
+ */
+export const CLOSE_UNVERIFIED = 4005;
 
 /**
  * Completes a close handshake the client started, from a `webSocketClose` handler. Without an

@@ -7,6 +7,7 @@ import {
   backoffSeconds,
   type NotifyMessage,
   type PlannedNotification,
+  planDocumentExpiry,
   planTripNotifications,
   SMS_DAILY_LIMIT,
   smsText,
@@ -228,6 +229,11 @@ export async function handleNotifyBatch(batch: MessageBatch<NotifyMessage>, env:
           break;
         case "sos":
           await alertContacts(env, db, m);
+          break;
+        case "document_expiry":
+          // One key per document and stage, so a redelivery (or a cron retry) sends nothing twice.
+          for (const doc of m.documents)
+            await deliver(env, db, `document:${doc.id}:${m.stage}`, [planDocumentExpiry(m.stage, doc)]);
           break;
         case "sms":
         case "email": {

@@ -23,7 +23,19 @@ export type NotifyMessage =
       lng: number | null;
     }
   | { type: "sms"; outboundId: string }
-  | { type: "email"; outboundId: string; subject: string };
+  | { type: "email"; outboundId: string; subject: string }
+  | { type: "document_expiry"; stage: ExpiryStage; documents: ExpiringDocument[] };
+
+/** Which notice of the daily expiry pass: a warning 30 or 7 days ahead, or the expiry itself. */
+export type ExpiryStage = "30d" | "7d" | "expired";
+
+/** One document a notice is about; `expiresAt` in epoch ms. */
+export interface ExpiringDocument {
+  id: string;
+  ownerId: string;
+  kind: string;
+  expiresAt: number;
+}
 
 export interface PlannedNotification {
   userId: string;
@@ -89,6 +101,33 @@ export function planTripNotifications(m: Extract<NotifyMessage, { type: "trip_ev
     default:
       return [];
   }
+}
+
+/**
+ * The notice for one expiring document, in-app and by SMS: a provider who misses it goes offline, so
+ * it is worth a text. The date is the day it lapses (UTC), which is what the document itself says.
+ */
+export function planDocumentExpiry(stage: ExpiryStage, doc: ExpiringDocument): PlannedNotification {
+  const what = doc.kind.replaceAll("_", " ");
+  const day = new Date(doc.expiresAt).toISOString().slice(0, 10);
+  const notice = (title: string, body: string): PlannedNotification => ({
+    userId: doc.ownerId,
+    type: `document.${stage === "expired" ? "expired" : "expiring"}`,
+    title,
+    body,
+    sms: true,
+    email: false,
+  });
+  if (stage === "expired")
+    return notice(
+      "Document expired",
+      `Your ${what} expired on ${day}. You are offline and cannot take jobs until an admin approves a renewal: upload it in the app.`,
+    );
+  const days = stage === "30d" ? "30 days" : "7 days";
+  return notice(
+    `Document expires in ${days}`,
+    `Your ${what} expires on ${day}. Upload the renewal now so you stay verified and can keep taking jobs.`,
+  );
 }
 
 /** SMS bodies are capped at two segments: a long reason must not multiply the cost. */

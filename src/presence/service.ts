@@ -4,6 +4,7 @@ import { providerActiveTrips, providerPresence, providerProfiles, users } from "
 import { cellOf, coveredRadiusKm, etaMinutes, type Point, ringCells, ringsForRadius } from "../domain/geo";
 import { mergeCandidates, type NearbyCandidate, type NearbyQuery, type PresenceProfile } from "../domain/matching";
 import type { ServiceType, VehicleType } from "../domain/vocabulary";
+import { CLOSE_SIGNED_OUT } from "../lib/socket-close";
 
 export interface SearchResult {
   candidates: NearbyCandidate[];
@@ -179,11 +180,18 @@ export async function markProviderOffline(db: Db, providerId: string, homeCell: 
 }
 
 /**
- * Takes a provider offline everywhere at once: used when an admin deactivates or un-verifies them.
- * Returns whether a live socket was closed.
+ * Takes a provider offline everywhere at once: used when an admin deactivates or un-verifies them
+ * (4003, the default), or when a document expired (CLOSE_UNVERIFIED). Returns whether a live socket
+ * was closed.
  */
-export async function takeProviderOffline(env: Env, db: Db, providerId: string, reason: string): Promise<boolean> {
+export async function takeProviderOffline(
+  env: Env,
+  db: Db,
+  providerId: string,
+  reason: string,
+  code = CLOSE_SIGNED_OUT,
+): Promise<boolean> {
   const home = await providerCell(db, providerId);
   if (!home) return false;
-  return env.CELL_INDEX.getByName(home).kick(providerId, reason);
+  return env.CELL_INDEX.getByName(home).kick(providerId, reason, code);
 }
