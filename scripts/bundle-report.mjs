@@ -55,14 +55,25 @@ function aliases() {
   return new Map([...section.matchAll(/^"([^"]+)"\s*=\s*"([^"]+)"/gm)].map((m) => [m[1], m[2]]));
 }
 
-/** Shims that leave exports out on purpose: the locales shim ships English only. */
-const PARTIAL_SHIMS = new Set(["./scripts/shims/zod-locales.mjs"]);
+/**
+ * Shims that leave exports out on purpose: the locales shim ships English only, and the drizzle ones give the
+ * one name their importer asks for (esbuild fails the build when an importer names an export a shim lacks; a
+ * star re-export or namespace import, as zod's files use, would silently get `undefined` instead).
+ */
+const PARTIAL_SHIMS = new Set([
+  "./scripts/shims/zod-locales.mjs",
+  "./scripts/shims/drizzle-pg-enum.mjs",
+  "./scripts/shims/drizzle-pg-primary-keys.mjs",
+]);
+
+/** The package whose files a shim serves, from its name: zod-*.mjs serve zod, drizzle-*.mjs drizzle-orm. */
+const shimPackage = (shim) => (shim.includes("/drizzle-") ? "drizzle-orm" : "zod");
 
 /**
  * Checks the shims against esbuild's import graph (`inputs` of the metafile). wrangler swaps an [alias] key
- * whoever imports it, so a key that anything but zod imports would hand that importer zod's shim; a key that
- * nothing imports any more (zod moved the file) saves nothing; and a shim that lacks an export of the module it
- * replaces would leave zod reading `undefined` where it expects a function.
+ * whoever imports it, so a key that another package imports would hand that importer a shim meant for zod or
+ * drizzle; a key that nothing imports any more (the package moved the file) saves nothing; and a shim that
+ * lacks an export of the module it replaces would leave zod reading `undefined` where it expects a function.
  */
 async function shimProblems(inputs, alias) {
   const problems = [];
@@ -72,12 +83,13 @@ async function shimProblems(inputs, alias) {
     for (const { original } of imports) {
       if (original === undefined || !alias.has(original)) continue;
       used.add(original);
-      if (importer.startsWith("node_modules/zod/")) replaced.set(join(dirname(importer), original), alias.get(original));
-      else problems.push(`${importer} imports "${original}", which wrangler.toml [alias] swaps for a zod shim`);
+      const shim = alias.get(original);
+      if (importer.startsWith(`node_modules/${shimPackage(shim)}/`)) replaced.set(join(dirname(importer), original), shim);
+      else problems.push(`${importer} imports "${original}", which wrangler.toml [alias] swaps for ${shim}`);
     }
   }
   for (const [key, shim] of alias) {
-    if (!used.has(key)) problems.push(`no zod file imports "${key}" any more: update or drop its [alias] (${shim})`);
+    if (!used.has(key)) problems.push(`nothing imports "${key}" any more: update or drop its [alias] (${shim})`);
   }
   for (const [real, shim] of replaced) {
     const [want, have] = await Promise.all(
