@@ -13,6 +13,7 @@ import { authRouter } from "./routes/auth/auth.index";
 import { bookingsRouter } from "./routes/bookings/bookings.index";
 import { asyncApiRouter } from "./routes/docs/asyncapi";
 import { docsRouter } from "./routes/docs/docs.index";
+import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
 import { notificationsRouter } from "./routes/notifications/notifications.index";
 import { paymentsRouter } from "./routes/payments/payments.index";
@@ -97,6 +98,7 @@ export function createApp() {
   app.route("/api", adminRouter);
   app.route("/api", notificationsRouter);
   app.route("/api", safetyRouter);
+  app.route("/api", documentsRouter);
   // The page a share link opens (public/t/); it reads GET /api/share/{token}.
   app.use("/t/:token", sharePage);
 

@@ -1,7 +1,7 @@
 import { and, eq, inArray, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { documentRequirements, documents, providerProfiles, users } from "../db/schema";
-import type { DocumentKind, DocumentStatus, ServiceType } from "../domain/vocabulary";
+import type { DocumentKind, DocumentStatus, ServiceType, VerificationStatus } from "../domain/vocabulary";
 import { takeProviderOffline } from "../presence/service";
 
 /** Where a required kind stands for one provider, as the provider and the admins see it. */
@@ -52,6 +52,8 @@ export function requirementStatus(
 /** What a provider needs for their country and service types, and where each kind stands. */
 export interface ProviderVerification {
   verified: boolean;
+  /** The stored status dispatch reads (the cache `refreshVerification` keeps); `rejected` is an admin's call. */
+  verification_status: VerificationStatus;
   country: string;
   service_types: ServiceType[];
   required: RequirementState[];
@@ -65,7 +67,11 @@ export interface ProviderVerification {
  */
 export async function providerVerification(db: Db, providerId: string, now = Date.now()): Promise<ProviderVerification | null> {
   const profile = await db
-    .select({ country: users.country, serviceTypes: providerProfiles.serviceTypes })
+    .select({
+      country: users.country,
+      serviceTypes: providerProfiles.serviceTypes,
+      status: providerProfiles.verificationStatus,
+    })
     .from(providerProfiles)
     .innerJoin(users, eq(users.id, providerProfiles.userId))
     .where(eq(providerProfiles.userId, providerId))
@@ -102,7 +108,14 @@ export async function providerVerification(db: Db, providerId: string, now = Dat
   const missing = required.filter((r) => r.status !== "approved");
   // No requirement rows (a country or service type without data) verifies nobody by default.
   const verified = required.length > 0 && missing.length === 0;
-  return { verified, country: profile.country, service_types: serviceTypes, required, missing };
+  return {
+    verified,
+    verification_status: profile.status,
+    country: profile.country,
+    service_types: serviceTypes,
+    required,
+    missing,
+  };
 }
 
 /**
@@ -118,15 +131,9 @@ export async function refreshVerification(
   providerId: string,
   now = Date.now(),
 ): Promise<{ status: "verified" | "unverified" | "rejected"; changed: boolean } | null> {
-  const [current, computed] = await Promise.all([
-    db
-      .select({ status: providerProfiles.verificationStatus })
-      .from(providerProfiles)
-      .where(eq(providerProfiles.userId, providerId))
-      .get(),
-    providerVerification(db, providerId, now),
-  ]);
-  if (!current || !computed) return null;
+  const computed = await providerVerification(db, providerId, now);
+  if (!computed) return null;
+  const current = { status: computed.verification_status };
   if (current.status === "rejected") return { status: "rejected", changed: false };
   const next = computed.verified ? "verified" : "unverified";
   if (next === current.status) return { status: next, changed: false };

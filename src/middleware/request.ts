@@ -57,10 +57,17 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   }
 });
 
-/** Rejects oversize bodies with 413 before anything reads them. */
-export const bodySizeLimit = bodyLimit({
+const jsonBodyLimit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {
     throw new ApiError("PAYLOAD_TOO_LARGE", `The request body must be at most ${MAX_BODY_BYTES} bytes`);
   },
 });
+
+/** Routes that take files and enforce their own, larger limit as they read (src/routes/documents/upload-body.ts). */
+const UPLOAD_ROUTES = new Set(["POST /api/documents"]);
+
+/** Rejects oversize bodies with 413 before anything reads them; upload routes apply their own limit. */
+export const bodySizeLimit = createMiddleware<AppEnv>((c, next) =>
+  UPLOAD_ROUTES.has(`${c.req.method} ${c.req.path}`) ? next() : jsonBodyLimit(c, next),
+);

@@ -9,7 +9,7 @@ import { goOnline, makeProvider, NAIROBI_CBD, offset } from "../support/presence
  * The list is generated from the app's routes, so a new ID route without an entry below fails this
  * test until someone decides what a stranger calling it should get.
  */
-type Kind = "trip" | "booking" | "payment" | "notification";
+type Kind = "trip" | "booking" | "payment" | "notification" | "document";
 const BODIES: Record<string, { kind: Kind; body?: unknown; headers?: Record<string, string> }> = {
   "GET /api/trips/:id": { kind: "trip" },
   "GET /api/trips/:id/status": { kind: "trip" },
@@ -33,6 +33,9 @@ const BODIES: Record<string, { kind: Kind; body?: unknown; headers?: Record<stri
   "POST /api/bookings/:id/cancel": { kind: "booking", body: { reason: "not my booking at all" } },
   "GET /api/payments/:id": { kind: "payment" },
   "POST /api/notifications/mark-read/:id": { kind: "notification" },
+  "GET /api/documents/:id": { kind: "document" },
+  // Without a signature a file link is refused before anything is read, whoever asks.
+  "GET /api/files/:id": { kind: "document" },
 };
 
 // Route middleware is registered as its own entry, so the same method and path appear more than once.
@@ -80,6 +83,13 @@ beforeAll(async () => {
     "INSERT INTO notifications (id, user_id, type, title, body, created_at) VALUES (?, ?, 'test', 't', 'b', ?)",
   )
     .bind(ids.notification, owner.user.id, now)
+    .run();
+
+  ids.document = crypto.randomUUID();
+  await env.DB.prepare(
+    "INSERT INTO documents (id, owner_id, kind, object_key, content_type, size_bytes) VALUES (?, ?, 'id_document', ?, 'image/png', 68)",
+  )
+    .bind(ids.document, owner.user.id, `documents/${owner.user.id}/${ids.document}`)
     .run();
 
   const otherCustomer = await registerCustomer();
