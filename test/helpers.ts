@@ -46,13 +46,19 @@ export function uniqueIdentity(prefix = "user") {
   return { email: `${prefix}.${n}.${counter}@example.com`, phone: `+25471${tail}` };
 }
 
-export async function registerCustomer(overrides: Record<string, unknown> = {}) {
+/**
+ * Registers a customer through the API. Their phone is verified in D1 by default (haulage and
+ * bookings need it; test/auth/verification.test.ts covers the real SMS flow): pass
+ * `{ phoneVerified: false }` for a customer who has not verified yet.
+ */
+export async function registerCustomer(overrides: Record<string, unknown> = {}, options: { phoneVerified?: boolean } = {}) {
   const id = uniqueIdentity("customer");
   const res = await callJson("/api/auth/register", {
     method: "POST",
     json: { role: "customer", email: id.email, password: "Sunny-Kiwi-42", name: "Test Customer", phone: id.phone, ...overrides },
   });
   if (res.status !== 201) throw new Error(`register failed: ${JSON.stringify(res.body)}`);
+  if (options.phoneVerified !== false) await verifyPhoneInD1(res.body.data.user.id);
   return { ...res.body.data, email: id.email, password: "Sunny-Kiwi-42" } as {
     user: { id: string; role: string };
     tokens: { access_token: string; refresh_token: string };
@@ -79,4 +85,9 @@ export function login(email: string, password: string, ip = uniqueIp()) {
 /** Reads one user row straight from D1, for assertions on what was (or was not) stored. */
 export async function userRow(email: string) {
   return env.DB.prepare("SELECT * FROM users WHERE email = ?").bind(email).first<Record<string, unknown>>();
+}
+
+/** Marks a user's phone verified straight in D1, as if they had entered the SMS code. */
+export async function verifyPhoneInD1(userId: string) {
+  await env.DB.prepare("UPDATE users SET phone_verified_at = ? WHERE id = ?").bind(Date.now(), userId).run();
 }

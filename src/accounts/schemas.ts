@@ -224,6 +224,45 @@ export type ProfileUpdate = z.infer<typeof ProfileUpdateBody>;
 
 const Iso = z.string().openapi({ example: "2026-11-21T10:30:00.000Z" });
 
+const Code = z
+  .string()
+  .trim()
+  .regex(/^\d{6}$/, { message: "must be the 6 digits we sent" })
+  .openapi({ example: "123456", description: "The 6-digit code we sent" });
+
+export const VerifyCodeBody = z.strictObject({ code: Code }).openapi("VerifyCodeRequest");
+
+export const CodeSent = z
+  .object({
+    sent_to: z.string().openapi({ description: "Where the code went, masked", example: "+2547******78" }),
+    expires_at: Iso.openapi({ description: "The code stops working at this time (10 minutes)" }),
+    resend_after: Iso.openapi({ description: "No new code before this time (one a minute, five a day)" }),
+  })
+  .openapi("CodeSent");
+
+/** Either address of the account, exactly one. */
+const oneAddress = (body: { email?: string | undefined; phone?: string | undefined }, ctx: z.RefinementCtx) => {
+  if ((body.email === undefined) === (body.phone === undefined))
+    ctx.addIssue({ code: "custom", path: ["email"], message: "give either email or phone, not both" });
+};
+
+export const ForgotPasswordBody = z
+  .strictObject({ email: Email.optional(), phone: Phone.optional() })
+  .superRefine(oneAddress)
+  .openapi("ForgotPasswordRequest");
+
+export const ForgotPasswordAccepted = z
+  .object({
+    sent_to: z.string().openapi({ description: "The address given, masked", example: "w***@example.com" }),
+    expires_in: z.number().int().openapi({ description: "Seconds a code works once it arrives", example: 600 }),
+  })
+  .openapi("ForgotPasswordAccepted");
+
+export const ResetPasswordBody = z
+  .strictObject({ email: Email.optional(), phone: Phone.optional(), code: Code, new_password: Password })
+  .superRefine(oneAddress)
+  .openapi("ResetPasswordRequest");
+
 /**
  * A stored vehicle as the API shows it. Its own object, not `Vehicle.extend({id})`: the generator
  * writes an extension of a named schema as an `allOf` of two closed objects (each refusing the other's
@@ -262,6 +301,11 @@ export const UserProfile = z
     role: z.enum(ROLES),
     country: z.enum(["KE", "ZA"]),
     is_active: z.boolean(),
+    email_verified_at: Iso.nullable().openapi({ description: "When the email was proven by a code; a new email clears it" }),
+    phone_verified_at: Iso.nullable().openapi({
+      description:
+        "When the phone was proven by an SMS code; a new phone clears it. Needed to go online, request haulage and book",
+    }),
     created_at: Iso,
     updated_at: Iso,
     vehicles: z.array(VehicleView).optional(),

@@ -6,6 +6,7 @@ import { applyProfileUpdate, insertAccount, loadProfile, ROLE_FIELDS } from "../
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { passwordProblem } from "../domain/validation";
 import type { Role } from "../domain/vocabulary";
+import { maskEmail, maskPhone } from "../lib/mask";
 import type { SignOutScope } from "../lib/socket-close";
 import { closeUserSockets } from "../trips/sign-out";
 import type { AuthContext } from "../types";
@@ -14,6 +15,7 @@ import { hashPassword, verifyPassword } from "./password";
 import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "./schemas";
 import { revokeAllSessions, revokeOtherSessions, revokeSession, rotateRefreshToken, startSession } from "./sessions";
 import { ACCESS_TOKEN_TTL_SECONDS, SOCKET_TICKET_TTL_SECONDS, SOCKET_TICKET_TYP, signAccessToken } from "./tokens";
+import { consumeCode, markVerified, sendCode } from "./verification";
 
 /** Where a request came from, recorded on the session it starts and counted by login throttling. */
 export interface ClientMeta {
@@ -39,7 +41,7 @@ export interface TokenPair {
 export type AccountRefusal = Refusal | Throttled;
 
 // The config schema requires at least one pepper; the first hashes new passwords, the rest only verify.
-const currentPepper = (config: Config) => config.PASSWORD_PEPPERS[0] as Config["PASSWORD_PEPPERS"][number];
+export const currentPepper = (config: Config) => config.PASSWORD_PEPPERS[0] as Config["PASSWORD_PEPPERS"][number];
 const wrongCredentials = refuse("UNAUTHORIZED", "invalid_credentials", "Invalid email or password");
 const noAccount = refuse("NOT_FOUND", "no_account", "Account not found");
 const PASSWORD_CHANGED = "The password was changed; please log in again";
@@ -70,7 +72,7 @@ function isUniqueViolation(error: unknown): boolean {
  * The password schema sees one field at a time, so the NIST "not your own email" check, which needs
  * both, runs here once the body has passed validation.
  */
-function emailAsPassword(password: string, email: string): Refusal | null {
+export function emailAsPassword(password: string, email: string): Refusal | null {
   const problem = passwordProblem(password, { email });
   return problem ? refuse("VALIDATION_ERROR", "custom", `The request body is not valid: password ${problem}`, "password") : null;
 }
@@ -278,4 +280,61 @@ export async function socketTicket(
     { typ: SOCKET_TICKET_TYP, ttlSeconds: SOCKET_TICKET_TTL_SECONDS },
   );
   return { ok: true, ticket, expires_in: SOCKET_TICKET_TTL_SECONDS };
+}
+
+/** The channel that proves an address, and the code purpose that goes with it. */
+const CONTACT = {
+  sms: { purpose: "verify_phone", label: "phone" },
+  email: { purpose: "verify_email", label: "email" },
+} as const;
+
+/**
+ * Sends a code to the caller's current phone (by SMS) or email, under the code throttle. An address
+ * already verified needs no code (409), so a client loop cannot spend the SMS budget.
+ */
+export async function sendContactCode(
+  env: Env,
+  db: Db,
+  config: Config,
+  caller: AuthContext,
+  channel: "sms" | "email",
+): Promise<Outcome<{ sentTo: string; expiresAt: Date; resendAfter: Date }> | Throttled> {
+  const user = await db
+    .select({
+      phone: users.phone,
+      email: users.email,
+      phoneVerifiedAt: users.phoneVerifiedAt,
+      emailVerifiedAt: users.emailVerifiedAt,
+    })
+    .from(users)
+    .where(eq(users.id, caller.userId))
+    .get();
+  if (!user) return noAccount;
+  const { purpose, label } = CONTACT[channel];
+  const [recipient, verifiedAt] = channel === "sms" ? [user.phone, user.phoneVerifiedAt] : [user.email, user.emailVerifiedAt];
+  if (verifiedAt) return refuse("CONFLICT", `${label}_already_verified`, `This ${label} is already verified`);
+  const sent = await sendCode(env, db, config, { userId: caller.userId, purpose, channel, recipient });
+  if (!sent.ok) return sent;
+  const sentTo = channel === "sms" ? maskPhone(recipient) : maskEmail(recipient);
+  return { ok: true, sentTo, expiresAt: sent.expiresAt, resendAfter: sent.resendAfter };
+}
+
+/** Checks a code sent by `sendContactCode` and marks that address verified, if it is still the account's. */
+export async function verifyContact(
+  db: Db,
+  config: Config,
+  caller: AuthContext,
+  channel: "sms" | "email",
+  code: string,
+): Promise<Outcome<{ verifiedAt: Date }>> {
+  const user = await db.select({ phone: users.phone, email: users.email }).from(users).where(eq(users.id, caller.userId)).get();
+  if (!user) return noAccount;
+  const recipient = channel === "sms" ? user.phone : user.email;
+  const checked = await consumeCode(db, config, { userId: caller.userId, purpose: CONTACT[channel].purpose, recipient }, code);
+  if (!checked.ok) return checked;
+  const verifiedAt = await markVerified(db, caller.userId, channel, checked.recipient);
+  // The address changed between the check and the write: the code proved the old one, not this.
+  if (!verifiedAt)
+    return refuse("BAD_REQUEST", "invalid_code", "The code was sent to an address this account no longer has", "code");
+  return { ok: true, verifiedAt };
 }

@@ -1,4 +1,5 @@
 import { eq, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { CanonicalInput, ProfileUpdate, UserProfileOut } from "../accounts/schemas";
 import type { Country } from "../domain/vocabulary";
 import type { Db } from "./client";
@@ -91,6 +92,8 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
     role: user.role,
     country: user.country,
     is_active: user.isActive,
+    email_verified_at: user.emailVerifiedAt?.toISOString() ?? null,
+    phone_verified_at: user.phoneVerifiedAt?.toISOString() ?? null,
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
   };
@@ -150,7 +153,7 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
 /** Fields of a profile update, by the role allowed to set them. `name`, `email`, `phone` and passwords are for all. */
 export const ROLE_FIELDS = {
   customer: ["vehicles", "emergency_contacts"],
-  provider: ["experience_years", "service_radius_km", "specializations"],
+  provider: ["experience_years", "service_radius_km", "specializations", "equipment", "languages", "certifications"],
   partner: ["company_name", "partner_type", "fleet_size"],
   vendor: ["business_name"],
   admin: [],

@@ -88,3 +88,33 @@ export const writeRateLimit = createMiddleware<AppEnv>(async (c, next) => {
   }
   return next();
 });
+
+/** The `CODE_LIMIT_ADDRESS` binding's window (wrangler.toml `period`). */
+export const CODE_LIMIT_PERIOD_SECONDS = 60;
+
+/**
+ * Per-address limit on asking for and using one-time codes without a token (forgot and reset
+ * password): 429 with Retry-After. It is the only limit a stranger sees, the same whether or not
+ * the account exists; per account the code table counts exactly. A failing limiter lets the request
+ * through (logged), as the write limit does.
+ */
+export async function limitCodeRequests(c: Context<AppEnv>): Promise<void> {
+  const ip = clientIp(c.req.raw.headers);
+  if (ip === "unknown") return;
+  const outcome = await bestEffort(
+    "one-time code rate limit",
+    () => c.env.CODE_LIMIT_ADDRESS.limit({ key: `ip:${addressKey(ip)}` }),
+    { success: true },
+    { request_id: c.get("requestId") },
+  );
+  if (!outcome.success) {
+    throw new ApiError(
+      "RATE_LIMITED",
+      `Too many code requests from this address; try again in ${CODE_LIMIT_PERIOD_SECONDS} seconds`,
+      {
+        reason: "address_code_limit",
+        headers: { "Retry-After": String(CODE_LIMIT_PERIOD_SECONDS) },
+      },
+    );
+  }
+}

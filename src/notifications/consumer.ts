@@ -1,8 +1,8 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { emergencyContacts, notificationPreferences, notifications, outboundMessages, users } from "../db/schema";
-import { emailSender } from "../integrations/email";
-import { smsSender } from "../integrations/sms";
+import { emailGatewayConfigured, emailSender } from "../integrations/email";
+import { smsGatewayConfigured, smsSender } from "../integrations/sms";
 import {
   backoffSeconds,
   type NotifyMessage,
@@ -97,12 +97,20 @@ async function deliver(env: Env, db: Db, key: string, planned: PlannedNotificati
 /**
  * Reserves an SMS within the user's daily budget in one statement (count and insert together, so
  * concurrent consumers cannot overshoot). Over budget, a `suppressed` row records what was not sent.
+ * A `sensitive` body (a one-time code) is erased once a real gateway has taken it (see `send`).
  */
-async function reserveSms(db: Db, id: string, person: Recipient, body: string, now: Date): Promise<boolean> {
+export async function reserveSms(
+  db: Db,
+  id: string,
+  person: { id: string; phone: string },
+  body: string,
+  now: Date,
+  sensitive = false,
+): Promise<boolean> {
   const since = now.getTime() - 86_400_000;
   const reserved = await db.run(sql`
-    INSERT OR IGNORE INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, created_at, updated_at)
-    SELECT ${id}, ${person.id}, 'sms', ${person.phone}, ${body}, 'queued', 0, ${now.getTime()}, ${now.getTime()}
+    INSERT OR IGNORE INTO outbound_messages (id, user_id, channel, recipient, body, status, attempts, sensitive, created_at, updated_at)
+    SELECT ${id}, ${person.id}, 'sms', ${person.phone}, ${body}, 'queued', 0, ${sensitive ? 1 : 0}, ${now.getTime()}, ${now.getTime()}
     WHERE (SELECT COUNT(*) FROM outbound_messages
             WHERE user_id = ${person.id} AND channel = 'sms' AND status != 'suppressed' AND created_at > ${since}) < ${SMS_DAILY_LIMIT}`);
   if (reserved.meta.changes === 1) return true;
@@ -116,6 +124,7 @@ async function reserveSms(db: Db, id: string, person: Recipient, body: string, n
       body,
       status: "suppressed",
       error: "daily SMS limit reached",
+      sensitive,
       createdAt: now,
       updatedAt: now,
     })
@@ -155,6 +164,9 @@ async function alertContacts(env: Env, db: Db, m: Extract<NotifyMessage, { type:
 
 type SendResult = { ok: true } | { ok: false; retry: boolean; error: string };
 
+/** What a sensitive body becomes once a real gateway has it: the code must not outlive its delivery in D1. */
+export const ERASED_BODY = "(one-time code erased after sending)";
+
 /** Sends one queued SMS or email. A row already sent (a redelivery) is not sent again. */
 async function send(env: Env, db: Db, m: Extract<NotifyMessage, { type: "sms" | "email" }>): Promise<SendResult> {
   const row = await db.select().from(outboundMessages).where(eq(outboundMessages.id, m.outboundId)).get();
@@ -164,10 +176,14 @@ async function send(env: Env, db: Db, m: Extract<NotifyMessage, { type: "sms" | 
       ? await smsSender(env).send(row.recipient, row.body)
       : await emailSender(env).send({ to: row.recipient, subject: m.subject, text: row.body });
   const now = new Date();
+  // The sandbox keeps a code readable in the local outbox, which is how a newcomer finishes verification;
+  // with a real gateway the code has reached the phone or inbox and a database leak must not give it away.
+  const real = m.type === "sms" ? smsGatewayConfigured(env) : emailGatewayConfigured(env);
+  const erase = row.sensitive && real ? { body: ERASED_BODY } : {};
   if (outcome.status === "sent") {
     await db
       .update(outboundMessages)
-      .set({ status: "sent", providerRef: outcome.providerRef, attempts: row.attempts + 1, updatedAt: now })
+      .set({ status: "sent", providerRef: outcome.providerRef, attempts: row.attempts + 1, updatedAt: now, ...erase })
       .where(and(eq(outboundMessages.id, row.id), eq(outboundMessages.status, "queued")))
       .run();
     return { ok: true };
@@ -178,7 +194,8 @@ async function send(env: Env, db: Db, m: Extract<NotifyMessage, { type: "sms" | 
       attempts: row.attempts + 1,
       error: outcome.error,
       updatedAt: now,
-      ...(outcome.retry ? {} : { status: "failed" as const }),
+      // A final failure also ends the code's use for the message: no later send will need its body.
+      ...(outcome.retry ? {} : { status: "failed" as const, ...erase }),
     })
     .where(eq(outboundMessages.id, row.id))
     .run();

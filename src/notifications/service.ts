@@ -1,8 +1,10 @@
-import { and, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNull, min, ne } from "drizzle-orm";
 import { auditEntry } from "../db/audit";
 import type { Db } from "../db/client";
-import { notificationPreferences, notifications, users } from "../db/schema";
+import { notificationPreferences, notifications, outboundMessages, users } from "../db/schema";
 import { type Outcome, refuse } from "../domain/refusal";
+import { reserveSms } from "./consumer";
+import type { NotifyMessage } from "./messages";
 
 /** Channels a user has not chosen yet are on: a safety SMS must not be lost to a missing row. */
 const DEFAULT_PREFERENCES = { sms: true, email: true, push: true };
@@ -108,4 +110,100 @@ export async function savePreferences(db: Db, userId: string, preferences: Prefe
     .onConflictDoUpdate({ target: notificationPreferences.userId, set: { ...preferences, updatedAt: new Date() } })
     .run();
   return preferences;
+}
+
+/** A one-time code's message, to one address the code proves (not necessarily the user's current one). */
+export interface CodeMessage {
+  /** The outbound row's id, derived from the code's row so a retry queues nothing twice. */
+  id: string;
+  userId: string;
+  channel: "sms" | "email";
+  recipient: string;
+  subject: string;
+  body: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Queues a one-time code for sending, marked `sensitive` (its body is erased once a real gateway sent
+ * it). The user's channel preferences do not apply: they asked for this code. An SMS still counts in
+ * the daily SMS budget (`reserveSms`): over it, nothing is queued and the answer says how long until
+ * the oldest counted SMS leaves the rolling day.
+ */
+export async function queueCodeMessage(
+  env: Env,
+  db: Db,
+  message: CodeMessage,
+  now = new Date(),
+): Promise<{ queued: true } | { queued: false; retryAfterSeconds: number }> {
+  let queue: NotifyMessage;
+  if (message.channel === "sms") {
+    const reserved = await reserveSms(db, message.id, { id: message.userId, phone: message.recipient }, message.body, now, true);
+    if (!reserved) return { queued: false, retryAfterSeconds: await smsBudgetWait(db, message.userId, now) };
+    queue = { type: "sms", outboundId: message.id };
+  } else {
+    await db
+      .insert(outboundMessages)
+      .values({
+        id: message.id,
+        userId: message.userId,
+        channel: "email",
+        recipient: message.recipient,
+        body: message.body,
+        status: "queued",
+        sensitive: true,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflictDoNothing()
+      .run();
+    queue = { type: "email", outboundId: message.id, subject: message.subject };
+  }
+  await env.NOTIFY_QUEUE.send(queue);
+  return { queued: true };
+}
+
+/** Seconds until the oldest SMS counted in the user's rolling day leaves it, and the budget has room again. */
+async function smsBudgetWait(db: Db, userId: string, now: Date): Promise<number> {
+  const row = await db
+    .select({ oldest: min(outboundMessages.createdAt) })
+    .from(outboundMessages)
+    .where(
+      and(
+        eq(outboundMessages.userId, userId),
+        eq(outboundMessages.channel, "sms"),
+        ne(outboundMessages.status, "suppressed"),
+        gt(outboundMessages.createdAt, new Date(now.getTime() - DAY_MS)),
+      ),
+    )
+    .get();
+  const oldest = row?.oldest?.getTime() ?? now.getTime();
+  return Math.max(1, Math.ceil((oldest + DAY_MS - now.getTime()) / 1000));
+}
+
+/**
+ * The local outbox: recent SMS and email bodies, newest first, optionally for one exact recipient or
+ * channel. Only served while no real gateway is configured, so it shows what would have been sent.
+ */
+export async function outbox(db: Db, q: { to?: string | undefined; channel?: "sms" | "email" | undefined; limit: number }) {
+  const filters = [
+    q.to === undefined ? undefined : eq(outboundMessages.recipient, q.to),
+    q.channel === undefined ? undefined : eq(outboundMessages.channel, q.channel),
+  ];
+  const rows = await db
+    .select()
+    .from(outboundMessages)
+    .where(and(...filters))
+    .orderBy(desc(outboundMessages.createdAt), desc(outboundMessages.id))
+    .limit(q.limit)
+    .all();
+  return rows.map((r) => ({
+    id: r.id,
+    channel: r.channel,
+    recipient: r.recipient,
+    body: r.body,
+    status: r.status,
+    created_at: r.createdAt.toISOString(),
+  }));
 }

@@ -18,6 +18,9 @@ const PUBLIC = new Set([
   "POST /api/auth/register",
   "POST /api/auth/login",
   "POST /api/auth/refresh",
+  // Someone who forgot their password has no token; both answer the same whether or not the account exists.
+  "POST /api/auth/password/forgot",
+  "POST /api/auth/password/reset",
   "GET /api/openapi.json",
   "GET /api/swagger.json",
   "GET /api/docs",

@@ -1,9 +1,20 @@
 import { env } from "cloudflare:workers";
-import { BASE, callJson, fetchChecked, uniqueIdentity } from "../helpers";
+import { BASE, callJson, fetchChecked, uniqueIdentity, verifyPhoneInD1 } from "../helpers";
 
-/** Registers a provider through the API, optionally verifies them in D1, and logs them in. */
+/**
+ * Registers a provider through the API and logs them in. By default they are verified by an admin
+ * and their phone is verified (both needed to go online), straight in D1; `verified: false` or
+ * `phoneVerified: false` leaves either undone.
+ */
 export async function makeProvider(
-  options: { serviceTypes?: string[]; vehicleType?: string; radiusKm?: number; verified?: boolean; name?: string } = {},
+  options: {
+    serviceTypes?: string[];
+    vehicleType?: string;
+    radiusKm?: number;
+    verified?: boolean;
+    phoneVerified?: boolean;
+    name?: string;
+  } = {},
 ) {
   const id = uniqueIdentity("provider");
   const res = await callJson("/api/auth/register", {
@@ -24,6 +35,7 @@ export async function makeProvider(
   if (options.verified !== false) {
     await env.DB.prepare("UPDATE provider_profiles SET verification_status = 'verified' WHERE user_id = ?").bind(userId).run();
   }
+  if (options.phoneVerified !== false) await verifyPhoneInD1(userId);
   return { id: userId, token: res.body.data.tokens.access_token as string };
 }
 

@@ -49,8 +49,14 @@ export class SandboxEmail implements EmailSender {
   }
 }
 
+/** Whether a real email service is configured; without one, emails stay in the local outbox (GET /api/admin/outbox). */
+export function emailGatewayConfigured(env: Env): boolean {
+  return Boolean(env.EMAIL_API_KEY);
+}
+
+/** The configured email service: the HTTP API with a key, otherwise the labelled sandbox. */
 export function emailSender(env: Env): EmailSender {
-  if (env.EMAIL_API_KEY) {
+  if (emailGatewayConfigured(env)) {
     return new HttpEmail({
       baseUrl: env.EMAIL_BASE_URL || "https://api.resend.com",
       apiKey: env.EMAIL_API_KEY,

@@ -87,9 +87,14 @@ export class SandboxSms implements SmsSender {
   }
 }
 
+/** Whether a real SMS gateway is configured; without one, texts stay in the local outbox (GET /api/admin/outbox). */
+export function smsGatewayConfigured(env: Env): boolean {
+  return Boolean(env.AT_USERNAME && env.AT_API_KEY);
+}
+
 /** The configured gateway: Africa's Talking with credentials, otherwise the labelled sandbox. */
 export function smsSender(env: Env): SmsSender {
-  if (env.AT_USERNAME && env.AT_API_KEY) {
+  if (smsGatewayConfigured(env)) {
     return new AfricasTalkingSms({
       baseUrl: env.AT_BASE_URL || "https://api.africastalking.com",
       username: env.AT_USERNAME,

@@ -1,7 +1,10 @@
 import { dataQualityIssues, findUsers, toggleActive as toggle, verifyProvider as verify } from "../../accounts/admin";
 import { auditEntries, dashboard as board, findTrips } from "../../admin/service";
+import { emailGatewayConfigured } from "../../integrations/email";
+import { smsGatewayConfigured } from "../../integrations/sms";
 import { ok } from "../../lib/envelope";
-import { refusalError } from "../../lib/errors";
+import { ApiError, refusalError } from "../../lib/errors";
+import { outbox as recentMessages } from "../../notifications/service";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./admin.routes";
 
@@ -41,4 +44,12 @@ export const listAudit: AppRouteHandler<typeof routes.audit> = async (c) => {
 export const listDataQuality: AppRouteHandler<typeof routes.dataQuality> = async (c) => {
   const q = c.req.valid("query");
   return ok(c, { ...(await dataQualityIssues(c.get("db"), q)), limit: q.limit, offset: q.offset }, "Data quality issues");
+};
+
+export const outbox: AppRouteHandler<typeof routes.outbox> = async (c) => {
+  if (smsGatewayConfigured(c.env) || emailGatewayConfigured(c.env)) {
+    throw new ApiError("NOT_FOUND", "The outbox exists only while no SMS or email gateway is configured");
+  }
+  const messages = await recentMessages(c.get("db"), c.req.valid("query"));
+  return ok(c, { messages }, messages.length ? "Outbox" : "The outbox is empty");
 };

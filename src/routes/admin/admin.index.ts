@@ -10,4 +10,5 @@ export const adminRouter = newRouter()
   .openapi(routes.verifyProvider, handlers.verifyProvider)
   .openapi(routes.services, handlers.listServices)
   .openapi(routes.audit, handlers.listAudit)
-  .openapi(routes.dataQuality, handlers.listDataQuality);
+  .openapi(routes.dataQuality, handlers.listDataQuality)
+  .openapi(routes.outbox, handlers.outbox);

@@ -3,7 +3,7 @@ import { DATA_QUALITY_RULES, MAX_SEARCH_PATTERN_BYTES, searchPatternBytes } from
 import { TRIP_STATUSES } from "../../domain/trip-state";
 import { ROLES, SERVICE_TYPES } from "../../domain/vocabulary";
 import { json, reply, route } from "../../lib/route";
-import { IdParam, PageFields } from "../../lib/schemas";
+import { Email, IdParam, PageFields, Phone } from "../../lib/schemas";
 import { TripListItemSchema } from "../../trips/view";
 
 const tags = ["Admin"];
@@ -188,6 +188,43 @@ export const dataQuality = route(ADMIN, {
         total: z.number(),
         limit: z.number(),
         offset: z.number(),
+      }),
+    ),
+  },
+});
+
+export const OutboxQuery = z.strictObject({
+  to: z.union([Email, Phone]).optional().openapi({
+    type: "string",
+    description: "Only messages to this exact email, or this phone (any notation; write `+` as %2B or leave it out)",
+  }),
+  channel: z.enum(["sms", "email"]).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const outbox = route(ADMIN, {
+  method: "get",
+  path: "/admin/outbox",
+  tags,
+  summary: "The local outbox: SMS and email bodies, newest first (sandbox only)",
+  description:
+    "With no SMS gateway (`AT_USERNAME` + `AT_API_KEY`) and no email key (`EMAIL_API_KEY`) configured, nothing leaves the machine and every message is readable here, verification and reset codes included, so a newcomer can finish those flows with `npm start`. With either gateway configured this route does not exist (404): a real deploy never shows message bodies, and a sent code is erased from storage.",
+  request: { query: OutboxQuery },
+  errors: { 404: "A real SMS or email gateway is configured" },
+  responses: {
+    200: reply(
+      "Recent outbound messages",
+      z.object({
+        messages: z.array(
+          z.object({
+            id: z.string(),
+            channel: z.enum(["sms", "email"]),
+            recipient: z.string(),
+            body: z.string(),
+            status: z.enum(["queued", "sent", "failed", "suppressed", "dead"]),
+            created_at: z.string(),
+          }),
+        ),
       }),
     ),
   },

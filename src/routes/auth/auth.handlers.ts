@@ -1,8 +1,10 @@
 import type { Context } from "hono";
+import { forgotPassword as forgot, resetPassword as reset } from "../../accounts/password-reset";
 import { toCanonical } from "../../accounts/schemas";
 import * as accounts from "../../accounts/service";
 import { ok } from "../../lib/envelope";
 import { ApiError, refusalError } from "../../lib/errors";
+import { limitCodeRequests } from "../../middleware/rate-limit";
 import { clientIp } from "../../middleware/request";
 import type { AppEnv, AppRouteHandler } from "../../types";
 import type * as routes from "./auth.routes";
@@ -67,4 +69,53 @@ export const socketTicket: AppRouteHandler<typeof routes.socketTicket> = async (
   const result = await accounts.socketTicket(c.get("db"), c.get("config"), c.get("auth"));
   if (!result.ok) throw refused(result);
   return ok(c, { ticket: result.ticket, expires_in: result.expires_in }, "Socket ticket issued");
+};
+
+/** The reply of a code on its way: where (masked), until when it works, and when another may be asked for. */
+const codeSent = (sent: { sentTo: string; expiresAt: Date; resendAfter: Date }) => ({
+  sent_to: sent.sentTo,
+  expires_at: sent.expiresAt.toISOString(),
+  resend_after: sent.resendAfter.toISOString(),
+});
+
+export const sendPhoneCode: AppRouteHandler<typeof routes.sendPhoneCode> = async (c) => {
+  const result = await accounts.sendContactCode(c.env, c.get("db"), c.get("config"), c.get("auth"), "sms");
+  if (!result.ok) throw refused(result);
+  return ok(c, codeSent(result), "Code sent by SMS", 202);
+};
+
+export const verifyPhone: AppRouteHandler<typeof routes.verifyPhone> = async (c) => {
+  const result = await accounts.verifyContact(c.get("db"), c.get("config"), c.get("auth"), "sms", c.req.valid("json").code);
+  if (!result.ok) throw refused(result);
+  return ok(c, { phone_verified_at: result.verifiedAt.toISOString() }, "Phone verified");
+};
+
+export const sendEmailCode: AppRouteHandler<typeof routes.sendEmailCode> = async (c) => {
+  const result = await accounts.sendContactCode(c.env, c.get("db"), c.get("config"), c.get("auth"), "email");
+  if (!result.ok) throw refused(result);
+  return ok(c, codeSent(result), "Code sent by email", 202);
+};
+
+export const verifyEmail: AppRouteHandler<typeof routes.verifyEmail> = async (c) => {
+  const result = await accounts.verifyContact(c.get("db"), c.get("config"), c.get("auth"), "email", c.req.valid("json").code);
+  if (!result.ok) throw refused(result);
+  return ok(c, { email_verified_at: result.verifiedAt.toISOString() }, "Email verified");
+};
+
+export const forgotPassword: AppRouteHandler<typeof routes.forgotPassword> = async (c) => {
+  await limitCodeRequests(c);
+  const sent = await forgot(c.env, c.get("db"), c.get("config"), c.req.valid("json"));
+  return ok(
+    c,
+    { sent_to: sent.sentTo, expires_in: sent.expiresIn },
+    "If an account uses this address, a reset code is on its way",
+    202,
+  );
+};
+
+export const resetPassword: AppRouteHandler<typeof routes.resetPassword> = async (c) => {
+  await limitCodeRequests(c);
+  const result = await reset(c.env, c.get("db"), c.get("config"), c.req.valid("json"));
+  if (!result.ok) throw refused(result);
+  return ok(c, { sessions_ended: "all" as const }, "Password changed; please log in again");
 };
