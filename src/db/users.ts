@@ -168,12 +168,17 @@ export async function applyProfileUpdate(
   newPasswordHash: string | null,
 ) {
   const now = new Date();
-  const userSet: Partial<typeof users.$inferInsert> = { updatedAt: now };
+  const userSet: SQLiteUpdateSetSource<typeof users> = { updatedAt: now };
   if (body.name !== undefined) userSet.name = body.name;
-  if (body.email !== undefined) userSet.email = body.email;
+  // A new address is unproven: its verification goes (SQLite's right-hand side reads the old row).
+  if (body.email !== undefined) {
+    userSet.email = body.email;
+    userSet.emailVerifiedAt = sql`CASE WHEN ${users.email} = ${body.email} THEN ${users.emailVerifiedAt} END`;
+  }
   if (body.phone !== undefined) {
     userSet.phone = body.phone;
     userSet.country = countryOfPhone(body.phone);
+    userSet.phoneVerifiedAt = sql`CASE WHEN ${users.phone} = ${body.phone} THEN ${users.phoneVerifiedAt} END`;
   }
   if (newPasswordHash) userSet.passwordHash = newPasswordHash;
   const statements = [];
