@@ -153,7 +153,7 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
 /** Fields of a profile update, by the role allowed to set them. `name`, `email`, `phone` and passwords are for all. */
 export const ROLE_FIELDS = {
   customer: ["vehicles", "emergency_contacts"],
-  provider: ["experience_years", "service_radius_km", "specializations", "equipment", "languages", "certifications"],
+  provider: ["experience_years", "service_radius_km", "specializations"],
   partner: ["company_name", "partner_type", "fleet_size"],
   vendor: ["business_name"],
   admin: [],
