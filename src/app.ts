@@ -16,6 +16,7 @@ import { docsRouter } from "./routes/docs/docs.index";
 import { documentsRouter } from "./routes/documents/documents.index";
 import { healthRouter } from "./routes/health/health.index";
 import { notificationsRouter } from "./routes/notifications/notifications.index";
+import { opsRouter } from "./routes/ops/ops.index";
 import { paymentsRouter } from "./routes/payments/payments.index";
 import { providersRouter } from "./routes/providers/providers.index";
 import { ratingsRouter } from "./routes/ratings/ratings.index";
@@ -96,6 +97,7 @@ export function createApp() {
   app.route("/api", bookingsRouter);
   app.route("/api", ratingsRouter);
   app.route("/api", adminRouter);
+  app.route("/api", opsRouter);
   app.route("/api", notificationsRouter);
   app.route("/api", safetyRouter);
   app.route("/api", documentsRouter);

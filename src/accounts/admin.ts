@@ -2,6 +2,7 @@ import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import { auditEntry } from "../db/audit";
 import type { Db } from "../db/client";
 import { providerProfiles, users } from "../db/schema";
+import { providerVerification } from "../documents/verification";
 import { type Outcome, refuse } from "../domain/refusal";
 import type { Role } from "../domain/vocabulary";
 import { takeProviderOffline } from "../presence/service";
@@ -133,7 +134,13 @@ export async function toggleActive(
   return { ok: true, isActive: next };
 }
 
-/** Records an admin's verification decision, audited; a rejection takes the provider offline at once. */
+/**
+ * Records an admin's verification decision, audited. Approval cannot verify anyone whose required documents
+ * are not all approved and current: it is refused (409, naming the kinds still missing) and changes
+ * nothing; with every document in order it verifies, clearing an earlier rejection. Documents are reviewed
+ * one by one at /api/admin/documents. A rejection is of the account, whatever its documents say, and
+ * takes the provider offline at once.
+ */
 export async function verifyProvider(
   env: Env,
   db: Db,
@@ -147,6 +154,19 @@ export async function verifyProvider(
     .where(eq(providerProfiles.userId, id))
     .get();
   if (!profile) return refuse("NOT_FOUND", "no_provider", "Provider not found");
+  if (decision.decision === "approve") {
+    const documents = await providerVerification(db, id);
+    if (!documents?.verified) {
+      const missing = documents?.missing.map((m) => `${m.kind} (${m.status})`).join(", ");
+      return refuse(
+        "CONFLICT",
+        "documents_missing",
+        missing
+          ? `Not every required document is approved and current: ${missing}`
+          : "No document requirements exist for this provider's country and service types",
+      );
+    }
+  }
   const status = decision.decision === "approve" ? "verified" : "rejected";
   await db.batch([
     db

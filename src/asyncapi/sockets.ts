@@ -239,12 +239,18 @@ export const SOCKETS: SocketSpec[] = [
     id: "ops",
     address: "/api/admin/ws",
     title: "Operations (admins)",
-    description: `Admins' live feed of SOS and breakdown alerts, the moment they happen. Read-only: anything an admin sends is answered with an error frame (\`read_only\`), except the text frame \`ping\`, answered \`pong\` by the runtime.`,
+    description: `The ops console's live feed. After \`welcome\`, one \`snapshot\` (online providers, capped at 2,500; open trips; open alerts; counts), then: \`cells\` (the providers of the cell parts that changed, each list replacing the part's previous one, at most one frame a second and 64 KiB, so one console costs a bounded number of bytes whatever the fleet size), \`trip\` on every transition, \`counts\` at most every 2 s when changed, \`alert\` and \`alert_updated\` the moment they happen. Read-only: anything an admin sends is answered with an error frame (\`read_only\`), except the text frame \`ping\`, answered \`pong\` by the runtime.`,
     roles: ["admin"],
     protocols: ["fixoncall.v1"],
     query: { ticket: TICKET },
     closeCodes: COMMON_CLOSES,
     clientFrames: [],
-    serverFrames: [{ name: "OpsServerFrame", summary: "welcome, alert, error", schema: OpsServerMessage }],
+    serverFrames: [
+      {
+        name: "OpsServerFrame",
+        summary: "welcome, snapshot, cells (≤ 1/s, ≤ 64 KiB), trip, counts (≤ every 2 s), alert, alert_updated, error",
+        schema: OpsServerMessage,
+      },
+    ],
   },
 ];

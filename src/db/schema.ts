@@ -530,8 +530,14 @@ export const emergencyAlerts = sqliteTable(
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     resolvedAt: integer("resolved_at", { mode: "timestamp_ms" }),
     resolvedBy: text("resolved_by"),
+    /** An admin said "I have this" (migration 0013); the alert stays open until resolved. */
+    acknowledgedAt: integer("acknowledged_at", { mode: "timestamp_ms" }),
+    acknowledgedBy: text("acknowledged_by"),
   },
-  (t) => [index("emergency_alerts_status_created_idx").on(t.status, t.createdAt)],
+  (t) => [
+    index("emergency_alerts_status_created_idx").on(t.status, t.createdAt),
+    index("emergency_alerts_trip_status_idx").on(t.tripId, t.status),
+  ],
 );
 
 /** Read-only links a customer shares so a trusted contact can follow a trip; stored hashed. */

@@ -2,6 +2,7 @@ import { and, eq, inArray, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { documentRequirements, documents, providerProfiles, users } from "../db/schema";
 import type { DocumentKind, DocumentStatus, ServiceType, VerificationStatus } from "../domain/vocabulary";
+import { CLOSE_UNVERIFIED } from "../lib/socket-close";
 import { takeProviderOffline } from "../presence/service";
 
 /** Where a required kind stands for one provider, as the provider and the admins see it. */
@@ -152,7 +153,8 @@ export async function refreshVerification(
     .run();
   const changed = result.meta.changes === 1;
   if (changed && current.status === "verified") {
-    await takeProviderOffline(env, db, providerId, "A required document is missing or has expired");
+    // 4005, not 4003: the account is fine, so the app should send them to upload documents, not to sign in.
+    await takeProviderOffline(env, db, providerId, "A required document is missing or has expired", CLOSE_UNVERIFIED);
   }
   return { status: next, changed };
 }

@@ -14,6 +14,8 @@ import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment, type StorageMigration } from "../lib/object-storage";
 import { answerClose, CLOSE_REPLACED, CLOSE_SIGNED_OUT, inSignOutScope, type SignOutScope } from "../lib/socket-close";
+import { opsProvider } from "../ops/feed";
+import type { OpsProvider } from "../ops/protocol";
 import { LiveIndex } from "./live-index";
 import {
   type ParsedProviderMessage,
@@ -74,6 +76,19 @@ export class CellIndex extends DurableObject<Env> {
   private readonly index = new LiveIndex();
   /** This object's cell, known once a socket was handed over here (RPC-only objects never need it). */
   private cellId: string | null = null;
+  /**
+   * The ops map's feed (see OpsRoom): whether a console watches (null: not known since this object
+   * started, so the next change asks), whether the sockets changed since the last push, and when the
+   * next push is due (at most one a second). Memory only: a restart just asks again.
+   */
+  private opsWatched: boolean | null = null;
+  private opsDirty = false;
+  private opsPushAt: number | null = null;
+  private opsPushedAt = 0;
+  /** When the next 30-second keepalive is due; the alarm also serves the ops pushes in between. */
+  private keepaliveAt: number | null = null;
+  /** Offers pushed to providers here and not yet answered, withdrawn or expired (for the map's "offered"). */
+  private readonly offers = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -125,6 +140,7 @@ export class CellIndex extends DurableObject<Env> {
     server.serializeAttachment(attachment);
     this.index.put(entryOf(attachment));
     await this.armKeepalive();
+    await this.opsChanged();
     this.send(server, {
       type: "welcome",
       provider_id: handover.providerId,
@@ -188,6 +204,7 @@ export class CellIndex extends DurableObject<Env> {
         return;
       }
       case "offer_response": {
+        this.offers.delete(a.providerId);
         const result = await this.env.TRIP_ROOM.getByName(message.trip_id).respond(a.providerId, message.response);
         // On acceptance the trip room marks this provider busy here (setActiveTrip) before answering.
         // A Toota socket gets Toota's verdict (its drivers' apps read the shipper's contact at the top level).
@@ -256,6 +273,7 @@ export class CellIndex extends DurableObject<Env> {
       await this.forgetRemote(before.positionedCell, after.providerId);
     }
     ws.serializeAttachment(after);
+    await this.opsChanged();
   }
 
   /**
@@ -289,6 +307,8 @@ export class CellIndex extends DurableObject<Env> {
     const replaced = this.ctx.getWebSockets(providerTag(a.providerId)).some((other) => other !== ws);
     if (replaced) return;
     this.index.remove(a.providerId);
+    this.offers.delete(a.providerId);
+    await this.opsChanged();
     if (a.positionedCell !== a.homeCell) await this.forgetRemote(a.positionedCell, a.providerId);
     await this.markOffline(a.providerId, a.homeCell);
   }
@@ -329,6 +349,9 @@ export class CellIndex extends DurableObject<Env> {
    * Typed, so a frame that phones would not understand does not compile.
    */
   async deliver(providerId: string, frame: ProviderServerMessage): Promise<boolean> {
+    if (frame.type === "new_trip_request") this.offers.set(providerId, Date.parse(frame.expires_at));
+    if (frame.type === "offer_withdrawn") this.offers.delete(providerId);
+    if (frame.type === "new_trip_request" || frame.type === "offer_withdrawn") await this.opsChanged();
     const text = JSON.stringify(frame);
     let delivered = false;
     for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
@@ -370,6 +393,7 @@ export class CellIndex extends DurableObject<Env> {
       closed = true;
     }
     if (!kept) this.index.remove(providerId);
+    if (closed) await this.opsChanged();
     return closed;
   }
 
@@ -387,6 +411,7 @@ export class CellIndex extends DurableObject<Env> {
    * their trip but are no longer offered other work, and their positions are relayed to the trip.
    */
   async setActiveTrip(providerId: string, tripId: string | null): Promise<boolean> {
+    this.offers.delete(providerId); // taken (or released): no longer holding an offer
     return this.updateSocket(providerId, (a) => ({ ...a, activeTripId: tripId }));
   }
 
@@ -422,15 +447,79 @@ export class CellIndex extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    this.index.sweep(now);
-    const sockets = this.ctx.getWebSockets();
-    for (const ws of sockets) this.send(ws, { type: "ping", ts: now });
-    if (sockets.length > 0 || this.index.size > 0) await this.ctx.storage.setAlarm(now + KEEPALIVE_MS);
+    if (this.opsPushAt !== null && this.opsPushAt <= now) await this.pushToOps(now);
+    let anyone = true;
+    // After a restart the keepalive time is unknown: run it now (an early keepalive is harmless).
+    if (this.keepaliveAt === null || this.keepaliveAt <= now) {
+      this.index.sweep(now);
+      const sockets = this.ctx.getWebSockets();
+      for (const ws of sockets) this.send(ws, { type: "ping", ts: now });
+      anyone = sockets.length > 0 || this.index.size > 0;
+      this.keepaliveAt = anyone ? now + KEEPALIVE_MS : null;
+      // Providers silent for 30 s turn stale on the map, and offers expire, without any event here.
+      if (sockets.length > 0) await this.opsChanged();
+    }
+    const next = Math.min(this.keepaliveAt ?? Number.POSITIVE_INFINITY, this.opsPushAt ?? Number.POSITIVE_INFINITY);
+    // Date.now() + 1 at the least: an alarm set for "now" inside alarm() is dropped locally.
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1));
   }
 
   /** Starts the 30-second sweep and keepalive when the first provider arrives; the alarm re-arms itself. */
   private async armKeepalive() {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      this.keepaliveAt = Date.now() + KEEPALIVE_MS;
+      await this.ctx.storage.setAlarm(this.keepaliveAt);
+    }
+  }
+
+  /**
+   * Notes that this cell's providers changed, for the ops map: a push is scheduled at most once a
+   * second, and only while a console watches (or while that is not known yet).
+   */
+  private async opsChanged() {
+    if (this.opsWatched === false || this.cellId === null) return;
+    this.opsDirty = true;
+    if (this.opsPushAt !== null) return;
+    this.opsPushAt = Math.max(Date.now(), this.opsPushedAt + 1_000);
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > this.opsPushAt) await this.ctx.storage.setAlarm(this.opsPushAt);
+  }
+
+  /** Sends this cell's providers to the ops room; its answer says whether anyone still watches. */
+  private async pushToOps(now: number) {
+    this.opsPushAt = null;
+    if (!this.opsDirty || this.cellId === null) return;
+    this.opsDirty = false;
+    this.opsPushedAt = now;
+    const cell = this.cellId;
+    const room = this.env.OPS_ROOM.getByName("ops");
+    const watched = await bestEffort("feed the ops map", () => room.cellChanged(cell, this.opsList(now)), null, { cell });
+    if (watched === null) {
+      await this.opsChanged(); // the ops room did not answer: try again in a second
+      return;
+    }
+    this.opsWatched = watched;
+  }
+
+  /** The providers whose sockets are open here, as the ops map shows them. */
+  private opsList(now: number): OpsProvider[] {
+    const out: OpsProvider[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== WS_OPEN) continue;
+      const a = readAttachment(ws, ProviderAttachment);
+      if (a) out.push(opsProvider(a, this.offers.get(a.providerId), now));
+    }
+    return out;
+  }
+
+  /**
+   * A console opened (called by the ops room): push changes from now on, and here is the list so far.
+   * Null when no provider socket was ever handed over here (nothing of ours to show).
+   */
+  async opsWatch(): Promise<OpsProvider[] | null> {
+    if (this.cellId === null) return null;
+    this.opsWatched = true;
+    return this.opsList(Date.now());
   }
 
   /** Sends a typed frame; a socket closing under us is not an error (its close handler cleans up). */

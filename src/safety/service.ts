@@ -5,7 +5,7 @@ import type { Db } from "../db/client";
 import { emergencyAlerts, shareLinks, tripEvents, trips, users } from "../db/schema";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { TERMINAL } from "../domain/trip-state";
-import { bestEffort } from "../lib/best-effort";
+import { opsRoom } from "../ops/client";
 import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
 import { relationTo } from "../trips/relation";
 import type { TripRoom } from "../trips/trip-room";
@@ -68,6 +68,8 @@ export function alertView(a: AlertRow) {
     priority: a.priority,
     status: a.status,
     created_at: a.createdAt.toISOString(),
+    acknowledged_at: a.acknowledgedAt?.toISOString() ?? null,
+    acknowledged_by: a.acknowledgedBy,
     resolved_at: a.resolvedAt?.toISOString() ?? null,
   };
 }
@@ -75,9 +77,7 @@ export type AlertView = ReturnType<typeof alertView>;
 
 /** Puts an alert in front of every admin on the ops socket; best effort, the D1 row is the record. */
 export async function alertOps(env: Env, alert: AlertRow): Promise<void> {
-  await bestEffort("alert ops", () => env.OPS_ROOM.getByName("ops").broadcast({ type: "alert", alert: alertView(alert) }), 0, {
-    alert_id: alert.id,
-  });
+  await opsRoom(env).alert(alertView(alert));
 }
 
 /**
@@ -101,6 +101,8 @@ export async function raiseBreakdownAlert(
     createdAt: new Date(),
     resolvedAt: null,
     resolvedBy: null,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
   };
   await db.insert(emergencyAlerts).values(alert).run();
   await alertOps(env, alert);
@@ -135,6 +137,8 @@ async function fileSos(db: Db, alert: AlertRow): Promise<{ alert: AlertRow; crea
           createdAt: sql`${alert.createdAt.getTime()}`.as("created_at"),
           resolvedAt: sql`NULL`.as("resolved_at"),
           resolvedBy: sql`NULL`.as("resolved_by"),
+          acknowledgedAt: sql`NULL`.as("acknowledged_at"),
+          acknowledgedBy: sql`NULL`.as("acknowledged_by"),
         })
         .from(users)
         .where(and(eq(users.id, alert.userId), notExists(db.select({ one: sql`1` }).from(emergencyAlerts).where(open)))),
@@ -182,6 +186,8 @@ export async function raiseSos(
     createdAt: new Date(),
     resolvedAt: null,
     resolvedBy: null,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
   };
   const filed = await fileSos(db, draft);
   const alert = filed.alert;
@@ -300,7 +306,7 @@ export async function resolveAlert(
   adminId: string,
   id: string,
   note: string,
-): Promise<Outcome<{ alert: AlertView; message: string }>> {
+): Promise<Outcome<{ alert: AlertView; message: string; changed: boolean }>> {
   const now = new Date();
   const [updated] = await db.batch([
     db
@@ -318,7 +324,49 @@ export async function resolveAlert(
   const row = await db.select().from(emergencyAlerts).where(eq(emergencyAlerts.id, id)).get();
   if (!row) return refuse("NOT_FOUND", "no_alert", "Alert not found");
   const already = updated.meta.changes === 0 && row.resolvedBy !== adminId;
-  return { ok: true, alert: alertView(row), message: already ? "Alert was already resolved" : "Alert resolved" };
+  return {
+    ok: true,
+    alert: alertView(row),
+    message: already ? "Alert was already resolved" : "Alert resolved",
+    changed: updated.meta.changes > 0,
+  };
+}
+
+/**
+ * Acknowledges an open alert ("I have this"): the alert stays open for resolving, and the audit
+ * entry is written in the same batch only if this call acknowledged it. An alert another admin
+ * acknowledged first, or one already resolved, is reported as it is.
+ */
+export async function acknowledgeAlert(
+  db: Db,
+  adminId: string,
+  id: string,
+): Promise<Outcome<{ alert: AlertView; message: string; changed: boolean }>> {
+  const now = new Date();
+  const [updated] = await db.batch([
+    db
+      .update(emergencyAlerts)
+      .set({ acknowledgedAt: now, acknowledgedBy: adminId })
+      .where(and(eq(emergencyAlerts.id, id), eq(emergencyAlerts.status, "open"), isNull(emergencyAlerts.acknowledgedAt))),
+    auditEntryIf(
+      db,
+      { adminId, action: "alert.acknowledge", targetType: "alert", targetId: id },
+      emergencyAlerts,
+      and(eq(emergencyAlerts.id, id), eq(emergencyAlerts.acknowledgedBy, adminId), eq(emergencyAlerts.acknowledgedAt, now)) ??
+        sql`0`,
+    ),
+  ]);
+  const row = await db.select().from(emergencyAlerts).where(eq(emergencyAlerts.id, id)).get();
+  if (!row) return refuse("NOT_FOUND", "no_alert", "Alert not found");
+  const changed = updated.meta.changes > 0;
+  const message = changed
+    ? "Alert acknowledged"
+    : row.status === "resolved"
+      ? "Alert was already resolved"
+      : row.acknowledgedBy === adminId
+        ? "Alert was already acknowledged by you"
+        : "Alert was already acknowledged by another admin";
+  return { ok: true, alert: alertView(row), message, changed };
 }
 
 /** Hands an admin's socket upgrade to the ops room, which holds every admin's live socket. */

@@ -11,6 +11,8 @@ import { FloodGate } from "../lib/flood";
 import { echoId, type MessageId } from "../lib/message-id";
 import { migrateStorage, readAttachment } from "../lib/object-storage";
 import { answerClose, CLOSE_OFF_TRIP, CLOSE_SIGNED_OUT, inSignOutScope, type SignOutScope } from "../lib/socket-close";
+import { opsRoom } from "../ops/client";
+import { tripMove } from "../ops/queries";
 import { recordCashCollected, refundEndedPayable } from "../payments/service";
 import { providerLink } from "../presence/client";
 import { offerWithdrawn, tootaOfferReply } from "../presence/protocol";
@@ -156,6 +158,11 @@ export class TripRoom extends DurableObject<Env> {
     this.broadcast(event);
     await this.flush();
     await this.notify(next, event);
+    if (type === "created" || next.status !== current.status || next.providerId !== current.providerId) {
+      // The ops console's queue and map. Not awaited, so the ops room never slows a trip down; the
+      // sequence number lets it drop a report overtaken by a later one.
+      void opsRoom(this.env).tripMoved(tripMove(next), next.seq);
+    }
     return event;
   }
 

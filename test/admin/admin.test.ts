@@ -125,10 +125,43 @@ describe("POST /api/admin/users/{id}/toggle-active", () => {
   });
 });
 
+/** An approved document row, as review leaves it; the licence runs a year. */
+async function approvedDocument(ownerId: string, kind: string) {
+  const id = crypto.randomUUID();
+  const expiresAt = kind === "driving_licence" ? Date.now() + 365 * 86_400_000 : null;
+  await env.DB.prepare(
+    "INSERT INTO documents (id, owner_id, kind, status, object_key, content_type, size_bytes, expires_at) VALUES (?, ?, ?, 'approved', ?, 'image/png', 68, ?)",
+  )
+    .bind(id, ownerId, kind, `documents/${ownerId}/${id}`, expiresAt)
+    .run();
+}
+
 describe("POST /api/admin/providers/{id}/verify", () => {
+  it("refuses to verify a provider whose required documents are not all approved, naming them", async () => {
+    const admin = await makeAdmin();
+    const provider = await makeProvider({ verified: false });
+    await approvedDocument(provider.id, "id_document");
+    const refused = await callJson(`/api/admin/providers/${provider.id}/verify`, {
+      method: "POST",
+      token: admin.token,
+      json: { decision: "approve" },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.reason).toBe("documents_missing");
+    expect(refused.body.message).toContain("driving_licence (missing)");
+    expect(refused.body.message).not.toContain("id_document");
+    const row = await env.DB.prepare("SELECT verification_status FROM provider_profiles WHERE user_id = ?")
+      .bind(provider.id)
+      .first();
+    expect(row?.verification_status).toBe("unverified");
+  });
+
   it("lets an approved provider go online and takes a rejected one offline", async () => {
     const admin = await makeAdmin();
     const provider = await makeProvider({ verified: false });
+    for (const kind of ["id_document", "driving_licence", "profile_photo", "good_conduct_certificate"]) {
+      await approvedDocument(provider.id, kind);
+    }
     const point = offset(NAIROBI_CBD, 3, 300);
     expect((await openProviderSocket(provider.token, point)).res.status).toBe(403);
     const approved = await callJson(`/api/admin/providers/${provider.id}/verify`, {

@@ -103,8 +103,10 @@ export const verifyProvider = route(ADMIN, {
   path: "/admin/providers/{id}/verify",
   tags,
   summary: "Approve or reject a provider (rejection takes them offline)",
+  description:
+    "Approval verifies only a provider whose every required document (GET /api/documents/requirements) is approved and unexpired; otherwise 409 names the kinds still missing, and nothing changes. Documents are approved one by one at POST /api/admin/documents/{id}/review, which verifies the provider by itself once the last one is in. A rejection is of the account: it stands whatever the documents say until an approval here.",
   request: { params: IdParam, body: json(VerifyBody) },
-  errors: { 404: "No such provider" },
+  errors: { 404: "No such provider", 409: "Required documents are missing, pending, rejected or expired (named in the message)" },
   responses: { 200: reply("Verification recorded", z.object({ id: z.string(), verification_status: z.string() })) },
 });
 

@@ -51,6 +51,7 @@ export const listAlerts: AppRouteHandler<typeof routes.listAlerts> = async (c) =
 export const resolveAlert: AppRouteHandler<typeof routes.resolveAlert> = async (c) => {
   const result = await resolve(c.get("db"), c.get("auth").userId, c.req.valid("param").id, c.req.valid("json").note);
   if (!result.ok) throw refusalError(result);
+  if (result.changed) await opsRoom(c.env).alertUpdated(result.alert);
   return ok(c, result.alert, result.message);
 };
 

@@ -25,6 +25,8 @@ const Alert = z
     priority: z.enum(["high", "critical"]),
     status: z.enum(["open", "resolved"]),
     created_at: z.string(),
+    acknowledged_at: z.string().nullable().openapi({ description: "When an admin acknowledged it (open until resolved)" }),
+    acknowledged_by: z.string().nullable(),
     resolved_at: z.string().nullable(),
   })
   .openapi("EmergencyAlert");
