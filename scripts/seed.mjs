@@ -157,15 +157,21 @@ export async function buildSeedSql(pepper) {
   return `${lines.join("\n")}\n`;
 }
 
-export async function seedLocal() {
+/**
+ * Seeds the local D1 (`persistTo`: the state directory a `wrangler dev --persist-to` uses, for a
+ * server of its own such as the browser tests'; `quiet` leaves out the accounts table).
+ */
+export async function seedLocal({ persistTo, quiet = false } = {}) {
   const vars = ensureDevVars();
   const [id, ...secret] = vars.PASSWORD_PEPPERS.split(",")[0].split(":");
   const sql = await buildSeedSql({ id, secret: secret.join(":") });
   mkdirSync(".wrangler", { recursive: true });
   writeFileSync(".wrangler/seed.sql", sql);
-  execFileSync("wrangler", ["d1", "execute", "DB", "--local", "--file", ".wrangler/seed.sql"], {
+  const state = persistTo ? ["--persist-to", persistTo] : [];
+  execFileSync("wrangler", ["d1", "execute", "DB", "--local", ...state, "--file", ".wrangler/seed.sql"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
+  if (quiet) return;
   console.log("\nDemo accounts (password for all but admin: %s; admin: %s)", DEMO_PASSWORD, ADMIN_PASSWORD);
   for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(9)} ${u.email.padEnd(30)} ${u.name}`);
 }
