@@ -77,9 +77,11 @@ function etaText(trip) {
 
 // ---------------------------------------------------------------- map
 
-/** The map is made at the first position (before that there is nothing of ours to centre on). */
+/** The map, made at the first position: before that there is nothing of ours to centre on. */
 let map = null;
-let mapFailed = false;
+/** Resolves to whether the map is usable; made once, so positions arriving while it loads wait for it. */
+let mapSetUp = null;
+let latest = null;
 
 function positionData(pos) {
   return {
@@ -88,42 +90,52 @@ function positionData(pos) {
   };
 }
 
-/** Draws the provider on the ops console's shared map module, making the map on first use. */
-async function drawPosition(pos) {
-  if (mapFailed) return;
-  if (!map) {
-    const container = document.getElementById("map");
-    try {
-      const { createMap } = await import("/map/map.js");
-      container.replaceChildren();
-      map = await createMap(container, { center: [pos.longitude, pos.latitude], zoom: 14 });
-    } catch (error) {
-      // The page is still useful without a map (status, who, ETA): say so instead of failing.
-      mapFailed = true;
-      console.error("share page: the map could not load", error);
-      container.querySelector(".map-empty")?.replaceChildren("The map is not available right now.");
-      return;
-    }
-    await new Promise((resolve) => (map.isStyleLoaded() ? resolve() : map.once("load", resolve)));
-    map.addSource("provider", { type: "geojson", data: positionData(pos) });
-    map.addLayer({
-      id: "provider",
-      type: "circle",
-      source: "provider",
-      paint: {
-        "circle-radius": 9,
-        "circle-color": "#0b5d3b",
-        "circle-stroke-color": "#ffffff",
-        "circle-stroke-width": 3,
-      },
-    });
-    return;
-  }
-  map.getSource("provider")?.setData(positionData(pos));
-  // Follow the provider, but leave the view alone while they are still on screen (the contact may have zoomed).
-  const here = [pos.longitude, pos.latitude];
-  if (!map.getBounds().contains(here)) map.easeTo({ center: here, duration: 800 });
+/** The provider's dot; added again after a style change (a configured basemap replaces the style and its layers). */
+function addProviderLayer() {
+  if (map.getSource("provider")) return;
+  map.addSource("provider", { type: "geojson", data: positionData(latest) });
+  map.addLayer({
+    id: "provider",
+    type: "circle",
+    source: "provider",
+    paint: { "circle-radius": 9, "circle-color": "#0b5d3b", "circle-stroke-color": "#ffffff", "circle-stroke-width": 3 },
+  });
 }
+
+/** Makes the map the ops console uses too (public/map/map.js); false when it cannot load. */
+async function setUpMap(pos) {
+  const container = document.getElementById("map");
+  try {
+    const { createMap, mapReady } = await import("/map/map.js");
+    container.replaceChildren();
+    map = createMap(container, { center: [pos.longitude, pos.latitude], zoom: 14 });
+    map.on("style.load", addProviderLayer);
+    await mapReady(map);
+    addProviderLayer();
+    return true;
+  } catch (error) {
+    // The page is still useful without a map (status, who, ETA): say so instead of failing.
+    console.error("share page: the map could not load", error);
+    const note = Object.assign(document.createElement("p"), { className: "map-empty", textContent: "The map is not available right now." });
+    container.replaceChildren(note);
+    return false;
+  }
+}
+
+/** Moves the provider's dot, and the view when they near its edge (not always: the contact may have zoomed or panned). */
+async function drawPosition(pos) {
+  latest = pos;
+  mapSetUp ??= setUpMap(pos);
+  if (!(await mapSetUp)) return;
+  map.getSource("provider")?.setData(positionData(latest));
+  const here = [latest.longitude, latest.latitude];
+  if (nearTheEdge(map.project(here), map.getContainer())) map.easeTo({ center: here, duration: 800 });
+}
+
+/** Whether a point on screen is outside the view or within EDGE_PX of its sides. */
+const EDGE_PX = 48;
+const nearTheEdge = (point, container) =>
+  point.x < EDGE_PX || point.y < EDGE_PX || point.x > container.clientWidth - EDGE_PX || point.y > container.clientHeight - EDGE_PX;
 
 // ---------------------------------------------------------------- polling
 
@@ -161,6 +173,8 @@ async function poll(failures = 0) {
   // 404: unknown, expired, revoked, or ended over 30 minutes ago (the API does not say which); 422: not a token.
   if (res.status === 404 || res.status === 422) {
     setStatus("gone", "Link ended");
+    // What the page showed may be stale by now; an ETA especially would mislead.
+    $("share-eta").textContent = "–";
     return stop("This link has expired or was turned off. Ask the person who sent it for a new one.");
   }
   if (!res.ok) {

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  CELL_PARTS,
-  CELLS_FRAME_BYTES,
-  firstName,
-  jsonBytes,
-  opsProvider,
-  packCells,
-  partition,
-} from "../../src/ops/feed";
+import { CELL_PARTS, CELLS_FRAME_BYTES, firstName, jsonBytes, opsProvider, packCells, partition } from "../../src/ops/feed";
 import type { OpsProvider } from "../../src/ops/protocol";
 import type { ProviderAttachment } from "../../src/presence/state";
 
@@ -90,7 +82,10 @@ describe("packCells", () => {
     // 5,000 providers over 40 cells.
     const lists = new Map<string, OpsProvider[]>();
     for (let c = 0; c < 40; c++) {
-      for (const [key, members] of partition(`cell${c}`, Array.from({ length: 125 }, (_, i) => provider(c * 125 + i)))) {
+      for (const [key, members] of partition(
+        `cell${c}`,
+        Array.from({ length: 125 }, (_, i) => provider(c * 125 + i)),
+      )) {
         lists.set(key, members);
       }
     }

@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(Array.from({ length: CELLS }, (_, c) => opsRoom().cellChanged(`sim-${c}`, [])));
 });
 
-function fleet(size: number) {
+function fleet(size: number): OpsProvider[] {
   return Array.from({ length: size }, (_, i) => ({
     id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
     first_name: i % 3 ? "Wanjiru" : "Thandiwe",
@@ -29,7 +29,7 @@ function fleet(size: number) {
     service_types: ["battery_jump", "tyre_change"],
     vehicle_type: i % 4 ? null : "bakkie",
     at: new Date().toISOString(),
-  })) satisfies OpsProvider[];
+  }));
 }
 
 /** Moves everyone a little and reports each cell's list, as the cells would within one second. */
@@ -50,7 +50,11 @@ async function watchFleet(size: number, seconds: number) {
   const frames: { at: number; bytes: number; frame: OpsServerMessage }[] = [];
   opened.socket.ws.addEventListener("message", (event) => {
     const text = String(event.data);
-    frames.push({ at: Date.now(), bytes: new TextEncoder().encode(text).length, frame: OpsServerMessage.parse(JSON.parse(text)) });
+    frames.push({
+      at: Date.now(),
+      bytes: new TextEncoder().encode(text).length,
+      frame: OpsServerMessage.parse(JSON.parse(text)),
+    });
   });
   await opened.socket.next("snapshot", 5000);
   let providers = fleet(size);
@@ -64,7 +68,13 @@ async function watchFleet(size: number, seconds: number) {
   const bytes = window.reduce((sum, f) => sum + f.bytes, 0);
   const elapsed = (Date.now() - started) / 1000;
   console.log(
-    JSON.stringify({ providers: size, seconds: elapsed, frames: window.length, cells_frames: cells.length, bytes_per_second: Math.round(bytes / elapsed) }),
+    JSON.stringify({
+      providers: size,
+      seconds: elapsed,
+      frames: window.length,
+      cells_frames: cells.length,
+      bytes_per_second: Math.round(bytes / elapsed),
+    }),
   );
   return { cells, bytes, elapsed, window };
 }

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { TripCard } from "../../src/ops/protocol";
 import { callJson, registerCustomer } from "../helpers";
-import { goOnline, makeProvider, NAIROBI_CBD, offset, TestSocket } from "../support/presence";
+import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
 import { makeAdminToken } from "../support/sockets";
 import { createTrip, point } from "../support/trips";
 
@@ -32,7 +32,9 @@ async function fileAlert(tripId: string | null, userId: string, priority: "high"
 }
 
 const auditCount = (targetId: string, action: string) =>
-  env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE target_id = ? AND action = ?").bind(targetId, action).first<number>("n");
+  env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE target_id = ? AND action = ?")
+    .bind(targetId, action)
+    .first<number>("n");
 
 describe("GET /api/admin/ops/queue", () => {
   it("lists open trips, an open SOS first, then an open breakdown alert, then oldest first; ended trips and resolved alerts do not count", async () => {
@@ -46,7 +48,11 @@ describe("GET /api/admin/ops/queue", () => {
     const sos = await openTrip(token);
     const resolvedOnly = await openTrip(neighbour);
     const ended = await openTrip(neighbour);
-    const cancel = await callJson(`/api/trips/${ended.id}/cancel`, { method: "POST", token: neighbour, json: { reason: "sorted it" } });
+    const cancel = await callJson(`/api/trips/${ended.id}/cancel`, {
+      method: "POST",
+      token: neighbour,
+      json: { reason: "sorted it" },
+    });
     expect(cancel.status).toBe(200);
     await fileAlert(breakdown.id, customer.user.id, "high");
     await fileAlert(sos.id, customer.user.id, "critical");
@@ -114,7 +120,11 @@ describe("GET /api/admin/trips/{id}/candidates", () => {
     expect(list[0]?.eta_minutes).toBeLessThan(list[1]?.eta_minutes ?? 0);
 
     // The admin then offers the trip to the one they chose, through the existing route.
-    const offered = await callJson(`/api/trips/${trip.id}/offer`, { method: "POST", token: admin, json: { provider_id: further.id } });
+    const offered = await callJson(`/api/trips/${trip.id}/offer`, {
+      method: "POST",
+      token: admin,
+      json: { provider_id: further.id },
+    });
     expect(offered.status).toBe(200);
     expect(offered.body.data.offer.provider_id).toBe(further.id);
   });
@@ -123,7 +133,11 @@ describe("GET /api/admin/trips/{id}/candidates", () => {
     const admin = await makeAdminToken();
     const customer = await registerCustomer();
     const trip = await openTrip(customer.tokens.access_token);
-    await callJson(`/api/trips/${trip.id}/cancel`, { method: "POST", token: customer.tokens.access_token, json: { reason: "no need" } });
+    await callJson(`/api/trips/${trip.id}/cancel`, {
+      method: "POST",
+      token: customer.tokens.access_token,
+      json: { reason: "no need" },
+    });
     const res = await callJson(`/api/admin/trips/${trip.id}/candidates`, { token: admin });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONFLICT");
@@ -153,7 +167,9 @@ describe("POST /api/admin/alerts/{id}/acknowledge", () => {
     expect(await auditCount(alertId, "alert.acknowledge")).toBe(1);
 
     const listed = await callJson("/api/admin/alerts?status=open", { token: first });
-    expect(listed.body.data.alerts.find((a: { id: string }) => a.id === alertId)?.acknowledged_at).toBe(acked.body.data.acknowledged_at);
+    expect(listed.body.data.alerts.find((a: { id: string }) => a.id === alertId)?.acknowledged_at).toBe(
+      acked.body.data.acknowledged_at,
+    );
   });
 
   it("leaves a resolved alert as it is", async () => {

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { OpsServerMessage } from "../../src/ops/protocol";
 import { callJson, registerCustomer } from "../helpers";
-import { goOnline, makeProvider, NAIROBI_CBD, offset, TestSocket } from "../support/presence";
+import { goOnline, makeProvider, NAIROBI_CBD, offset, type TestSocket } from "../support/presence";
 import { makeAdminToken, upgrade } from "../support/sockets";
 import { createTrip, point } from "../support/trips";
 
@@ -194,9 +194,9 @@ describe("GET /api/admin/ws: trips, counts and alerts", () => {
     const { seen } = await openConsole(await makeAdminToken());
     const customer = await registerCustomer();
     const origin = offset(NAIROBI_CBD, 20, 45);
-    const before = await env.DB.prepare("SELECT COUNT(*) AS n FROM trips WHERE status IN ('requested','offered')").first<
-      number
-    >("n");
+    const before = await env.DB.prepare("SELECT COUNT(*) AS n FROM trips WHERE status IN ('requested','offered')").first<number>(
+      "n",
+    );
     const created = await createTrip(customer.tokens.access_token, {
       service_type: "mechanic_dispatch",
       pickup: point(origin.lat, origin.lng),
