@@ -5,9 +5,9 @@
 // gives both that figure and esbuild's per-module breakdown of the very same bundle, so the report cannot drift
 // from what ships. It takes a few seconds and needs no network, so `npm test` runs it.
 //
-// It also checks the zod shims that the [alias] table in wrangler.toml puts in place of modules the Worker never
-// calls (scripts/shims/): that only zod imports what they replace, that they export what the real modules do, and
-// that the bundle answers a set of requests exactly as the source does (see `differentAnswers`).
+// It also checks the shims that the [alias] table in wrangler.toml puts in place of code the Worker never runs
+// (scripts/shims/): that only the package they serve imports what they replace, that they export what the real
+// modules do, and that the bundle answers a set of requests exactly as the source does (see `differentAnswers`).
 //
 // Usage: node scripts/bundle-report.mjs [--budget-kib N] [--top N]
 //   --budget-kib  fail when wrangler's gzip figure exceeds N KiB (default below; see BENCHMARKS.md "Bundle size")
@@ -64,10 +64,18 @@ const PARTIAL_SHIMS = new Set([
   "./scripts/shims/zod-locales.mjs",
   "./scripts/shims/drizzle-pg-enum.mjs",
   "./scripts/shims/drizzle-pg-primary-keys.mjs",
+  "./scripts/shims/zod-to-openapi.mjs",
 ]);
 
-/** The package whose files a shim serves, from its name: zod-*.mjs serve zod, drizzle-*.mjs drizzle-orm. */
-const shimPackage = (shim) => (shim.includes("/drizzle-") ? "drizzle-orm" : "zod");
+/** The package whose files import what a shim replaces: the one it serves. */
+function shimPackage(shim) {
+  if (shim.endsWith("/zod-to-openapi.mjs")) return "@hono/zod-openapi";
+  return shim.includes("/drizzle-") ? "drizzle-orm" : "zod";
+}
+
+/** The file an [alias] key names for its importer: a relative path, or a package (resolved from the root). */
+const realModule = (importer, key) =>
+  key.startsWith(".") ? join(dirname(importer), key) : relative(root, fileURLToPath(import.meta.resolve(key)));
 
 /**
  * Checks the shims against esbuild's import graph (`inputs` of the metafile). wrangler swaps an [alias] key
@@ -84,8 +92,10 @@ async function shimProblems(inputs, alias) {
       if (original === undefined || !alias.has(original)) continue;
       used.add(original);
       const shim = alias.get(original);
-      if (importer.startsWith(`node_modules/${shimPackage(shim)}/`)) replaced.set(join(dirname(importer), original), shim);
-      else problems.push(`${importer} imports "${original}", which wrangler.toml [alias] swaps for ${shim}`);
+      // The package's own files, wherever node_modules sits (a linked node_modules gives paths outside the root).
+      if (importer.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1] === shimPackage(shim)) {
+        replaced.set(realModule(importer, original), shim);
+      } else problems.push(`${importer} imports "${original}", which wrangler.toml [alias] swaps for ${shim}`);
     }
   }
   for (const [key, shim] of alias) {
@@ -106,8 +116,7 @@ async function shimProblems(inputs, alias) {
 /** Requests whose answers must not depend on the shims: what they exercise is said beside each. */
 const JSON_POST = { method: "POST", headers: { "content-type": "application/json" } };
 const REQUESTS = [
-  // Every zod schema of the API, written out by zod-to-openapi, which reads the `.minLength`, `.format`, ...
-  // getters that the json-schema-processors shim keeps real.
+  // The generated document, read from the assets (checked against the source's routes below).
   ["/api/openapi.json"],
   // Validation failures: zod's checks, formats, unions, strict objects and refinements, and their English
   // messages (the locales shim), in the error envelope.
@@ -156,12 +165,26 @@ function bindings() {
   };
 }
 
+/** The static assets binding, from public/ (what `wrangler deploy` uploads beside the bundle). */
+const assets = {
+  async fetch(url) {
+    const path = join(root, "public", new URL(url).pathname);
+    try {
+      return new Response(readFileSync(path), { headers: { "content-type": "application/json" } });
+    } catch (error) {
+      if (error.code === "ENOENT") return new Response("Not Found", { status: 404 });
+      throw error;
+    }
+  },
+};
+
 /**
  * The shims change what ships, never what the Worker answers: this loads the built bundle and src/app.ts (through
- * tsx, with the real zod modules) side by side in Node, `cloudflare:workers` stubbed as scripts/openapi-types.mjs
+ * tsx, with the real modules) side by side in Node, `cloudflare:workers` stubbed as scripts/openapi-types.mjs
  * does, and sends both the REQUESTS above. A shimmed function reached on the way would throw and turn an answer
  * into a 500 that the source does not give. None of these requests needs a database or a Durable Object. Returns
- * the requests whose status or body differ (the envelope's `timestamp` aside).
+ * the requests whose status or body differ (the envelope's `timestamp` aside), and the OpenAPI document if the
+ * bundle does not serve, byte for byte, the one the source's routes make now.
  */
 async function differentAnswers(bundlePath) {
   const stub =
@@ -175,8 +198,9 @@ async function differentAnswers(bundlePath) {
   const { register: registerTsx } = await import("tsx/esm/api");
   registerTsx();
   const source = (await import(pathToFileURL(join(root, "src/app.ts")).href)).createApp();
+  const { openApiDocument } = await import(pathToFileURL(join(root, "src/routes/docs/docs.index.ts")).href);
 
-  const env = bindings();
+  const env = { ...bindings(), ASSETS: assets };
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
   const answer = async (res) => `${res.status} ${(await res.text()).replace(/"timestamp":"[^"]*"/g, "")}`;
   const different = [];
@@ -190,6 +214,10 @@ async function differentAnswers(bundlePath) {
       const fromBundle = await answer(await worker.fetch(new Request(`http://localhost${path}`, request()), env, ctx));
       const fromSource = await answer(await source.request(path, request(), env));
       if (fromBundle !== fromSource) different.push(`${init.method ?? "GET"} ${path}: ${fromBundle.slice(0, 200)}`);
+    }
+    const served = await worker.fetch(new Request("http://localhost/api/openapi.json"), env, ctx);
+    if ((await served.text()) !== JSON.stringify(openApiDocument(source))) {
+      different.push("GET /api/openapi.json is not the document src/'s routes make: run `npm run client:types`");
     }
   } finally {
     console.log = log;

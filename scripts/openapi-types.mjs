@@ -1,16 +1,19 @@
 // Generates what is derived from the API's schemas and committed:
+//   public/docs/openapi.json         the REST API's OpenAPI document (openApiDocument in
+//                                    src/routes/docs/docs.index.ts), served at /api/openapi.json from the
+//                                    assets, so zod-to-openapi's generator stays out of the Worker bundle
 //   public/docs/asyncapi.json        the sockets' AsyncAPI document (src/asyncapi/document.ts), served at
 //                                    /api/asyncapi.json from the assets, so zod's JSON Schema code stays
 //                                    out of the Worker bundle
-//   client/src/generated/openapi.ts  REST types, by openapi-typescript from /api/openapi.json
+//   client/src/generated/openapi.ts  REST types, by openapi-typescript from that OpenAPI document
 //   client/src/generated/frames.ts   socket frame types, by the same generator from the AsyncAPI schemas
 //
 //   node scripts/openapi-types.mjs          write them
 //   node scripts/openapi-types.mjs --check  exit 1 if any is stale (npm test runs this)
 //
 // The OpenAPI document comes from the app itself: src/app.ts is loaded in Node (tsx) with
-// `cloudflare:workers` stubbed and asked for /api/openapi.json through its own fetch handler, so
-// what is generated is exactly what the Worker serves.
+// `cloudflare:workers` stubbed, and its registered routes are written out by the same function the
+// tests compare the served document with.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire, register } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -29,31 +32,10 @@ register(`data:text/javascript,${encodeURIComponent(hooks)}`);
 const { register: registerTsx } = await import("tsx/esm/api");
 registerTsx();
 
-/** wrangler.toml's [vars] (config validation needs them) plus throwaway secrets; nothing is signed here. */
-function bindings() {
-  const toml = readFileSync(new URL("wrangler.toml", root), "utf8");
-  const section = toml.split(/^\[vars\]$/m)[1]?.split(/^\[/m)[0] ?? "";
-  const vars = Object.fromEntries([...section.matchAll(/^([A-Z_]+)\s*=\s*"(.*)"\s*$/gm)].map((m) => [m[1], m[2]]));
-  return {
-    ...vars,
-    JWT_KEYS: "gen-k1:openapi-types-script-not-a-secret-0123456789",
-    PASSWORD_PEPPERS: "gen-p1:openapi-types-script-not-a-secret-0123456789",
-  };
-}
-
 const { createApp } = await import(new URL("src/app.ts", root).href);
-const app = createApp();
-async function served(path) {
-  // The Worker writes a JSON access-log line per request; this script's output is about the files.
-  const log = console.log;
-  console.log = () => {};
-  const res = await app.request(path, {}, bindings()).finally(() => {
-    console.log = log;
-  });
-  if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-  return res.json();
-}
-const openapi = await served("/api/openapi.json");
+const { openApiDocument } = await import(new URL("src/routes/docs/docs.index.ts", root).href);
+// Through JSON, as the Worker serves it: the generator leaves `undefined` members that JSON drops.
+const openapi = JSON.parse(JSON.stringify(openApiDocument(createApp())));
 const { asyncApiDocument } = await import(new URL("src/asyncapi/document.ts", root).href);
 const asyncapi = asyncApiDocument();
 
@@ -85,6 +67,7 @@ const channels = Object.entries(asyncapi.channels)
 const frameTypes = `${banner("/api/asyncapi.json")}${astToString(frameAst)}\n${aliases}\n\n/** Each socket's path, from the AsyncAPI channels. */\nexport const CHANNELS = {\n${channels}\n} as const;\n`;
 
 const outputs = [
+  ["public/docs/openapi.json", `${JSON.stringify(openapi, null, 2)}\n`],
   ["public/docs/asyncapi.json", `${JSON.stringify(asyncapi, null, 2)}\n`],
   ["client/src/generated/openapi.ts", restTypes],
   ["client/src/generated/frames.ts", frameTypes],
@@ -109,5 +92,5 @@ for (const [path, text] of outputs) {
     console.log(`wrote ${path}`);
   }
 }
-if (check && stale === 0) console.log("public/docs/asyncapi.json and the client's types are up to date with the API's schemas");
+if (check && stale === 0) console.log("public/docs/ documents and the client's types are up to date with the API's schemas");
 process.exit(stale ? 1 : 0);

@@ -3,6 +3,29 @@ import type { Context } from "hono";
 import { route } from "../../lib/route";
 import type { AppEnv } from "../../types";
 
+/** Where the Worker finds the generated document in its static assets (public/docs/openapi.json). */
+export const OPENAPI_ASSET = "/docs/openapi.json";
+
+/**
+ * The API's OpenAPI 3.1 document, generated from the zod schemas of the routes registered on `app` (createApp()).
+ * It is generated at build time: `npm run client:types` (scripts/openapi-types.mjs) writes it to
+ * public/docs/openapi.json, and a test fails when that file is not what this returns. The Worker serves the file,
+ * so zod-to-openapi's generator stays out of its bundle (wrangler.toml [alias]).
+ */
+export function openApiDocument(app: Pick<OpenAPIHono<AppEnv>, "getOpenAPI31Document">): Record<string, unknown> {
+  // The generator's OpenAPIObject type has no index signature; the document is only written out as JSON.
+  return app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Fix On Call API",
+      version: "0.1.0",
+      description:
+        "Roadside assistance and truck hire dispatch for Africa. Every response uses the envelope {success, message, data, timestamp}.",
+    },
+    servers: [{ url: "/" }],
+  }) as unknown as Record<string, unknown>;
+}
+
 /** The Swagger UI page. Its script and styles are our own static assets (no CDN), so it works offline. */
 const DOCS_HTML = `<!doctype html>
 <html lang="en">
@@ -40,12 +63,17 @@ const docsPage = route("public", {
 
 /**
  * Mounts `/api/docs` (and `/api/docs/`), `/api/swagger.json` (the seed's name) and `/api/openapi.json`. The document is
- * built from the root app once per isolate: routes do not change at run time.
+ * the generated asset (see `openApiDocument`), read once per isolate: an isolate serves one deployment's assets.
  */
-export function docsRouter(document: () => Record<string, unknown>) {
+export function docsRouter() {
   let cached: Record<string, unknown> | undefined;
-  const serve = (c: Pick<Context, "json">) => {
-    cached ??= document();
+  const serve = async (c: Pick<Context<AppEnv>, "env" | "req" | "json">) => {
+    if (!cached) {
+      const asset = await c.env.ASSETS.fetch(new URL(OPENAPI_ASSET, c.req.url));
+      if (!asset.ok) throw new Error(`the OpenAPI document is missing from the assets (${asset.status})`);
+      // The asset is the JSON object openApiDocument() generated; the route documents it as that object.
+      cached = (await asset.json()) as Record<string, unknown>;
+    }
     return c.json(cached, 200);
   };
   const page = (c: Pick<Context, "header" | "html">) => {
