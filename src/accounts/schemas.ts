@@ -213,6 +213,18 @@ export const ProfileUpdateBody = z
     experience_years: ExperienceYears.optional(),
     service_radius_km: ServiceRadiusKm.optional(),
     specializations: Specializations.optional(),
+    vehicle_type: z.enum(VEHICLE_TYPES).optional().openapi({
+      description:
+        "Providers: not changed here (422, reason vehicle_change_needs_review). Upload the new vehicle's registration to POST /api/documents (kind vehicle_registration, with vehicle_type, vehicle_registration, load_capacity_kg); the profile changes when an admin approves it.",
+    }),
+    vehicle_registration: LicenseNumber.optional().openapi({ description: "Providers: as vehicle_type, through review" }),
+    load_capacity_kg: z
+      .number()
+      .int()
+      .min(1)
+      .max(40_000)
+      .optional()
+      .openapi({ description: "Providers: as vehicle_type, through review" }),
     company_name: ShortText(120).optional(),
     partner_type: z.enum(PARTNER_TYPES).optional(),
     fleet_size: z.number().int().min(0).max(100_000).optional(),

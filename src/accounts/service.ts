@@ -204,6 +204,7 @@ export async function profileOf(db: Db, userId: string): Promise<Outcome<{ profi
 }
 
 const COMMON_FIELDS = new Set(["name", "email", "phone", "current_password", "new_password"]);
+const VEHICLE_FIELDS = ["vehicle_type", "vehicle_registration", "load_capacity_kg"] as const;
 
 /**
  * Applies the fields this role may edit. Changing email, phone or password needs the current
@@ -218,6 +219,16 @@ export async function updateProfile(
   body: ProfileUpdate,
   meta: ClientMeta,
 ): Promise<{ ok: true; profile: UserProfileOut } | AccountRefusal | { ok: false; notEditable: string[] }> {
+  // A provider's vehicle is vouched for by its registration document, so a change waits for an admin's review.
+  const vehicleField = VEHICLE_FIELDS.find((field) => body[field] !== undefined);
+  if (caller.role === "provider" && vehicleField) {
+    return refuse(
+      "VALIDATION_ERROR",
+      "vehicle_change_needs_review",
+      "A vehicle change goes through review: upload the new vehicle's registration to POST /api/documents (kind vehicle_registration, with the new vehicle_type, vehicle_registration, load_capacity_kg); it applies when an admin approves it",
+      vehicleField,
+    );
+  }
   const allowed = new Set<string>([...COMMON_FIELDS, ...ROLE_FIELDS[caller.role]]);
   const refused = Object.keys(body).filter((field) => !allowed.has(field));
   if (refused.length) return { ok: false, notEditable: refused };

@@ -213,6 +213,22 @@ describe("changing vehicle goes through review", () => {
     });
   });
 
+  it("refuses a vehicle change through PUT /api/auth/profile with 422 pointing to the upload, changing nothing", async () => {
+    const provider = await makeProvider({ verified: false, serviceTypes: ["haulage"], vehicleType: "bakkie" });
+    for (const body of [{ vehicle_type: "truck_8t" }, { name: "New Name", vehicle_registration: "KDA 999Z" }]) {
+      const res = await callJson("/api/auth/profile", { method: "PUT", token: provider.token, json: body });
+      expect(res.status).toBe(422);
+      expect(res.body.reason).toBe("vehicle_change_needs_review");
+      expect(res.body.message).toContain("POST /api/documents");
+    }
+    const row = await env.DB.prepare(
+      "SELECT p.vehicle_type, p.vehicle_registration, u.name FROM provider_profiles p JOIN users u ON u.id = p.user_id WHERE p.user_id = ?",
+    )
+      .bind(provider.id)
+      .first();
+    expect(row).toEqual({ vehicle_type: "bakkie", vehicle_registration: null, name: "Test Provider" });
+  });
+
   it("does not apply a rejected change", async () => {
     const admin = await makeAdmin();
     const provider = await makeProvider({ verified: false, serviceTypes: ["haulage"], vehicleType: "bakkie" });
