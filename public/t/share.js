@@ -108,7 +108,8 @@ async function setUpMap(pos) {
   try {
     const { createMap, mapReady } = await import("/map/map.js");
     container.replaceChildren();
-    map = createMap(container, { center: [pos.longitude, pos.latitude], zoom: 14 });
+    // Zoom 12: a few kilometres across, enough to see the provider come closer on the offline base.
+    map = createMap(container, { center: [pos.longitude, pos.latitude], zoom: 12 });
     map.on("style.load", addProviderLayer);
     await mapReady(map);
     addProviderLayer();

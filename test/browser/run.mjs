@@ -139,6 +139,7 @@ async function main() {
       const page = await context.newPage();
       const pageErrors = [];
       page.on("pageerror", (error) => pageErrors.push(String(error)));
+      page.on("console", (message) => message.type() === "error" && pageErrors.push(message.text()));
       const t0 = Date.now();
       let error = null;
       // A test takes its screenshot at the moment that shows what it checks; a failing one gets one where it stopped.
@@ -149,7 +150,7 @@ async function main() {
         shot = true;
       };
       try {
-        await test.run({ page, base, screenshot });
+        await test.run({ page, base, screenshot, pageErrors });
       } catch (caught) {
         error = caught;
       }

@@ -76,6 +76,17 @@ async function goOnline(base, token, at) {
   return { frames, send, close: () => socket.close() };
 }
 
+/** The share page has stopped: it says so, and makes no request for longer than its refresh period. */
+async function assertStopped(page) {
+  await page.locator('body[data-stopped="true"]').waitFor({ timeout: 5000 });
+  const requests = [];
+  const count = (r) => r.url().includes("/api/share/") && requests.push(r.url());
+  page.on("request", count);
+  await page.waitForTimeout(4000);
+  page.off("request", count);
+  assert(requests.length === 0, `the page stopped polling, but asked ${requests.length} more times`);
+}
+
 /** Signs in to the ops console as the demo admin and waits for it to show. */
 async function openConsole(page, base) {
   await page.goto(`${base}/ops`);
@@ -102,11 +113,12 @@ async function choiceTrip(base, customer, serviceType = "breakdown") {
 
 // ---------------------------------------------------------------- tests
 
-/** The share page follows the provider: two different positions over time, no customer on it, and it stops when revoked. */
-async function sharePageShowsTheProviderMoving({ page, base, screenshot }) {
+/** The share page follows the provider (two different positions over time), shows nothing of the customer, and stops when the trip ends or the link is revoked. */
+async function sharePageShowsTheProviderMoving({ page, base, screenshot, pageErrors }) {
   const customer = await newCustomer(base);
   const mechanicToken = await login(base, MECHANIC);
-  let at = { lat: KISUMU.lat - 0.02, lng: KISUMU.lng - 0.02 };
+  // North-east of the pickup, inland (Kisumu is on the lake shore), driving towards it.
+  let at = { lat: KISUMU.lat + 0.02, lng: KISUMU.lng + 0.03 };
   const presence = await goOnline(base, mechanicToken, at);
   let mover = null;
   try {
@@ -130,7 +142,7 @@ async function sharePageShowsTheProviderMoving({ page, base, screenshot }) {
     // The mechanic drives towards the pickup, a position a second (an app sends one every few seconds).
     presence.send(at);
     mover = setInterval(() => {
-      at = { lat: at.lat + 0.0004, lng: at.lng + 0.0004 };
+      at = { lat: at.lat - 0.0004, lng: at.lng - 0.0006 };
       presence.send(at);
     }, 1000);
 
@@ -158,15 +170,28 @@ async function sharePageShowsTheProviderMoving({ page, base, screenshot }) {
     const text = await page.textContent("body");
     assert(!text.includes(customer.name) && !text.includes("Oginga"), "nothing about the customer is on the page");
     await page.locator("#map canvas").first().waitFor({ timeout: 10_000 });
+    const blocked = pageErrors.filter((e) => /Content Security Policy/i.test(e));
+    assert(blocked.length === 0, `the page's own policy blocks nothing it needs: ${blocked.join(" | ")}`);
     await screenshot();
 
-    // Revoked: the page says so and stops asking.
+    // The job is done: the page shows it and stops asking.
+    clearInterval(mover);
+    for (const [path, json] of [
+      ["status", { status: "arrived" }],
+      ["cash-collected", undefined],
+      ["status", { status: "in_progress", pin: trip.handover_pin }],
+      ["status", { status: "completed" }],
+    ]) {
+      await api(base, `/api/trips/${trip.id}/${path}`, { method: "POST", token: mechanicToken, json });
+    }
+    await page.locator('[data-testid="share-status"][data-status="completed"]').waitFor({ timeout: 10_000 });
+    await assertStopped(page);
+
+    // Revoked (or expired): opening the link again says it has ended, and asks no more.
     await api(base, `/api/trips/${trip.id}/share/revoke`, { method: "POST", token: customer.token });
+    await page.goto(link.url);
     await page.locator('[data-testid="share-status"][data-status="gone"]').waitFor({ timeout: 10_000 });
-    const requests = [];
-    page.on("request", (r) => r.url().includes("/api/share/") && requests.push(r.url()));
-    await page.waitForTimeout(4000);
-    assert(requests.length === 0, `the page stopped polling after the link ended, but asked ${requests.length} more times`);
+    await assertStopped(page);
   } finally {
     clearInterval(mover);
     presence.close();

@@ -177,6 +177,7 @@ describe("GET /t/{token} (the share page)", () => {
     expect(res.headers.get("x-robots-tag")).toBe("noindex, nofollow");
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
     const html = await res.text();
     for (const hook of ['data-testid="share-status"', 'data-testid="share-provider"', 'data-testid="share-eta"', 'id="map"']) {
       expect(html).toContain(hook);
