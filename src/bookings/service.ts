@@ -1,4 +1,5 @@
 import { and, desc, eq, gte, lte, type SQL } from "drizzle-orm";
+import { phoneUnverified } from "../accounts/verification";
 import type { Db } from "../db/client";
 import { bookings, trips } from "../db/schema";
 import { type BookingStatus, checkBookingWindow, formatLocal, parseScheduledFor } from "../domain/booking";
@@ -191,6 +192,8 @@ export async function createBooking(
 ): Promise<Outcome<{ booking: BookingView }>> {
   const customer = await loadCustomer(db, caller.userId);
   if (!customer) return refuse("FORBIDDEN", "not_customer", "Only customers can book trips");
+  // A booked provider drives out at a set time on the strength of this booking: its phone must be proven.
+  if (!customer.phoneVerified) return phoneUnverified;
   const draft = draftBooking(id, customer.id, body, now);
   if (!draft.ok) return draft;
   try {

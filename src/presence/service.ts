@@ -95,9 +95,9 @@ export type PublicCandidate = ReturnType<typeof publicCandidate>;
 /** Whether a provider may go online, and if so what their live entry starts from. */
 export type PresenceEligibility =
   | { ok: true; profile: PresenceProfile; activeTripId: string | null }
-  | { ok: false; reason: "not_provider" | "unverified" | "inactive" };
+  | { ok: false; reason: "not_provider" | "unverified" | "inactive" | "phone_unverified" };
 
-/** Loads what a provider needs to go online, refusing anyone not active and verified. */
+/** Loads what a provider needs to go online, refusing anyone not active and verified, or whose phone is not verified. */
 export async function loadPresenceProfile(db: Db, providerId: string): Promise<PresenceEligibility> {
   const row = await db
     .select({
@@ -109,6 +109,7 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
       loadCapacityKg: providerProfiles.loadCapacityKg,
       serviceRadiusKm: providerProfiles.serviceRadiusKm,
       verification: providerProfiles.verificationStatus,
+      phoneVerifiedAt: users.phoneVerifiedAt,
       ratingTotal: providerProfiles.ratingTotal,
       ratingCount: providerProfiles.ratingCount,
       activeTripId: providerActiveTrips.tripId,
@@ -121,6 +122,8 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
   if (row?.role !== "provider") return { ok: false, reason: "not_provider" };
   if (!row.isActive) return { ok: false, reason: "inactive" };
   if (row.verification !== "verified") return { ok: false, reason: "unverified" };
+  // Customers and dispatch reach a provider on the job by this phone: it must be proven before the first offer.
+  if (!row.phoneVerifiedAt) return { ok: false, reason: "phone_unverified" };
   return {
     ok: true,
     activeTripId: row.activeTripId ?? null,

@@ -1,5 +1,6 @@
 import { and, count, eq, notInArray } from "drizzle-orm";
 import { sha256Hex } from "../accounts/tokens";
+import { phoneUnverified } from "../accounts/verification";
 import { createDb, type Db } from "../db/client";
 import { trips, users } from "../db/schema";
 import { insertTripClaim, listTripRows, recordSocketRoom, tripByKey, tripParties } from "../db/trips";
@@ -158,14 +159,25 @@ export async function prepareTrip(
   return { ok: true, record, available: found.candidates.map(publicCandidate) };
 }
 
-/** The signed-in user as a customer who may request trips, or null for anyone else. */
-export async function loadCustomer(db: Db, userId: string): Promise<Customer | null> {
+/**
+ * The signed-in user as a customer who may request trips, or null for anyone else. `phoneVerified`
+ * decides haulage and bookings (see `phoneUnverified`); a roadside request never waits for it.
+ */
+export async function loadCustomer(db: Db, userId: string): Promise<(Customer & { phoneVerified: boolean }) | null> {
   const row = await db
-    .select({ id: users.id, name: users.name, phone: users.phone, email: users.email, role: users.role })
+    .select({
+      id: users.id,
+      name: users.name,
+      phone: users.phone,
+      email: users.email,
+      role: users.role,
+      phoneVerifiedAt: users.phoneVerifiedAt,
+    })
     .from(users)
     .where(eq(users.id, userId))
     .get();
-  return row && row.role === "customer" ? { id: row.id, name: row.name, phone: row.phone, email: row.email } : null;
+  if (row?.role !== "customer") return null;
+  return { id: row.id, name: row.name, phone: row.phone, email: row.email, phoneVerified: row.phoneVerifiedAt !== null };
 }
 
 /** A provider's phone: given to the customer once that provider accepted their trip (Toota's `driver_info.phone`). */
@@ -232,6 +244,9 @@ export async function requestTrip(
 ): Promise<Outcome<{ trip: TripView; available: PublicCandidate[]; replayed: boolean }>> {
   const customer = await loadCustomer(db, userId);
   if (!customer) return customersOnly;
+  // A haulage job is planned, not an emergency: the driver and the load's owner must be able to reach
+  // each other by a proven phone. Someone stranded at the roadside is never held up by an SMS.
+  if (input.serviceType === "haulage" && !customer.phoneVerified) return phoneUnverified;
   const key = request.idempotencyKey;
   // A retry of a trip already made replays it below, even at the limit.
   if (!(key && (await tripByKey(db, customer.id, key)))) {
@@ -266,7 +281,12 @@ export async function createTripFromToota(
   caller: { userId: string },
   m: TootaCreateTrip,
 ): Promise<Prepared> {
-  const limited = await openTripLimit(createDb(env.DB), caller.userId);
+  const db = createDb(env.DB);
+  // Read now, not when the socket opened: the customer may have verified their phone in between.
+  const customer = await loadCustomer(db, caller.userId);
+  if (!customer) return customersOnly;
+  if (!customer.phoneVerified) return phoneUnverified;
+  const limited = await openTripLimit(db, caller.userId);
   if (limited) return limited;
   const vehicleType = normaliseVehicleType(m.vehicle_type);
   if (!vehicleType || vehicleType === "tow_truck") {
@@ -293,7 +313,7 @@ export async function createTripFromToota(
     },
   );
   if (!prepared.ok) return prepared;
-  const claim = await claimTrip(createDb(env.DB), prepared.record);
+  const claim = await claimTrip(db, prepared.record);
   if (!claim.claimed) return refuse("CONFLICT", "trip_exists", "This trip was already created");
   return prepared;
 }

@@ -20,9 +20,10 @@ const create = (path: string, summary: string) =>
     tags,
     summary,
     description:
-      "Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe.",
+      "Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe. Needs a verified phone (403 `phone_unverified`; see POST /api/auth/phone/send-code).",
     request: { body: json(NewBookingBody), headers: IdempotencyHeaders },
     errors: {
+      403: "Not a customer, or the phone is not verified yet (`phone_unverified`)",
       409: "The first request with this Idempotency-Key is still running",
       503: "The booking could not be scheduled; nothing was created",
     },

@@ -1,3 +1,4 @@
+import { phoneUnverified } from "../../accounts/verification";
 import { cellOf } from "../../domain/geo";
 import type { NearbyQuery as Query } from "../../domain/matching";
 import { bestEffort } from "../../lib/best-effort";
@@ -73,6 +74,7 @@ const REFUSALS = {
   not_provider: "Only provider accounts can go online",
   unverified: "Your account must be verified by an admin before you can go online",
   inactive: "This account is deactivated",
+  phone_unverified: phoneUnverified.message,
 } as const;
 
 /**
@@ -87,7 +89,7 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
   const q = c.req.valid("query");
   const { userId, sessionId } = c.get("auth");
   const eligibility = await loadPresenceProfile(c.get("db"), userId);
-  if (!eligibility.ok) throw new ApiError("FORBIDDEN", REFUSALS[eligibility.reason]);
+  if (!eligibility.ok) throw new ApiError("FORBIDDEN", REFUSALS[eligibility.reason], { reason: eligibility.reason });
 
   const home = cellOf({ lat: q.lat, lng: q.lng });
   const previous = await claimHomeCell(c.get("db"), userId, home);

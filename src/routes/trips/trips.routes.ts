@@ -35,6 +35,7 @@ const notYours = "Not found (or not yours)";
 const onTrip = { 404: notYours, 409: "Not allowed in the trip's current state (the envelope's `reason` says why)" };
 const TOO_MANY_OR_RUNNING =
   "You already hold 3 unfinished trips (`too_many_open_trips`), or the first request with this Idempotency-Key is still running";
+const PHONE_FOR_HAULAGE = "Not a customer, or a haulage request before the phone is verified (`phone_unverified`)";
 
 export const createTrip = route(["customer"], {
   method: "post",
@@ -42,9 +43,9 @@ export const createTrip = route(["customer"], {
   tags,
   summary: "Request roadside help or a truck",
   description:
-    "The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe.",
+    "The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe. A haulage request needs a verified phone (403 `phone_unverified`; see POST /api/auth/phone/send-code); a roadside request never does: it is an emergency.",
   request: { body: json(NewTripBody), headers: IdempotencyHeaders },
-  errors: { 409: TOO_MANY_OR_RUNNING },
+  errors: { 403: PHONE_FOR_HAULAGE, 409: TOO_MANY_OR_RUNNING },
   responses: {
     201: reply("Trip created", Created),
     200: reply("Replay of an earlier request with the same Idempotency-Key", Created),
@@ -57,7 +58,7 @@ export const serviceRequest = route(["customer"], {
   tags: ["Services (Fix On Call)"],
   summary: "Fix On Call: request roadside service",
   request: { body: json(ServiceRequestBody), headers: IdempotencyHeaders },
-  errors: { 409: TOO_MANY_OR_RUNNING },
+  errors: { 403: PHONE_FOR_HAULAGE, 409: TOO_MANY_OR_RUNNING },
   responses: { 201: reply("Service requested", Created), 200: reply("Replay", Created) },
 });
 
