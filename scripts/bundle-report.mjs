@@ -48,6 +48,22 @@ function localeUsers(dir) {
   return found;
 }
 
+/**
+ * Calls, in our own code, of what the shims leave out: zod's JSON Schema functions and compiler, zod-to-openapi's
+ * document generation (through OpenAPIHono's getOpenAPIDocument/doc). vitest runs the real modules, so tests would
+ * pass while the deployed Worker throws; the bundle must not contain such a call. (src/asyncapi/document.ts calls
+ * z.toJSONSchema, and src/routes/docs/document.ts the generator, at build time; neither is in the bundle.)
+ */
+const LEFT_OUT_CALLS =
+  /\b(?:toJSONSchema|fromJSONSchema)\(|\bz\.compile\(|zod\/compile|\.getOpenAPI(?:31)?Document\(|\.doc(?:31)?\(/;
+
+/** Files of src/ in the bundle that call something the shims leave out. */
+function leftOutCallers(bundled) {
+  return Object.keys(bundled).filter(
+    (file) => file.startsWith("src/") && LEFT_OUT_CALLS.test(readFileSync(join(root, file), "utf8")),
+  );
+}
+
 /** wrangler.toml's [alias] table: the import path as zod's files write it → the shim that replaces it. */
 function aliases() {
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
@@ -198,7 +214,7 @@ async function differentAnswers(bundlePath) {
   const { register: registerTsx } = await import("tsx/esm/api");
   registerTsx();
   const source = (await import(pathToFileURL(join(root, "src/app.ts")).href)).createApp();
-  const { openApiDocument } = await import(pathToFileURL(join(root, "src/routes/docs/docs.index.ts")).href);
+  const { openApiDocument } = await import(pathToFileURL(join(root, "src/routes/docs/document.ts")).href);
 
   const env = { ...bindings(), ASSETS: assets };
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} };
@@ -278,6 +294,10 @@ try {
     problems.push(`zod locales other than English are not in the Worker bundle (wrangler.toml [alias]): ${users.join(", ")}`);
   }
   problems.push(...(await shimProblems(metafile.inputs, aliases())));
+  const callers = leftOutCallers(output.inputs);
+  if (callers.length > 0) {
+    problems.push(`the Worker bundle calls code its shims leave out (scripts/shims/): ${callers.join(", ")}`);
+  }
   for (const request of await differentAnswers(resolve(root, bundleFile))) {
     problems.push(`the bundle answers differently from src/ (a shim reached?): ${request}`);
   }

@@ -1,6 +1,6 @@
 // Generates what is derived from the API's schemas and committed:
 //   public/docs/openapi.json         the REST API's OpenAPI document (openApiDocument in
-//                                    src/routes/docs/docs.index.ts), served at /api/openapi.json from the
+//                                    src/routes/docs/document.ts), served at /api/openapi.json from the
 //                                    assets, so zod-to-openapi's generator stays out of the Worker bundle
 //   public/docs/asyncapi.json        the sockets' AsyncAPI document (src/asyncapi/document.ts), served at
 //                                    /api/asyncapi.json from the assets, so zod's JSON Schema code stays
@@ -33,7 +33,7 @@ const { register: registerTsx } = await import("tsx/esm/api");
 registerTsx();
 
 const { createApp } = await import(new URL("src/app.ts", root).href);
-const { openApiDocument } = await import(new URL("src/routes/docs/docs.index.ts", root).href);
+const { openApiDocument } = await import(new URL("src/routes/docs/document.ts", root).href);
 // Through JSON, as the Worker serves it: the generator leaves `undefined` members that JSON drops.
 const openapi = JSON.parse(JSON.stringify(openApiDocument(createApp())));
 const { asyncApiDocument } = await import(new URL("src/asyncapi/document.ts", root).href);

@@ -106,7 +106,7 @@ export function createApp() {
 
   app.route("/api", asyncApiRouter());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  // Serves the document generated at build time from this app (openApiDocument in routes/docs/docs.index.ts).
+  // Serves the document generated at build time from this app (openApiDocument in routes/docs/document.ts).
   app.route("/api", docsRouter());
 
   let routeMatchers: { method: string; match: RegExp }[] | undefined;

@@ -1,6 +1,6 @@
 // Stands in for "@asteasolutions/zod-to-openapi" (imported by @hono/zod-openapi) in the Worker bundle (the [alias]
 // in wrangler.toml). The OpenAPI document is generated at build time (openApiDocument() in
-// src/routes/docs/docs.index.ts; `npm run client:types` writes public/docs/openapi.json) and the Worker serves that
+// src/routes/docs/document.ts; `npm run client:types` writes public/docs/openapi.json) and the Worker serves that
 // file, so it never runs the generators: they throw here (see left-out.mjs), 22 KiB minified less.
 //
 // What @hono/zod-openapi uses while the app is built and requests are served comes from the real module, so

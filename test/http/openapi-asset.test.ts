@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { openApiDocument } from "../../src/routes/docs/docs.index";
+import { openApiDocument } from "../../src/routes/docs/document";
 import { call } from "../helpers";
 
 // The Worker serves the OpenAPI document from its assets (public/docs/openapi.json, written by

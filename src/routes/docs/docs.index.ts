@@ -3,28 +3,8 @@ import type { Context } from "hono";
 import { route } from "../../lib/route";
 import type { AppEnv } from "../../types";
 
-/** Where the Worker finds the generated document in its static assets (public/docs/openapi.json). */
+/** Where the Worker finds the generated document in its static assets (public/docs/openapi.json, see document.ts). */
 export const OPENAPI_ASSET = "/docs/openapi.json";
-
-/**
- * The API's OpenAPI 3.1 document, generated from the zod schemas of the routes registered on `app` (createApp()).
- * It is generated at build time: `npm run client:types` (scripts/openapi-types.mjs) writes it to
- * public/docs/openapi.json, and a test fails when that file is not what this returns. The Worker serves the file,
- * so zod-to-openapi's generator stays out of its bundle (wrangler.toml [alias]).
- */
-export function openApiDocument(app: Pick<OpenAPIHono<AppEnv>, "getOpenAPI31Document">): Record<string, unknown> {
-  // The generator's OpenAPIObject type has no index signature; the document is only written out as JSON.
-  return app.getOpenAPI31Document({
-    openapi: "3.1.0",
-    info: {
-      title: "Fix On Call API",
-      version: "0.1.0",
-      description:
-        "Roadside assistance and truck hire dispatch for Africa. Every response uses the envelope {success, message, data, timestamp}.",
-    },
-    servers: [{ url: "/" }],
-  }) as unknown as Record<string, unknown>;
-}
 
 /** The Swagger UI page. Its script and styles are our own static assets (no CDN), so it works offline. */
 const DOCS_HTML = `<!doctype html>
@@ -63,7 +43,7 @@ const docsPage = route("public", {
 
 /**
  * Mounts `/api/docs` (and `/api/docs/`), `/api/swagger.json` (the seed's name) and `/api/openapi.json`. The document is
- * the generated asset (see `openApiDocument`), read once per isolate: an isolate serves one deployment's assets.
+ * the generated asset (see `openApiDocument` in document.ts), read once per isolate: an isolate serves one deployment's assets.
  */
 export function docsRouter() {
   let cached: Record<string, unknown> | undefined;
