@@ -131,8 +131,10 @@ export async function buildSeedSql(pepper) {
   const lines = [];
   for (const u of DEMO_USERS) {
     const hash = await hashPassword(u.role === "admin" ? ADMIN_PASSWORD : DEMO_PASSWORD, pepper);
+    // Demo accounts have proven their phone and email, so they can go online, request haulage and book
+    // at once; a new sign-up shows the verification flow (README, "Verification and password reset").
     lines.push(
-      `INSERT OR IGNORE INTO users (id,email,phone,name,role,country,password_hash,is_active,token_version,created_at,updated_at) VALUES (${[uuid(u.n), u.email, u.phone, u.name, u.role, u.country, hash, 1, 0, now, now].map(q).join(",")});`,
+      `INSERT OR IGNORE INTO users (id,email,phone,name,role,country,password_hash,is_active,token_version,email_verified_at,phone_verified_at,created_at,updated_at) VALUES (${[uuid(u.n), u.email, u.phone, u.name, u.role, u.country, hash, 1, 0, now, now, now, now].map(q).join(",")});`,
     );
     if (u.vehicle) {
       lines.push(

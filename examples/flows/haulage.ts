@@ -1,5 +1,5 @@
 import { unwrap } from "@fixoncall/client";
-import { type FlowContext, freshIdentity, near, PASSWORD, verify } from "./common";
+import { type FlowContext, freshIdentity, near, PASSWORD, verify, verifyPhone } from "./common";
 
 const JOHANNESBURG = { lat: -26.2041, lng: 28.0473 };
 
@@ -27,7 +27,10 @@ export async function haulage({ newClient, admin, log, observe }: FlowContext) {
     service_radius_km: 30,
   });
   await verify(admin, signedUp.user.id);
-  log(`registered shipper ${s.email} and bakkie driver ${d.email} (verified)`);
+  // Haulage is planned work, so both sides prove their phones first (codes read from the local outbox).
+  await verifyPhone(shipper, admin, s.phone);
+  await verifyPhone(driver, admin, d.phone);
+  log(`registered shipper ${s.email} and bakkie driver ${d.email} (verified, phones verified)`);
 
   const pickup = near(JOHANNESBURG, Math.random() * 2);
   const dropoff = near(pickup, 8);

@@ -1,10 +1,10 @@
 import { unwrap } from "@fixoncall/client";
-import { type FlowContext, freshIdentity, near, PASSWORD, verify } from "./common";
+import { type FlowContext, freshIdentity, near, PASSWORD, verify, verifyPhone } from "./common";
 
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
 
 /**
- * Fix On Call's flow: a motorist and a mechanic sign up (and sign in), the mechanic goes online on
+ * Fix On Call's flow: a motorist and a mechanic sign up (and sign in), the mechanic verifies their phone and goes online on
  * the presence socket, the motorist asks for a breakdown service, the mechanic accepts the offer and
  * moves the job en_route → arrived → in_progress (with the motorist's handover PIN) → completed,
  * and each rates the other. Everything goes through @fixoncall/client.
@@ -27,7 +27,8 @@ export async function roadside({ newClient, admin, log, observe }: FlowContext) 
   });
   log(`registered motorist ${m.email} and mechanic ${k.email}`);
   await verify(admin, signedUp.user.id);
-  log("admin verified the mechanic");
+  await verifyPhone(mechanic, admin, k.phone);
+  log("admin verified the mechanic; the mechanic verified their phone with the code from the outbox");
 
   const spot = near(NAIROBI, Math.random() * 2);
   const presence = mechanic.presence(spot);
