@@ -623,6 +623,109 @@ export interface components {
             /** @constant */
             room: "ops";
         };
+        OpsServerSnapshot: {
+            /** @constant */
+            type: "snapshot";
+            providers: {
+                id: string;
+                first_name: string;
+                lat: number;
+                lng: number;
+                /** @enum {string} */
+                state: "free" | "offered" | "on_trip" | "stale";
+                service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+                vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
+                at: string;
+            }[];
+            trips: {
+                id: string;
+                /** @enum {string} */
+                status: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
+                /** @enum {string} */
+                service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+                /** @enum {string} */
+                priority: "normal" | "high" | "critical";
+                created_at: string;
+                pickup: {
+                    lat: number;
+                    lng: number;
+                };
+                provider_id: string | null;
+                /** @enum {string} */
+                country: "KE" | "ZA";
+            }[];
+            alerts: {
+                id: string;
+                trip_id: string | null;
+                user_id: string;
+                latitude: number | null;
+                longitude: number | null;
+                message: string | null;
+                /** @enum {string} */
+                priority: "high" | "critical";
+                /** @enum {string} */
+                status: "open" | "resolved";
+                created_at: string;
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                resolved_at: string | null;
+            }[];
+            counts: {
+                online_providers: number;
+                open_trips: number;
+                median_accept_seconds: number | null;
+                unfulfilled_last_hour: number;
+            };
+        };
+        OpsServerCells: {
+            /** @constant */
+            type: "cells";
+            cells: {
+                cell: string;
+                providers: {
+                    id: string;
+                    first_name: string;
+                    lat: number;
+                    lng: number;
+                    /** @enum {string} */
+                    state: "free" | "offered" | "on_trip" | "stale";
+                    service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+                    vehicle_type: ("motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck") | null;
+                    at: string;
+                }[];
+            }[];
+        };
+        OpsServerTrip: {
+            /** @constant */
+            type: "trip";
+            trip: {
+                id: string;
+                /** @enum {string} */
+                status: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
+                /** @enum {string} */
+                service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+                /** @enum {string} */
+                priority: "normal" | "high" | "critical";
+                created_at: string;
+                pickup: {
+                    lat: number;
+                    lng: number;
+                };
+                provider_id: string | null;
+                /** @enum {string} */
+                country: "KE" | "ZA";
+            };
+        };
+        OpsServerCounts: {
+            /** @constant */
+            type: "counts";
+            counts: {
+                online_providers: number;
+                open_trips: number;
+                median_accept_seconds: number | null;
+                unfulfilled_last_hour: number;
+            };
+        };
         OpsServerAlert: {
             /** @constant */
             type: "alert";
@@ -638,6 +741,28 @@ export interface components {
                 /** @enum {string} */
                 status: "open" | "resolved";
                 created_at: string;
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                resolved_at: string | null;
+            };
+        };
+        OpsServerAlertUpdated: {
+            /** @constant */
+            type: "alert_updated";
+            alert: {
+                id: string;
+                trip_id: string | null;
+                user_id: string;
+                latitude: number | null;
+                longitude: number | null;
+                message: string | null;
+                /** @enum {string} */
+                priority: "high" | "critical";
+                /** @enum {string} */
+                status: "open" | "resolved";
+                created_at: string;
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
                 resolved_at: string | null;
             };
         };
@@ -648,7 +773,7 @@ export interface components {
             message: string;
             id?: string | number;
         };
-        OpsServerFrame: components["schemas"]["OpsServerWelcome"] | components["schemas"]["OpsServerAlert"] | components["schemas"]["OpsServerError"];
+        OpsServerFrame: components["schemas"]["OpsServerWelcome"] | components["schemas"]["OpsServerSnapshot"] | components["schemas"]["OpsServerCells"] | components["schemas"]["OpsServerTrip"] | components["schemas"]["OpsServerCounts"] | components["schemas"]["OpsServerAlert"] | components["schemas"]["OpsServerAlertUpdated"] | components["schemas"]["OpsServerError"];
     };
     responses: never;
     parameters: never;
@@ -707,7 +832,12 @@ export type TootaCreateTrip = components["schemas"]["TootaCreateTrip"];
 export type TootaConfirmDriver = components["schemas"]["TootaConfirmDriver"];
 export type TootaTripCreated = components["schemas"]["TootaTripCreated"];
 export type OpsServerWelcome = components["schemas"]["OpsServerWelcome"];
+export type OpsServerSnapshot = components["schemas"]["OpsServerSnapshot"];
+export type OpsServerCells = components["schemas"]["OpsServerCells"];
+export type OpsServerTrip = components["schemas"]["OpsServerTrip"];
+export type OpsServerCounts = components["schemas"]["OpsServerCounts"];
 export type OpsServerAlert = components["schemas"]["OpsServerAlert"];
+export type OpsServerAlertUpdated = components["schemas"]["OpsServerAlertUpdated"];
 export type OpsServerError = components["schemas"]["OpsServerError"];
 export type OpsServerFrame = components["schemas"]["OpsServerFrame"];
 

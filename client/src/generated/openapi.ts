@@ -1140,6 +1140,767 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/phone/send-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Text a code to my phone
+         * @description A verified phone is needed to go online (providers) and to request a haulage trip or book a scheduled trip (customers, REST and Toota's `create_trip`); those answer 403 `phone_unverified` until then. A roadside request never waits for an SMS: it is an emergency. Codes are 6 digits, work for 10 minutes and take 5 tries (the 6th answers `code_locked`); a new code retires the previous one. One code a minute and five a day per purpose (429 `code_resend_wait` / `code_daily_limit` with Retry-After); an SMS also counts in the account's daily SMS budget (429 `sms_daily_limit`). Without SMS or email keys the message lands in the local outbox, `GET /api/admin/outbox`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Code sent */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["CodeSent"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account no longer exists */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The phone is already verified */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/phone/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify my phone with the code
+         * @description Proves the phone the code was sent to, while it is still the account's phone (changing the phone clears the verification). A verified phone is needed to go online (providers) and to request a haulage trip or book a scheduled trip (customers, REST and Toota's `create_trip`); those answer 403 `phone_unverified` until then. A roadside request never waits for an SMS: it is an emergency.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["VerifyCodeRequest"];
+                };
+            };
+            responses: {
+                /** @description Phone verified */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                phone_verified_at: string;
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description The code is wrong (`invalid_code`, with the tries left), used, expired, or locked after 5 tries (`code_locked`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account no longer exists */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email/send-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a code to my address
+         * @description Codes are 6 digits, work for 10 minutes and take 5 tries (the 6th answers `code_locked`); a new code retires the previous one. One code a minute and five a day per purpose (429 `code_resend_wait` / `code_daily_limit` with Retry-After); an SMS also counts in the account's daily SMS budget (429 `sms_daily_limit`). Without SMS or email keys the message lands in the local outbox, `GET /api/admin/outbox`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Code sent */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["CodeSent"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account no longer exists */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The email is already verified */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify my email with the code
+         * @description Proves the email the code was sent to, while it is still the account's email (changing it clears the verification).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["VerifyCodeRequest"];
+                };
+            };
+            responses: {
+                /** @description Email verified */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                email_verified_at: string;
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description The code is wrong (`invalid_code`, with the tries left), used, expired, or locked after 5 tries (`code_locked`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The account no longer exists */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a password reset code
+         * @description Give `email` (the code goes by email) or `phone` (by SMS). The answer is the same 202 whether or not an account has that address, and whether or not that account may get another code now. Codes are 6 digits, work for 10 minutes and take 5 tries (the 6th answers `code_locked`); a new code retires the previous one. One code a minute and five a day per purpose (429 `code_resend_wait` / `code_daily_limit` with Retry-After); an SMS also counts in the account's daily SMS budget (429 `sms_daily_limit`). Without SMS or email keys the message lands in the local outbox, `GET /api/admin/outbox`. Ten requests a minute per client address (429 `address_code_limit`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ForgotPasswordRequest"];
+                };
+            };
+            responses: {
+                /** @description If an account has this address, a code is on its way */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["ForgotPasswordAccepted"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset code
+         * @description The same address as `forgot`, the newest code sent to it, and a new password (registration's rules). Ends every session of the account: access and refresh tokens stop working and open sockets close (4003). An unknown address answers like a wrong code. Ten requests a minute per client address.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ResetPasswordRequest"];
+                };
+            };
+            responses: {
+                /** @description Password changed; log in again */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                /** @enum {string} */
+                                sessions_ended: "all";
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description The code is wrong (`invalid_code`), used, expired, or locked after 5 tries (`code_locked`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/providers/nearby": {
         parameters: {
             query?: never;
@@ -1419,7 +2180,7 @@ export interface paths {
         };
         /**
          * Provider presence socket (WebSocket upgrade)
-         * @description Authenticate with `Sec-WebSocket-Protocol: fixoncall.v1, bearer.<access token>` or `?ticket=` from POST /api/auth/socket-ticket. Only verified, active providers. Send `{type:'position', latitude, longitude, heading?, speed?, accuracy?, timestamp?}` (or Toota's bare `{latitude, longitude}`) every 2-5 s and `{type:'availability', available}`. The text frame `ping` is answered `pong` without waking the server; the server sends `{type:'ping'}` every 30 s. A newer socket of the same provider replaces an older one (close code 4001); deactivation closes with 4003.
+         * @description Authenticate with `Sec-WebSocket-Protocol: fixoncall.v1, bearer.<access token>` or `?ticket=` from POST /api/auth/socket-ticket. Only verified, active providers with a verified phone (POST /api/auth/phone/send-code). Send `{type:'position', latitude, longitude, heading?, speed?, accuracy?, timestamp?}` (or Toota's bare `{latitude, longitude}`) every 2-5 s and `{type:'availability', available}`. The text frame `ping` is answered `pong` without waking the server; the server sends `{type:'ping'}` every 30 s. A newer socket of the same provider replaces an older one (close code 4001); deactivation closes with 4003.
          */
         get: {
             parameters: {
@@ -1461,7 +2222,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not a verified, active provider */
+                /** @description Not a verified, active provider (`unverified`, `inactive`), or the phone is not verified yet (`phone_unverified`) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1655,7 +2416,7 @@ export interface paths {
         put?: never;
         /**
          * Request roadside help or a truck
-         * @description The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe.
+         * @description The server quotes (clients never send prices) and lists the providers available now. Send an Idempotency-Key to make retries safe. A haulage request needs a verified phone (403 `phone_unverified`; see POST /api/auth/phone/send-code); a roadside request never does: it is an emergency.
          */
         post: {
             parameters: {
@@ -1733,7 +2494,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Authenticated but not allowed */
+                /** @description Not a customer, or a haulage request before the phone is verified (`phone_unverified`) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1890,7 +2651,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Authenticated but not allowed */
+                /** @description Not a customer, or a haulage request before the phone is verified (`phone_unverified`) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5076,7 +5837,7 @@ export interface paths {
         put?: never;
         /**
          * Fix On Call: book a trip for later
-         * @description Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe.
+         * @description Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe. Needs a verified phone (403 `phone_unverified`; see POST /api/auth/phone/send-code).
          */
         post: {
             parameters: {
@@ -5148,7 +5909,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Authenticated but not allowed */
+                /** @description Not a customer, or the phone is not verified yet (`phone_unverified`) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5353,7 +6114,7 @@ export interface paths {
         put?: never;
         /**
          * Book a trip for later
-         * @description Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe.
+         * @description Quotes the trip for its scheduled time (the amount the trip will cost) and dispatches it like an instant trip at that time. Send an Idempotency-Key to make retries safe. Needs a verified phone (403 `phone_unverified`; see POST /api/auth/phone/send-code).
          */
         post: {
             parameters: {
@@ -5425,7 +6186,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Authenticated but not allowed */
+                /** @description Not a customer, or the phone is not verified yet (`phone_unverified`) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6584,7 +7345,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve or reject a provider (rejection takes them offline) */
+        /**
+         * Approve or reject a provider (rejection takes them offline)
+         * @description Approval verifies only a provider whose every required document (GET /api/documents/requirements) is approved and unexpired; otherwise 409 names the kinds still missing, and nothing changes. Documents are approved one by one at POST /api/admin/documents/{id}/review, which verifies the provider by itself once the last one is in. A rejection is of the account: it stands whatever the documents say until an approval here.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -6650,6 +7414,15 @@ export interface paths {
                 };
                 /** @description No such provider */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Required documents are missing, pending, rejected or expired (named in the message) */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7107,6 +7880,708 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The local outbox: SMS and email bodies, newest first (sandbox only)
+         * @description With no SMS gateway (`AT_USERNAME` + `AT_API_KEY`) and no email key (`EMAIL_API_KEY`) configured, nothing leaves the machine and every message is readable here, verification and reset codes included, so a newcomer can finish those flows with `npm start`. With either gateway configured this route does not exist (404): a real deploy never shows message bodies, and a sent code is erased from storage.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only messages to this exact email, or this phone (any notation; write `+` as %2B or leave it out) */
+                    to?: string;
+                    channel?: "sms" | "email";
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Recent outbound messages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                messages: {
+                                    id: string;
+                                    /** @enum {string} */
+                                    channel: "sms" | "email";
+                                    recipient: string;
+                                    body: string;
+                                    /** @enum {string} */
+                                    status: "queued" | "sent" | "failed" | "suppressed" | "dead";
+                                    created_at: string;
+                                }[];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A real SMS or email gateway is configured */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ops/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open trips, most urgent (open SOS, then breakdown alert) then oldest first
+         * @description At most 500 trips. The ops socket's `trip` frames keep a console's copy current.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Open trips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                trips: {
+                                    id: string;
+                                    /** @enum {string} */
+                                    status: "requested" | "offered" | "accepted" | "en_route" | "arrived" | "in_progress" | "completed" | "cancelled" | "unfulfilled";
+                                    /** @enum {string} */
+                                    service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+                                    /** @enum {string} */
+                                    priority: "normal" | "high" | "critical";
+                                    created_at: string;
+                                    pickup: {
+                                        lat: number;
+                                        lng: number;
+                                    };
+                                    provider_id: string | null;
+                                    /** @enum {string} */
+                                    country: "KE" | "ZA";
+                                }[];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/trips/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A trip's events in order (the D1 mirror of its room's history) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Timeline */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                trip_id: string;
+                                events: components["schemas"]["TripTimelineEvent"][];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such trip */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/trips/{id}/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Providers near the trip's pickup who could take it, nearest first
+         * @description The search automatic dispatch uses (online, available, not on a trip, the right service and vehicle), at most 20. Offer the trip to one with `POST /api/trips/{id}/offer`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Candidates */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                candidates: components["schemas"]["OpsCandidate"][];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such trip */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The trip has ended (`trip_ended`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge an alert: someone is on it (it stays open until resolved)
+         * @description Audited. Acknowledging an alert that is already acknowledged or resolved answers 200 with it unchanged (the message says so). Every ops console gets `alert_updated`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Acknowledged */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                id: string;
+                                trip_id: string | null;
+                                user_id: string;
+                                latitude: number | null;
+                                longitude: number | null;
+                                message: string | null;
+                                /** @enum {string} */
+                                priority: "high" | "critical";
+                                /** @enum {string} */
+                                status: "open" | "resolved";
+                                created_at: string;
+                                acknowledged_at: string | null;
+                                acknowledged_by: string | null;
+                                resolved_at: string | null;
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such alert */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -8767,6 +10242,988 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/requirements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which documents a provider needs, by country and service type
+         * @description Data, not code: the `document_requirements` table. Filter by country, service type, or both.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    country?: "KE" | "ZA";
+                    service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Requirements */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                requirements: components["schemas"]["DocumentRequirement"][];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My documents, newest first, each with a 5-minute signed link */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Documents */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                documents: components["schemas"]["Document"][];
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Upload a document for review (multipart/form-data)
+         * @description Send `kind` and `file` (plus `number`, `expires_on` where the kind has them). Size limits per kind: id_document 10 MB, driving_licence 10 MB, vehicle_registration 10 MB, insurance_certificate 10 MB, professional_permit 10 MB, good_conduct_certificate 10 MB, profile_photo 5 MB, vehicle_photo 10 MB; the whole body at most 10551296 bytes, counted as it arrives whatever Content-Length says. The type is read from the file's bytes: JPEG, PNG, WebP or PDF, anything else 415; photo kinds take images only (415); a part declared as one type whose bytes are another is 422. The stored name is the filename without any path, for display only. A `vehicle_registration` may carry `vehicle_type`, `vehicle_registration` and `load_capacity_kg`: the provider's vehicle changes to them when an admin approves it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": components["schemas"]["DocumentUpload"];
+                };
+            };
+            responses: {
+                /** @description Stored, waiting for review */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["Document"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file or the body is larger than its limit (named in the message) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not multipart/form-data, or a file that is not JPEG, PNG, WebP or PDF (or not an image, for a photo kind) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of my documents (admins: anyone's), with a fresh signed link */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["Document"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document of yours */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A document's bytes, through a signed link
+         * @description Only with the `expires` and `sig` of a link from GET /api/documents (or the review queue): HMAC-SHA256 over the method, path and expiry. Served with its stored type, `X-Content-Type-Options: nosniff`, `Content-Disposition: inline`, private caching until the link expires, and `Content-Security-Policy: default-src 'none'`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Unix seconds after which the link stops working */
+                    expires?: number;
+                    /** @description HMAC-SHA256 of the method, path and expiry, hex */
+                    sig?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/jpeg": string;
+                        "image/png": string;
+                        "image/webp": string;
+                        "application/pdf": string;
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The link is missing its signature, was altered, or has expired */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such file */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/providers/me/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What I still need to be verified
+         * @description Required kinds for my country and each of my service types, with where each stands. Verified only while every one has an approved, unexpired document.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Verification */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["ProviderVerificationState"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No provider profile */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Documents to review, oldest first, with their owner and a signed link */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "pending" | "approved" | "rejected" | "superseded";
+                    limit?: number;
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Review queue */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: {
+                                documents: components["schemas"]["DocumentForReview"][];
+                                total: number;
+                                limit: number;
+                                offset: number;
+                            };
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/documents/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve or reject a document (a rejection needs a reason)
+         * @description Audited; the owner is notified. Approving supersedes their earlier approved document of that kind and applies a requested vehicle change; their verification is then recomputed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DocumentReview"];
+                };
+            };
+            responses: {
+                /** @description Decision recorded */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["Document"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Already reviewed, or expired while waiting */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/asyncapi.json": {
         parameters: {
             query?: never;
@@ -9276,6 +11733,16 @@ export interface components {
             /** @enum {string} */
             country: "KE" | "ZA";
             is_active: boolean;
+            /**
+             * @description When the email was proven by a code; a new email clears it
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            email_verified_at: string | null;
+            /**
+             * @description When the phone was proven by an SMS code; a new phone clears it. Needed to go online, request haulage and book
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            phone_verified_at: string | null;
             /** @example 2026-11-21T10:30:00.000Z */
             created_at: string;
             /** @example 2026-11-21T10:30:00.000Z */
@@ -9401,11 +11868,84 @@ export interface components {
              *     ]
              */
             specializations?: string[];
+            /**
+             * @description Providers: not changed here (422, reason vehicle_change_needs_review). Upload the new vehicle's registration to POST /api/documents (kind vehicle_registration, with vehicle_type, vehicle_registration, load_capacity_kg); the profile changes when an admin approves it.
+             * @enum {string}
+             */
+            vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+            /** @description Providers: as vehicle_type, through review */
+            vehicle_registration?: string;
+            /** @description Providers: as vehicle_type, through review */
+            load_capacity_kg?: number;
             company_name?: string;
             /** @enum {string} */
             partner_type?: "insurer" | "fleet_owner" | "corporate" | "garage" | "other";
             fleet_size?: number;
             business_name?: string;
+        };
+        CodeSent: {
+            /**
+             * @description Where the code went, masked
+             * @example +2547******78
+             */
+            sent_to: string;
+            /**
+             * @description The code stops working at this time (10 minutes)
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            expires_at: string;
+            /**
+             * @description No new code before this time (one a minute, five a day)
+             * @example 2026-11-21T10:30:00.000Z
+             */
+            resend_after: string;
+        };
+        VerifyCodeRequest: {
+            /**
+             * @description The 6-digit code we sent
+             * @example 123456
+             */
+            code: string;
+        };
+        ForgotPasswordAccepted: {
+            /**
+             * @description The address given, masked
+             * @example w***@example.com
+             */
+            sent_to: string;
+            /**
+             * @description Seconds a code works once it arrives
+             * @example 600
+             */
+            expires_in: number;
+        };
+        ForgotPasswordRequest: {
+            /** @example driver@example.com */
+            email?: string;
+            /**
+             * @description Kenyan or South African mobile; stored in E.164
+             * @example +254712345678
+             */
+            phone?: string;
+        };
+        ResetPasswordRequest: {
+            /** @example driver@example.com */
+            email?: string;
+            /**
+             * @description Kenyan or South African mobile; stored in E.164
+             * @example +254712345678
+             */
+            phone?: string;
+            /**
+             * @description The 6-digit code we sent
+             * @example 123456
+             */
+            code: string;
+            /**
+             * @description 8-128 characters; common passwords are refused (NIST SP 800-63B)
+             * @example Test123!
+             */
+            new_password: string;
         };
         NearbyProvider: {
             provider_id: string;
@@ -9832,6 +12372,27 @@ export interface components {
             decision: "approve" | "reject";
             reason?: string;
         };
+        TripTimelineEvent: {
+            seq: number;
+            /** @example accepted */
+            type: string;
+            /** @description The trip's status after the event */
+            status: string;
+            actor_id: string | null;
+            actor_role: string | null;
+            data: {
+                [key: string]: unknown;
+            } | null;
+            at: string;
+        };
+        OpsCandidate: {
+            id: string;
+            first_name: string;
+            distance_km: number;
+            eta_minutes: number;
+            /** @enum {string} */
+            state: "free" | "offered" | "on_trip" | "stale";
+        };
         Notification: {
             id: string;
             type: string;
@@ -9867,6 +12428,9 @@ export interface components {
             /** @enum {string} */
             status: "open" | "resolved";
             created_at: string;
+            /** @description When an admin acknowledged it (open until resolved) */
+            acknowledged_at: string | null;
+            acknowledged_by: string | null;
             resolved_at: string | null;
         };
         SosRequest: {
@@ -9906,6 +12470,148 @@ export interface components {
             eta_minutes: number | null;
             updated_at: string;
             link_expires_at: string;
+        };
+        DocumentRequirement: {
+            country: string;
+            /** @enum {string} */
+            service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
+            /** @enum {string} */
+            kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+            /** @description The document must carry an expiry date (expires_on) */
+            expires: boolean;
+        };
+        Document: {
+            id: string;
+            owner_id: string;
+            /** @enum {string} */
+            kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected" | "superseded";
+            /** @enum {string} */
+            content_type: "image/jpeg" | "image/png" | "image/webp" | "application/pdf";
+            size_bytes: number;
+            /** @description The uploaded name without any path, for display only */
+            filename: string | null;
+            number: string | null;
+            /**
+             * @description Last valid day (UTC)
+             * @example 2027-03-31
+             */
+            expires_on: string | null;
+            vehicle_change: components["schemas"]["VehicleChange"];
+            review_reason: string | null;
+            reviewed_at: string | null;
+            created_at: string;
+            /** @description Signed link to the file, good for 5 minutes */
+            url: string;
+            url_expires_at: string;
+        };
+        /** @description Applied to the provider's profile when approved */
+        VehicleChange: {
+            /** @enum {string|null} */
+            vehicle_type: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck" | null;
+            vehicle_registration: string | null;
+            load_capacity_kg: number | null;
+        } | null;
+        DocumentUpload: {
+            /** @enum {string} */
+            kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+            /**
+             * Format: binary
+             * @description JPEG, PNG, WebP or PDF, judged by its content
+             */
+            file: string;
+            /**
+             * @description Licence, registration or permit number
+             * @example DL-0042317
+             */
+            number?: string;
+            /**
+             * Format: date
+             * @description Last day the document is valid; required for kinds that expire
+             * @example 2027-03-31
+             */
+            expires_on?: string;
+            /**
+             * @description vehicle_registration only: the vehicle to switch to once approved
+             * @enum {string}
+             */
+            vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+            /**
+             * @description vehicle_registration only: its plate
+             * @example DL-0042317
+             */
+            vehicle_registration?: string;
+            /** @description vehicle_registration only: payload in kg */
+            load_capacity_kg?: number;
+        };
+        ProviderVerificationState: {
+            /** @description Every required kind has an approved, unexpired document */
+            verified: boolean;
+            /**
+             * @description What dispatch reads; `rejected` is an admin's decision on the account, which documents do not overrule
+             * @enum {string}
+             */
+            verification_status: "unverified" | "verified" | "rejected";
+            country: string;
+            service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+            required: {
+                /** @enum {string} */
+                kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+                expires: boolean;
+                /** @enum {string} */
+                status: "missing" | "pending" | "approved" | "rejected" | "expired";
+                document_id: string | null;
+            }[];
+            /** @description The required kinds not approved and current */
+            missing: {
+                /** @enum {string} */
+                kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+                expires: boolean;
+                /** @enum {string} */
+                status: "missing" | "pending" | "approved" | "rejected" | "expired";
+                document_id: string | null;
+            }[];
+        };
+        DocumentForReview: {
+            id: string;
+            owner_id: string;
+            /** @enum {string} */
+            kind: "id_document" | "driving_licence" | "vehicle_registration" | "insurance_certificate" | "professional_permit" | "good_conduct_certificate" | "profile_photo" | "vehicle_photo";
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected" | "superseded";
+            /** @enum {string} */
+            content_type: "image/jpeg" | "image/png" | "image/webp" | "application/pdf";
+            size_bytes: number;
+            /** @description The uploaded name without any path, for display only */
+            filename: string | null;
+            number: string | null;
+            /**
+             * @description Last valid day (UTC)
+             * @example 2027-03-31
+             */
+            expires_on: string | null;
+            vehicle_change: components["schemas"]["VehicleChange"];
+            review_reason: string | null;
+            reviewed_at: string | null;
+            created_at: string;
+            /** @description Signed link to the file, good for 5 minutes */
+            url: string;
+            url_expires_at: string;
+            owner: components["schemas"]["DocumentOwner"];
+        };
+        DocumentOwner: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "customer" | "provider" | "vendor" | "partner" | "admin";
+            country: string;
+            service_types: ("breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage")[];
+        };
+        DocumentReview: {
+            /** @enum {string} */
+            decision: "approve" | "reject";
+            reason?: string;
         };
         AsyncAPIDocument: {
             [key: string]: unknown;
