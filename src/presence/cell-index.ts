@@ -448,14 +448,13 @@ export class CellIndex extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     if (this.opsPushAt !== null && this.opsPushAt <= now) await this.pushToOps(now);
-    let anyone = true;
-    // After a restart the keepalive time is unknown: run it now (an early keepalive is harmless).
+    // Every run sweeps (a pass over this cell's entries); keepalive pings go out every 30 s. After a
+    // restart the keepalive time is unknown: it runs now (an early keepalive is harmless).
+    this.index.sweep(now);
     if (this.keepaliveAt === null || this.keepaliveAt <= now) {
-      this.index.sweep(now);
       const sockets = this.ctx.getWebSockets();
       for (const ws of sockets) this.send(ws, { type: "ping", ts: now });
-      anyone = sockets.length > 0 || this.index.size > 0;
-      this.keepaliveAt = anyone ? now + KEEPALIVE_MS : null;
+      this.keepaliveAt = sockets.length > 0 || this.index.size > 0 ? now + KEEPALIVE_MS : null;
       // Providers silent for 30 s turn stale on the map, and offers expire, without any event here.
       if (sockets.length > 0) await this.opsChanged();
     }

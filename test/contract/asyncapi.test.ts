@@ -48,6 +48,10 @@ const NOT_FRAMES = new Set([
   "presence.OfferOutcome",
   "presence.ProviderMessage", // the union of the four typed client frames, each listed on its own
   "ops.AlertView",
+  "ops.OpsProvider", // parts of the snapshot, cells and trip frames (and of the ops REST replies)
+  "ops.TripCard",
+  "ops.OpsCounts",
+  "ops.CellProviders",
   "ops.OpsHandover",
   "ops.OpsAttachment",
   "canonical.latitude",
