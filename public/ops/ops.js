@@ -440,27 +440,21 @@ function drawCandidates(tripId, result) {
 
 function drawTimeline(result) {
   const list = $("[data-testid=timeline]");
-  const events = listOf(result.data, "events");
   if (!result.ok) {
     list.replaceChildren(el("li", {}, result.message));
     return;
   }
   list.replaceChildren(
-    ...events.map((e) => {
-      const { at, type, status, ...rest } = e;
-      const when = at ?? e.created_at;
-      const extra = Object.entries(rest)
-        .filter(([k, v]) => v !== null && k !== "created_at" && k !== "trip_id" && typeof v !== "object")
-        .map(([k, v]) => `${k}: ${v}`)
-        .join(" · ");
-      return el(
+    ...listOf(result.data, "events").map((e) =>
+      el(
         "li",
-        {},
-        el("time", { datetime: when ?? "" }, when ? new Date(when).toLocaleTimeString() : ""),
-        el("strong", {}, type ?? status ?? "event"),
-        extra ? ` ${extra}` : "",
-      );
-    }),
+        { "data-seq": e.seq },
+        el("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()),
+        el("strong", {}, e.type),
+        e.status && e.status !== e.type ? ` → ${e.status}` : "",
+        e.actor_role ? ` · by ${e.actor_role}` : "",
+      ),
+    ),
   );
 }
 
@@ -492,7 +486,7 @@ function drawAlerts() {
   }
   list.replaceChildren(
     ...sorted.map((a) => {
-      const acknowledged = a.status === "acknowledged" || Boolean(a.acknowledged_at);
+      const acknowledged = Boolean(a.acknowledged_at);
       return el(
         "li",
         {
@@ -508,15 +502,17 @@ function drawAlerts() {
           a.message ? ` · ${a.message}` : "",
           acknowledged ? " · acknowledged" : "",
         ),
-        el("button", { type: "button", "data-testid": "ack-button", onclick: () => alertAction(a.id, "acknowledge") }, "Ack"),
-        el("button", { type: "button", "data-testid": "resolve-button", onclick: () => alertAction(a.id, "resolve") }, "Resolve"),
+        button("ack-button", "Ack", () => alertAction(a.id, "acknowledge"), acknowledged),
+        button("resolve-button", "Resolve", () => alertAction(a.id, "resolve")),
       );
     }),
   );
-  for (const a of sorted) {
-    const item = $(`[data-alert-id="${CSS.escape(a.id)}"]`, list);
-    $("[data-testid=ack-button]", item).disabled = a.status === "acknowledged" || Boolean(a.acknowledged_at);
-  }
+}
+
+function button(testid, label, onclick, disabled = false) {
+  const node = el("button", { type: "button", "data-testid": testid, onclick }, label);
+  node.disabled = disabled;
+  return node;
 }
 
 function focusAlert(alert) {
@@ -647,7 +643,7 @@ function receive(data) {
 // ---- start ----
 
 function setUpMap() {
-  map = createMap($("#map"), { center: [36.8172, -1.2864], zoom: 11 });
+  map = createMap($("#map"), { center: [36.8172, -1.2864], zoom: 10 });
   // Added on every style load, so a configured basemap that arrives later keeps the live layers.
   map.on("style.load", () => {
     if (!map.getSource("providers")) map.addSource("providers", { type: "geojson", data: emptyCollection() });
