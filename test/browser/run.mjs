@@ -114,7 +114,12 @@ async function main() {
     const registry = { WRANGLER_REGISTRY_PATH: join(work, "registry") };
     server = startGroup(
       "wrangler",
-      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", "PAYMENTS_SANDBOX:true"],
+      [
+        "dev",
+        ...["--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", "PAYMENTS_SANDBOX:true"],
+        // Its own devtools port too: another dev server on the machine may hold the default one.
+        ...["--inspector-port", String(await freePort()), "--show-interactive-dev-session", "false"],
+      ],
       registry,
       "wrangler dev",
     );

@@ -82,7 +82,8 @@ async function assertStopped(page) {
   const requests = [];
   const count = (r) => r.url().includes("/api/share/") && requests.push(r.url());
   page.on("request", count);
-  await page.waitForTimeout(4000);
+  // Longer than the page's 3 s refresh.
+  await page.waitForTimeout(3500);
   page.off("request", count);
   assert(requests.length === 0, `the page stopped polling, but asked ${requests.length} more times`);
 }
