@@ -194,6 +194,14 @@ describe("POST /api/documents", () => {
     notFile.append("kind", "id_document");
     notFile.append("file", "just text");
     expect((await call("/api/documents", { method: "POST", token: provider.token, body: notFile })).status).toBe(422);
+    const broken = await callJson("/api/documents", {
+      method: "POST",
+      token: provider.token,
+      headers: { "content-type": "multipart/form-data; boundary=abc" },
+      body: "--abc\r\nthis is no part at all",
+    });
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toContain("multipart");
     const asJson = await callJson("/api/documents", { method: "POST", token: provider.token, json: { kind: "id_document" } });
     expect(asJson.status).toBe(415);
     expect(await documentCount(provider.id)).toBe(0);

@@ -12,7 +12,7 @@ import {
 } from "../../documents/service";
 import { signFileLink, verifyFileLink } from "../../documents/signing";
 import { providerVerification } from "../../documents/verification";
-import { sanitiseFilename } from "../../domain/file-type";
+import { type AcceptedFileType, sanitiseFilename } from "../../domain/file-type";
 import { ok } from "../../lib/envelope";
 import { ApiError, refusalError } from "../../lib/errors";
 import type { AppRouteHandler } from "../../types";
@@ -27,7 +27,7 @@ async function documentView(env: Env, origin: string, d: DocumentRow) {
     owner_id: d.ownerId,
     kind: d.kind,
     // Only `uploadDocument` writes the column, from `sniffFileType`'s answer.
-    content_type: d.contentType as "image/jpeg" | "image/png" | "image/webp" | "application/pdf",
+    content_type: d.contentType as AcceptedFileType,
     status: d.status,
     size_bytes: d.sizeBytes,
     filename: d.filename,

@@ -6,7 +6,7 @@ import type { AppEnv } from "../../types";
  * The body limit of an upload route, in place of the global 64 KB one (src/middleware/request.ts skips
  * these routes). A Content-Length over the limit is refused before a byte is read; then the body is
  * counted as it arrives, so a Content-Length that lies, or a chunked body with none, is cut off at the
- * limit too. What was read replaces the request's body for the form parser that follows.
+ * limit too. What was read replaces the request's body, parsed once for the form validator that follows.
  */
 export function uploadBody(maxBytes: number) {
   const tooLarge = () => new ApiError("PAYLOAD_TOO_LARGE", `An upload body may be at most ${maxBytes} bytes`);
@@ -40,6 +40,13 @@ export function uploadBody(maxBytes: number) {
       at += chunk.byteLength;
     }
     c.req.raw = new Request(c.req.raw, { body: bytes });
+    // Parsed here, once, so a broken multipart body gets a 400 that says so (the form validator's own
+    // failure would be reported as bad JSON); the validator reads this cache instead of parsing again.
+    try {
+      c.req.bodyCache.formData = await new Response(bytes, { headers: { "content-type": type } }).formData();
+    } catch {
+      throw new ApiError("BAD_REQUEST", "The multipart body could not be read; send it as a browser's FormData does");
+    }
     return next();
   });
 }
