@@ -84,7 +84,9 @@ export class OpsRoom extends DurableObject<Env> {
     pair[1].serializeAttachment({ adminId: adminId.data, connectedAt: Date.now(), sessionId } satisfies OpsAttachment);
     this.send(pair[1], { type: "welcome", room: "ops" });
     if (first) this.loading = null;
-    await this.ready();
+    // A failed load still opens the socket: the snapshot shows what memory holds, and the next
+    // push or tick loads again (`ready` forgets a failed load).
+    await bestEffort("load the ops room", () => this.ready(), undefined);
     this.send(pair[1], this.snapshot());
     await this.armTick();
     // No subprotocol here: the Worker echoes the one the client offered (lib/subprotocol.ts).
@@ -173,10 +175,11 @@ export class OpsRoom extends DurableObject<Env> {
   /** Once a second while a console is open: the oldest changed parts (≤ 64 KiB), and the counts every 2 s if changed. */
   override async alarm(): Promise<void> {
     if (this.consoles().length === 0) return; // nobody to feed: the alarm stops until the next console
-    await this.ready();
     const now = Date.now();
-    this.flushCells();
-    if (now - this.countsAt >= COUNTS_MS) {
+    // Without a load (D1 down) there is nothing sound to send; the tick goes on and tries again.
+    const loaded = await bestEffort("load the ops room", () => this.ready().then(() => true), false);
+    if (loaded) this.flushCells();
+    if (loaded && now - this.countsAt >= COUNTS_MS) {
       this.countsAt = now;
       const counts = await bestEffort("read ops counts", () => opsCounts(this.env.DB, now), null);
       if (counts && JSON.stringify(counts) !== JSON.stringify(this.counts)) {
