@@ -265,6 +265,8 @@ function drawProviders() {
     feature.geometry.coordinates[0] = p.lng;
     feature.geometry.coordinates[1] = p.lat;
     feature.properties.state = shownState(p, now);
+    // Remembered so the clock only triggers a redraw when someone newly turns stale.
+    p.drawnStale = feature.properties.state === "stale";
     feature.properties.name = p.first_name;
     features.push(feature);
   }
@@ -353,8 +355,11 @@ function tickAges() {
   const now = Date.now();
   for (const card of cards.values()) $(".age", card).textContent = age(card.dataset.createdAt, now);
   // Providers turn stale by the clock too, not only by a frame.
-  if (providers.size && [...providers.values()].some((p) => p.state !== "stale" && now - p.atMs > STALE_AFTER_MS)) {
-    schedule({ providers: true });
+  for (const p of providers.values()) {
+    if (!p.drawnStale && now - p.atMs > STALE_AFTER_MS) {
+      schedule({ providers: true });
+      break;
+    }
   }
 }
 
