@@ -1,4 +1,4 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { users, verificationCodes } from "../db/schema";
@@ -173,7 +173,7 @@ export async function sendCode(
       .where(eq(verificationCodes.id, id))
       .run();
     return {
-      ...refuse("RATE_LIMITED", "sms_daily_limit", "This account has had its SMS for today; try again later or use email"),
+      ...refuse("RATE_LIMITED", "sms_daily_limit", "This account has reached its SMS limit for the day; try again later"),
       retryAfterSeconds: queued.retryAfterSeconds,
     };
   }
@@ -189,7 +189,7 @@ async function resendWait(db: Db, userId: string, purpose: CodePurpose, now: num
       and(
         eq(verificationCodes.userId, userId),
         eq(verificationCodes.purpose, purpose),
-        sql`${verificationCodes.createdAt} > ${now - DAY_MS}`,
+        gt(verificationCodes.createdAt, new Date(now - DAY_MS)),
       ),
     )
     .orderBy(desc(verificationCodes.createdAt))
@@ -247,7 +247,7 @@ export async function consumeCode(
   const counted = await db
     .update(verificationCodes)
     .set({ attempts: sql`${verificationCodes.attempts} + 1` })
-    .where(and(eq(verificationCodes.id, latest.id), sql`${verificationCodes.attempts} < ${CODE_MAX_ATTEMPTS}`))
+    .where(and(eq(verificationCodes.id, latest.id), lt(verificationCodes.attempts, CODE_MAX_ATTEMPTS)))
     .returning()
     .get();
   if (!counted) return codeLocked;
@@ -262,7 +262,7 @@ export async function consumeCode(
   const consumed = await db
     .update(verificationCodes)
     .set({ consumedAt: new Date(now) })
-    .where(and(eq(verificationCodes.id, counted.id), sql`${verificationCodes.consumedAt} IS NULL`))
+    .where(and(eq(verificationCodes.id, counted.id), isNull(verificationCodes.consumedAt)))
     .run();
   if (consumed.meta.changes !== 1) return invalidCode("The code was already used; ask for a new one");
   return { ok: true, recipient: counted.recipient };
