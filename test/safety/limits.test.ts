@@ -118,13 +118,14 @@ describe("share link limits", () => {
     const { token, provider, trip } = await acceptedTrip();
     const made = await callJson(`/api/trips/${trip.id}/share`, { method: "POST", token, json: { expires_in_minutes: 600 } });
     expect(made.status).toBe(201);
+    const shared = `/api/share/${made.body.data.token}`;
     await callJson(`/api/trips/${trip.id}/cancel`, {
       method: "POST",
       token: provider.token,
       json: { reason: "flat tyre myself" },
     });
     // The contact sees that it ended...
-    const ended = await callJson(made.body.data.url);
+    const ended = await callJson(shared);
     expect(ended.status).toBe(200);
     expect(ended.body.data.status).toBe("cancelled");
     // ...no new link is made for an ended trip...
@@ -133,6 +134,6 @@ describe("share link limits", () => {
     expect(refused.body.reason).toBe("trip_ended");
     // ...and the old link goes dark after the grace period, though it has not expired.
     await endedAgo(trip.id, AFTER_TRIP_GRACE_MS + 60_000);
-    expect((await callJson(made.body.data.url)).status).toBe(404);
+    expect((await callJson(shared)).status).toBe(404);
   });
 });
