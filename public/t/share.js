@@ -8,6 +8,8 @@ const REFRESH_MS = 3000;
 /** After a network failure, try again a little later, up to this. */
 const MAX_BACKOFF_MS = 30_000;
 const ENDED = new Set(["completed", "cancelled", "unfulfilled"]);
+/** A position older than this is called out: the provider's phone may have lost signal. */
+const STALE_POSITION_MS = 60_000;
 
 const STATUS_TEXT = {
   requested: "Finding a provider",
@@ -61,8 +63,8 @@ function setNote(text, stopped = false) {
 
 function providerText(trip) {
   const p = trip.provider;
-  if (!p) return `Finding someone for ${SERVICE_TEXT[trip.service_type] ?? "your trip"}`;
-  const vehicle = p.vehicle_type ? VEHICLE_TEXT[p.vehicle_type] ?? p.vehicle_type : null;
+  if (!p) return `Finding someone for ${SERVICE_TEXT[trip.service_type] ?? "the trip"}`;
+  const vehicle = p.vehicle_type ? (VEHICLE_TEXT[p.vehicle_type] ?? p.vehicle_type) : null;
   const plate = p.vehicle_registration ? ` (${p.vehicle_registration})` : "";
   return vehicle ? `${p.first_name} · ${vehicle}${plate}` : `${p.first_name}${plate}`;
 }
@@ -117,7 +119,10 @@ async function setUpMap(pos) {
   } catch (error) {
     // The page is still useful without a map (status, who, ETA): say so instead of failing.
     console.error("share page: the map could not load", error);
-    const note = Object.assign(document.createElement("p"), { className: "map-empty", textContent: "The map is not available right now." });
+    const note = Object.assign(document.createElement("p"), {
+      className: "map-empty",
+      textContent: "The map is not available right now.",
+    });
     container.replaceChildren(note);
     return false;
   }
@@ -136,7 +141,10 @@ async function drawPosition(pos) {
 /** Whether a point on screen is outside the view or within EDGE_PX of its sides. */
 const EDGE_PX = 48;
 const nearTheEdge = (point, container) =>
-  point.x < EDGE_PX || point.y < EDGE_PX || point.x > container.clientWidth - EDGE_PX || point.y > container.clientHeight - EDGE_PX;
+  point.x < EDGE_PX ||
+  point.y < EDGE_PX ||
+  point.x > container.clientWidth - EDGE_PX ||
+  point.y > container.clientHeight - EDGE_PX;
 
 // ---------------------------------------------------------------- polling
 
@@ -160,34 +168,43 @@ function stop(note) {
   document.body.dataset.stopped = "true";
 }
 
+/** Tries again later, slower after each failure in a row (a phone losing signal, a busy moment). */
+function retry(failures, note) {
+  setNote(note);
+  setTimeout(() => poll(failures + 1), Math.min(REFRESH_MS * 2 ** failures, MAX_BACKOFF_MS));
+}
+
 async function poll(failures = 0) {
   let res;
+  let body;
   try {
     res = await fetch(`/api/share/${encodeURIComponent(token)}`, { cache: "no-store" });
+    body = await res.json();
   } catch (error) {
-    // Offline or a dropped connection on a phone: keep the last picture and try again, slower each time.
+    // Offline, a dropped connection, or something that is not our API answering: keep the last picture.
     console.warn("share page: refresh failed", error);
-    setNote("Connection lost; trying again…");
-    setTimeout(() => poll(failures + 1), Math.min(REFRESH_MS * 2 ** failures, MAX_BACKOFF_MS));
-    return;
+    return retry(failures, "Connection lost; trying again…");
   }
   // 404: unknown, expired, revoked, or ended over 30 minutes ago (the API does not say which); 422: not a token.
   if (res.status === 404 || res.status === 422) {
     setStatus("gone", "Link ended");
     // What the page showed may be stale by now; an ETA especially would mislead.
     $("share-eta").textContent = "–";
-    return stop("This link has expired or was turned off. Ask the person who sent it for a new one.");
+    return stop("This link has ended: it expired, was turned off, or the trip finished a while ago.");
   }
-  if (!res.ok) {
-    setNote("The service is busy; trying again…");
-    setTimeout(() => poll(failures + 1), Math.min(REFRESH_MS * 2 ** failures, MAX_BACKOFF_MS));
-    return;
-  }
-  const { data: trip } = await res.json();
+  if (!res.ok) return retry(failures, "The service is busy; trying again…");
+  const trip = body.data;
   show(trip);
   if (ENDED.has(trip.status)) return stop("This trip has ended; the page no longer updates.");
-  setNote(`Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`);
+  setNote(freshness(trip.provider_position, body.timestamp));
   setTimeout(poll, REFRESH_MS);
+}
+
+/** Ages are measured on the server's clock (the envelope's timestamp): a phone's clock may be minutes out. */
+function freshness(pos, serverNow) {
+  const age = pos ? Date.parse(serverNow) - Date.parse(pos.at) : 0;
+  if (age > STALE_POSITION_MS) return `Last position ${Math.round(age / 60_000)} min ago: the provider may have no signal.`;
+  return `Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
 }
 
 poll();
