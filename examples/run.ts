@@ -6,7 +6,8 @@ declare const process: { env: Record<string, string | undefined>; exitCode?: num
 
 /**
  * Runs one flow against a running API (`npm start`, http://127.0.0.1:8787 unless FIXONCALL_URL says
- * otherwise), signing in as the seeded demo admin to verify the new provider.
+ * otherwise), signing in as the seeded demo admin, who approves the new provider's documents and reads the
+ * sandbox outbox for phone codes.
  */
 export async function runExample(name: string, flow: (context: FlowContext) => Promise<unknown>) {
   const baseUrl = process.env.FIXONCALL_URL ?? "http://127.0.0.1:8787";

@@ -3,7 +3,7 @@ import { type FixOnCall, unwrap } from "@fixoncall/client";
 /** What a flow needs from its runner: fresh signed-out clients, a signed-in admin, and somewhere to say what happens. */
 export interface FlowContext {
   newClient: () => FixOnCall;
-  /** An admin, to verify the new provider (new providers cannot go online until verified). */
+  /** An admin: approves the new provider's documents and reads the sandbox outbox for phone codes. */
   admin: FixOnCall;
   log: (line: string) => void;
   /** Sees every frame any socket of the flow receives (tests check each against the frame schemas). */
@@ -21,11 +21,44 @@ export function freshIdentity(prefix: string) {
   };
 }
 
-/** Approves a provider through the admin API (the same step an operator takes in the dashboard). */
-export async function verify(admin: FixOnCall, providerId: string) {
-  await unwrap(
-    admin.api.POST("/api/admin/providers/{id}/verify", { params: { path: { id: providerId } }, body: { decision: "approve" } }),
-  );
+/** A tiny valid PNG (1x1 pixel), standing in for every scan and photo a new provider uploads. */
+const DOCUMENT_PNG = Uint8Array.from(
+  atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="),
+  (c) => c.charCodeAt(0),
+);
+
+/** Kinds whose upload carries the document's number (licences, registrations, permits, policies). */
+const NUMBERED = new Set(["driving_licence", "vehicle_registration", "professional_permit", "insurance_certificate"]);
+
+/**
+ * Gets a new provider verified the way an operator sees it: the provider uploads every document the
+ * platform asks for (GET /api/providers/me/verification), the admin approves each in the review
+ * queue, and approving the last one verifies the provider. Returns how many were uploaded.
+ */
+export async function approveDocuments(provider: FixOnCall, admin: FixOnCall): Promise<number> {
+  const { missing } = await unwrap(provider.api.GET("/api/providers/me/verification"));
+  const expiresOn = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
+  for (const need of missing) {
+    const form = new FormData();
+    form.set("kind", need.kind);
+    if (NUMBERED.has(need.kind)) form.set("number", `EX-${Date.now().toString(36).toUpperCase()}`);
+    if (need.expires) form.set("expires_on", expiresOn);
+    form.set("file", new Blob([DOCUMENT_PNG], { type: "image/png" }), `${need.kind}.png`);
+    const uploaded = await unwrap(
+      provider.api.POST("/api/documents", {
+        // The generated body type says `file: string` (OpenAPI's binary format); the form carries the bytes.
+        body: { kind: need.kind, file: "" },
+        bodySerializer: () => form,
+      }),
+    );
+    await unwrap(
+      admin.api.POST("/api/admin/documents/{id}/review", {
+        params: { path: { id: uploaded.id } },
+        body: { decision: "approve" },
+      }),
+    );
+  }
+  return missing.length;
 }
 
 /**
