@@ -67,6 +67,15 @@ export async function findUsers(db: Db, q: UserQuery) {
         verification: providerProfiles.verificationStatus,
         createdAt: users.createdAt,
         lastLoginAt: users.lastLoginAt,
+        provider: {
+          serviceTypes: providerProfiles.serviceTypes,
+          specializations: providerProfiles.specializations,
+          experienceYears: providerProfiles.experienceYears,
+          equipment: providerProfiles.equipment,
+          languages: providerProfiles.languages,
+          certifications: providerProfiles.certifications,
+          isAvailable: providerProfiles.isAvailable,
+        },
       })
       .from(users)
       .leftJoin(providerProfiles, eq(providerProfiles.userId, users.id))
@@ -92,6 +101,15 @@ export async function findUsers(db: Db, q: UserQuery) {
       verification_status: u.verification,
       created_at: u.createdAt.toISOString(),
       last_login_at: u.lastLoginAt?.toISOString() ?? null,
+      provider: u.provider && {
+        service_types: u.provider.serviceTypes,
+        specializations: u.provider.specializations,
+        experience_years: u.provider.experienceYears,
+        equipment: u.provider.equipment,
+        languages: u.provider.languages,
+        certifications: u.provider.certifications,
+        is_available: u.provider.isAvailable,
+      },
     })),
     total: Number(total[0]?.n ?? 0),
   };

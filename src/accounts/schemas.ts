@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { EQUIPMENT, PARTNER_TYPES, ROLES, SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 import { Email, Password, PersonName, Phone, ShortText } from "../lib/schemas";
 
 export const Vehicle = z
@@ -44,6 +44,30 @@ const Specializations = z
   .max(20)
   .openapi({ example: ["engine", "electrical"] });
 const ExperienceYears = z.number().int().min(0).max(70);
+const noRepeats = (list: readonly string[]) => new Set(list).size === list.length;
+const EquipmentList = z
+  .array(z.enum(EQUIPMENT))
+  .max(EQUIPMENT.length)
+  .refine(noRepeats, "equipment must not repeat")
+  .openapi({ description: "Kit carried; trip requests can require it", example: ["wheel_lift", "jump_pack"] });
+const Languages = z
+  .array(
+    z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^[a-z]{2}$/, "must be a two-letter ISO 639-1 code, e.g. en, sw, zu"),
+  )
+  .max(10)
+  .refine(noRepeats, "languages must not repeat")
+  .openapi({ description: "Languages spoken (ISO 639-1)", example: ["en", "sw"] });
+const Certifications = z
+  .array(ShortText(80))
+  .max(20)
+  .openapi({
+    description: "Named trade certificates, as the provider states them",
+    example: ["NITA Grade II Motor Vehicle Mechanic"],
+  });
 const ServiceRadiusKm = z
   .number()
   .min(1)
@@ -72,6 +96,9 @@ const ProviderRegistration = z
     license_number: LicenseNumber.optional(),
     vehicle_registration: LicenseNumber.optional(),
     specializations: Specializations.optional(),
+    equipment: EquipmentList.optional(),
+    languages: Languages.optional(),
+    certifications: Certifications.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.service_types.includes("haulage") && (!p.vehicle_type || p.vehicle_type === "tow_truck")) {
@@ -225,6 +252,9 @@ export const ProfileUpdateBody = z
       .max(40_000)
       .optional()
       .openapi({ description: "Providers: as vehicle_type, through review" }),
+    equipment: EquipmentList.optional().openapi({ description: "Providers: replaces the kit list" }),
+    languages: Languages.optional().openapi({ description: "Providers: replaces the language list" }),
+    certifications: Certifications.optional().openapi({ description: "Providers: replaces the certification list" }),
     company_name: ShortText(120).optional(),
     partner_type: z.enum(PARTNER_TYPES).optional(),
     fleet_size: z.number().int().min(0).max(100_000).optional(),
@@ -299,6 +329,10 @@ export const ProviderProfile = z.object({
   service_radius_km: z.number(),
   license_number: z.string().nullable(),
   vehicle_registration: z.string().nullable(),
+  equipment: z.array(z.enum(EQUIPMENT)),
+  languages: z.array(z.string()),
+  certifications: z.array(z.string()),
+  is_available: z.boolean().openapi({ description: "The provider's saved switch (PUT /api/providers/me/availability)" }),
   verification_status: z.enum(["unverified", "verified", "rejected"]),
   rating: z.number().nullable(),
   rating_count: z.number(),

@@ -8,6 +8,7 @@ import { passwordProblem } from "../domain/validation";
 import type { Role } from "../domain/vocabulary";
 import { maskEmail, maskPhone } from "../lib/mask";
 import type { SignOutScope } from "../lib/socket-close";
+import { findProvider } from "../presence/client";
 import { closeUserSockets } from "../trips/sign-out";
 import type { AuthContext } from "../types";
 import { loginGuard, type Throttled } from "./login-guard-client";
@@ -266,6 +267,11 @@ export async function updateProfile(
   } catch (error) {
     if (isUniqueViolation(error)) return refuse("CONFLICT", "account_taken", "Another account already uses this email or phone");
     throw error;
+  }
+  if (caller.role === "provider" && body.equipment !== undefined) {
+    // Search filters on the kit a live entry carries: a connected provider's changes at once, not at the next connect.
+    const link = await findProvider(env, db, caller.userId);
+    await link?.updateProfile({ equipment: body.equipment });
   }
   if (newHash) await revokeOtherSessions(db, caller.userId, caller.sessionId, "password_changed");
   if (newHash)

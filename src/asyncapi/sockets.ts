@@ -163,7 +163,11 @@ export const SOCKETS: SocketSpec[] = [
     query: {
       lat: { type: "number", description: "Where the provider is now (decides their home cell)", required: true },
       lng: { type: "number", description: "Where the provider is now", required: true },
-      available: { type: "string", description: "'true' (default) or 'false': online but not taking jobs" },
+      available: {
+        type: "string",
+        description:
+          "'true' or 'false' (online but not taking jobs), saved as the provider's switch; default: the saved switch (PUT /api/providers/me/availability)",
+      },
       ticket: TICKET,
     },
     closeCodes: {

@@ -59,6 +59,9 @@ export async function insertAccount(db: Db, input: CanonicalInput, passwordHash:
           serviceRadiusKm: input.service_radius_km ?? 10,
           licenseNumber: input.license_number ?? null,
           vehicleRegistration: input.vehicle_registration ?? null,
+          equipment: input.equipment ?? [],
+          languages: input.languages ?? [],
+          certifications: input.certifications ?? [],
         }),
       );
       break;
@@ -127,6 +130,11 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
           service_radius_km: p.serviceRadiusKm,
           license_number: p.licenseNumber,
           vehicle_registration: p.vehicleRegistration,
+          // Written only from validated EQUIPMENT entries; the JSON column is typed as plain strings.
+          equipment: p.equipment as NonNullable<UserProfileOut["provider"]>["equipment"],
+          languages: p.languages,
+          certifications: p.certifications,
+          is_available: p.isAvailable,
           verification_status: p.verificationStatus,
           rating: p.ratingCount > 0 ? Math.round((p.ratingTotal / p.ratingCount) * 100) / 100 : null,
           rating_count: p.ratingCount,
@@ -153,7 +161,7 @@ export async function loadProfile(db: Db, userId: string): Promise<UserProfileOu
 /** Fields of a profile update, by the role allowed to set them. `name`, `email`, `phone` and passwords are for all. */
 export const ROLE_FIELDS = {
   customer: ["vehicles", "emergency_contacts"],
-  provider: ["experience_years", "service_radius_km", "specializations"],
+  provider: ["experience_years", "service_radius_km", "specializations", "equipment", "languages", "certifications"],
   partner: ["company_name", "partner_type", "fleet_size"],
   vendor: ["business_name"],
   admin: [],
@@ -199,6 +207,9 @@ export async function applyProfileUpdate(
     if (body.experience_years !== undefined) set.experienceYears = body.experience_years;
     if (body.service_radius_km !== undefined) set.serviceRadiusKm = body.service_radius_km;
     if (body.specializations !== undefined) set.specializations = body.specializations;
+    if (body.equipment !== undefined) set.equipment = body.equipment;
+    if (body.languages !== undefined) set.languages = body.languages;
+    if (body.certifications !== undefined) set.certifications = body.certifications;
     statements.push(db.update(providerProfiles).set(set).where(eq(providerProfiles.userId, userId)));
   }
   if (role === "partner") {

@@ -1,5 +1,5 @@
 import { haversineKm, type Point } from "./geo";
-import type { ServiceType, VehicleType } from "./vocabulary";
+import type { Equipment, ServiceType, VehicleType } from "./vocabulary";
 
 /** What a cell knows about one online provider: live position plus the profile fields search needs. */
 export interface PresenceEntry {
@@ -28,6 +28,8 @@ export interface PresenceProfile {
   serviceRadiusKm: number;
   rating: number | null;
   ratingCount: number;
+  /** Kit the provider carries (absent on entries from sockets opened before it was carried: none). */
+  equipment?: Equipment[];
 }
 
 export interface NearbyQuery extends Point {
@@ -35,6 +37,8 @@ export interface NearbyQuery extends Point {
   limit: number;
   serviceType?: ServiceType;
   vehicleType?: VehicleType;
+  /** Kit the job needs: only providers who carry all of it match. */
+  equipment?: readonly Equipment[];
   /** Providers to leave out (already offered, rejected or timed out). */
   exclude?: readonly string[];
 }
@@ -48,13 +52,14 @@ export interface NearbyCandidate {
 export const PRESENCE_TTL_MS = 30_000;
 
 /**
- * Whether an entry answers a query: fresh, available, the right service and vehicle, within the
+ * Whether an entry answers a query: fresh, available, the right service, vehicle and kit, within the
  * search radius *and* within the provider's own service radius.
  */
 export function matches(entry: PresenceEntry, query: NearbyQuery, now: number): NearbyCandidate | null {
   if (!entry.available || entry.activeTripId || now - entry.seenAt > PRESENCE_TTL_MS) return null;
   if (query.serviceType && !entry.profile.serviceTypes.includes(query.serviceType)) return null;
   if (query.vehicleType && entry.profile.vehicleType !== query.vehicleType) return null;
+  if (query.equipment?.some((kit) => !entry.profile.equipment?.includes(kit))) return null;
   if (query.exclude?.includes(entry.providerId)) return null;
   const distanceKm = haversineKm(query, entry);
   if (distanceKm > query.radiusKm || distanceKm > entry.profile.serviceRadiusKm) return null;

@@ -24,7 +24,7 @@ import {
   parseProviderFrame,
   tootaOfferReply,
 } from "./protocol";
-import { markProviderOffline } from "./service";
+import { markProviderOffline, saveAvailability } from "./service";
 import { entryOf, ProviderAttachment, parseHandover } from "./state";
 
 export type { ProviderAttachment, ProviderHandover } from "./state";
@@ -200,6 +200,8 @@ export class CellIndex extends DurableObject<Env> {
       case "availability": {
         const next = { ...a, available: message.available, seenAt: now };
         await this.place(ws, a, next);
+        // Saved as the provider's switch, so the next connection (and the REST toggle's reader) starts from it.
+        await saveAvailability(createDb(this.env.DB), a.providerId, message.available);
         this.send(ws, { type: "presence", cell: next.positionedCell, available: next.available, searchable: next.available });
         return;
       }
@@ -422,6 +424,21 @@ export class CellIndex extends DurableObject<Env> {
    */
   async updateProfile(providerId: string, patch: Partial<PresenceProfile>): Promise<boolean> {
     return this.updateSocket(providerId, (a) => ({ ...a, profile: { ...a.profile, ...patch } }));
+  }
+
+  /**
+   * The REST availability toggle reaching a connected provider (D1 already holds it): search follows
+   * at once, and their app is told with the same `presence` frame the socket message gets.
+   * Returns whether the provider is connected here.
+   */
+  async setAvailability(providerId: string, available: boolean): Promise<boolean> {
+    const found = await this.updateSocket(providerId, (a) => ({ ...a, available }));
+    for (const ws of this.ctx.getWebSockets(providerTag(providerId))) {
+      const a = readAttachment(ws, ProviderAttachment);
+      if (a && ws.readyState === WS_OPEN)
+        this.send(ws, { type: "presence", cell: a.positionedCell, available: a.available, searchable: a.available });
+    }
+    return found;
   }
 
   /** Rewrites the state of a provider's socket here and re-places them; false if none is here. */

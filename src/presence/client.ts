@@ -4,7 +4,7 @@ import { bestEffort } from "../lib/best-effort";
 import type { SignOutScope } from "../lib/socket-close";
 import { CLOSE_DEACTIVATED, type ProviderAttachment } from "./cell-index";
 import type { ProviderServerMessage } from "./protocol";
-import { providerCell } from "./service";
+import { providerCell, saveAvailability } from "./service";
 
 /**
  * Typed calls to the cell object that holds one provider's socket (their home cell), for trip rooms,
@@ -43,6 +43,13 @@ export function providerLink(env: Env, homeCell: string, providerId: string) {
     updateProfile(patch: Partial<PresenceProfile>): Promise<boolean> {
       return bestEffort("update provider's live profile", () => cell.updateProfile(providerId, patch), false, context);
     },
+    /** Applies the REST availability toggle to the live socket; false when they are not connected (or the call failed). */
+    setAvailability(available: boolean): Promise<boolean> {
+      return bestEffort("set provider's availability", () => cell.setAvailability(providerId, available), false, {
+        ...context,
+        available,
+      });
+    },
     /** Closes the provider's socket (those of `scope`'s sessions) and takes them out of search; see `CellIndex.kick`. */
     kick(reason: string, code = CLOSE_DEACTIVATED, scope: SignOutScope = { all: true }): Promise<boolean> {
       return cell.kick(providerId, reason, code, scope);
@@ -55,6 +62,22 @@ export type ProviderLink = ReturnType<typeof providerLink>;
 export async function findProvider(env: Env, db: Db, providerId: string): Promise<ProviderLink | null> {
   const home = await providerCell(db, providerId);
   return home ? providerLink(env, home, providerId) : null;
+}
+
+/**
+ * The REST availability toggle: saved first (the truth, which the next connection starts from),
+ * then applied to the provider's live socket if they have one. Null when the caller has no provider
+ * profile; `online` says whether a connected socket took it.
+ */
+export async function setProviderAvailability(
+  env: Env,
+  db: Db,
+  providerId: string,
+  available: boolean,
+): Promise<{ available: boolean; online: boolean } | null> {
+  if (!(await saveAvailability(db, providerId, available))) return null;
+  const link = await findProvider(env, db, providerId);
+  return { available, online: link ? await link.setAvailability(available) : false };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import { providerActiveTrips, providerPresence, providerProfiles, users } from "../db/schema";
 import { cellOf, coveredRadiusKm, etaMinutes, type Point, ringCells, ringsForRadius } from "../domain/geo";
 import { mergeCandidates, type NearbyCandidate, type NearbyQuery, type PresenceProfile } from "../domain/matching";
-import type { ServiceType, VehicleType } from "../domain/vocabulary";
+import type { Equipment, ServiceType, VehicleType } from "../domain/vocabulary";
 import { CLOSE_SIGNED_OUT } from "../lib/socket-close";
 
 export interface SearchResult {
@@ -49,6 +49,8 @@ export interface TripSearch {
   pickup: Point;
   serviceType?: ServiceType;
   vehicleType?: VehicleType | null;
+  /** Kit the job needs (absent on trips made before trips could name it). */
+  equipment?: readonly Equipment[];
 }
 
 /**
@@ -67,6 +69,7 @@ export function nearbyForTrip(
     limit: options.limit ?? 10,
     serviceType: trip.serviceType,
     vehicleType: trip.serviceType === "haulage" ? (trip.vehicleType ?? undefined) : undefined,
+    equipment: trip.equipment?.length ? trip.equipment : undefined,
     exclude: options.exclude,
   });
 }
@@ -94,7 +97,7 @@ export type PublicCandidate = ReturnType<typeof publicCandidate>;
 
 /** Whether a provider may go online, and if so what their live entry starts from. */
 export type PresenceEligibility =
-  | { ok: true; profile: PresenceProfile; activeTripId: string | null }
+  | { ok: true; profile: PresenceProfile; activeTripId: string | null; available: boolean }
   | { ok: false; reason: "not_provider" | "unverified" | "inactive" | "phone_unverified" };
 
 /** Loads what a provider needs to go online, refusing anyone not active and verified, or whose phone is not verified. */
@@ -112,6 +115,8 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
       phoneVerifiedAt: users.phoneVerifiedAt,
       ratingTotal: providerProfiles.ratingTotal,
       ratingCount: providerProfiles.ratingCount,
+      equipment: providerProfiles.equipment,
+      available: providerProfiles.isAvailable,
       activeTripId: providerActiveTrips.tripId,
     })
     .from(users)
@@ -127,6 +132,7 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
   return {
     ok: true,
     activeTripId: row.activeTripId ?? null,
+    available: row.available,
     profile: {
       name: row.name,
       // The column is typed string[] in the schema; only registration and profile edits write it,
@@ -137,8 +143,23 @@ export async function loadPresenceProfile(db: Db, providerId: string): Promise<P
       serviceRadiusKm: row.serviceRadiusKm,
       rating: row.ratingCount > 0 ? Math.round((row.ratingTotal / row.ratingCount) * 100) / 100 : null,
       ratingCount: row.ratingCount,
+      // Typed string[] in the schema; registration and profile edits validate each entry against EQUIPMENT.
+      equipment: row.equipment as Equipment[],
     },
   };
+}
+
+/**
+ * Saves the provider's own "taking jobs" switch, so it outlives the socket: the REST toggle and the
+ * socket's availability message both write it, and the next connection starts from it.
+ */
+export async function saveAvailability(db: Db, providerId: string, available: boolean): Promise<boolean> {
+  const saved = await db
+    .update(providerProfiles)
+    .set({ isAvailable: available, updatedAt: new Date() })
+    .where(eq(providerProfiles.userId, providerId))
+    .run();
+  return saved.meta.changes === 1;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PresenceEntry, PresenceProfile } from "../domain/matching";
-import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { EQUIPMENT, SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 
 /**
  * The shapes a provider's presence takes on its way in (the Worker's handover) and while it lives
@@ -16,6 +16,7 @@ export const PresenceProfileSchema = z.object({
   serviceRadiusKm: z.number(),
   rating: z.number().nullable(),
   ratingCount: z.number().int(),
+  equipment: z.array(z.enum(EQUIPMENT)).optional(),
 }) satisfies z.ZodType<PresenceProfile>;
 
 export const PresenceEntrySchema = z.object({

@@ -41,7 +41,8 @@ export const CHOICE_CANDIDATES = 10;
 
 /**
  * Why a live provider cannot take this trip, or null if they can: available, free, doing this
- * service (and driving this vehicle, for haulage), and with the pickup inside their service radius.
+ * service (and driving this vehicle, for haulage), carrying the kit the trip names, and with the
+ * pickup inside their service radius.
  */
 export function unsuitable(trip: TripRecord, a: ProviderAttachment): Refusal | null {
   if (!a.available) return refuse("CONFLICT", "provider_unavailable", "This provider is not taking jobs right now");
@@ -52,6 +53,8 @@ export function unsuitable(trip: TripRecord, a: ProviderAttachment): Refusal | n
   if (trip.vehicleType && trip.kind === "haulage" && a.profile.vehicleType !== trip.vehicleType) {
     return refuse("CONFLICT", "wrong_vehicle", `This provider does not drive a ${trip.vehicleType}`);
   }
+  const lacking = trip.equipment?.filter((kit) => !a.profile.equipment?.includes(kit)) ?? [];
+  if (lacking.length) return refuse("CONFLICT", "missing_equipment", `This provider does not carry ${lacking.join(", ")}`);
   if (haversineKm(a, trip.pickup) > a.profile.serviceRadiusKm)
     return refuse("CONFLICT", "out_of_range", "The pickup is outside this provider's service radius");
   return null;

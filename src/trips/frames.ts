@@ -105,8 +105,22 @@ export const TripNearestDriversFrame = z.strictObject({
 });
 
 /**
+ * Toota's `driver_details`: name fields, the approved profile and vehicle photos as signed links
+ * (five minutes; null until an admin approved one), vehicle, rating, and whether they take jobs now.
+ */
+export const TootaDriverDetails = z.strictObject({
+  first_name: z.string(),
+  last_name: z.string(),
+  profile_pic: z.string().nullable(),
+  car_image: z.string().nullable(),
+  vehicle_type: z.string().nullable(),
+  rating: z.number().nullable(),
+  is_available: z.boolean(),
+});
+
+/**
  * A listed provider as Toota's driver object: Toota's fields (`id`, `first_name`, `last_name`,
- * `distance`, `is_available`, and `phone`, null in lists) beside ours.
+ * `distance`, `is_available`, `driver_details`, and `phone`, null in lists) beside ours.
  */
 const TootaSocketDriver = SocketCandidate.extend({
   id: z.string(),
@@ -115,6 +129,7 @@ const TootaSocketDriver = SocketCandidate.extend({
   phone: z.null(),
   distance: z.number(),
   is_available: z.boolean(),
+  driver_details: TootaDriverDetails,
 });
 
 /** Toota's `nearest_drivers`: each driver in Toota's shape, with its distance and ETA. */
@@ -197,6 +212,7 @@ export const TootaAwaitingDriverFrame = z.strictObject({
   message: z.literal("Awaiting driver response"),
   status: z.literal("pending"),
   driver_info: TootaDriverInfo,
+  driver_details: TootaDriverDetails.nullable(),
   payment_info: TootaPaymentInfo,
 });
 
@@ -207,6 +223,7 @@ export const TootaTripStatusUpdateFrame = z.strictObject({
   type: z.literal("trip_status_update"),
   status: z.literal("accepted"),
   driver_info: TootaDriverInfo,
+  driver_details: TootaDriverDetails.nullable(),
   trip_details: TootaTripDetails,
   payment_info: TootaPaymentInfo,
 });

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { PhotoBook } from "../documents/photos";
 import { etaMinutes } from "../domain/geo";
 import { echoId, type MessageId, readFrame } from "../lib/message-id";
 import { type CanonicalMessage, eventFrame, TripClientMessage } from "./canonical-protocol";
@@ -100,8 +101,8 @@ export function flavorOf(protocol: string | null): Flavor {
 }
 
 /** An event as a watcher of `flavor` receives it (Toota's frames also depend on who watches: `audience`). */
-export function frameFor(flavor: Flavor, trip: TripRecord, event: TripEvent, audience: Audience) {
-  return flavor === "toota" ? tootaFrame(trip, event, audience) : eventFrame(trip, event);
+export function frameFor(flavor: Flavor, trip: TripRecord, event: TripEvent, audience: Audience, photos?: PhotoBook) {
+  return flavor === "toota" ? tootaFrame(trip, event, audience, photos) : eventFrame(trip, event);
 }
 
 /** ETA to where the provider is heading now: the pickup before arrival, the destination after. */

@@ -1,7 +1,7 @@
 import type { PaymentMethodName, TripPaymentStatus } from "../domain/payment-state";
 import type { Quote } from "../domain/pricing";
 import type { TripStatus } from "../domain/trip-state";
-import type { Country, Role, ServiceType, VehicleType } from "../domain/vocabulary";
+import type { Country, Equipment, Role, ServiceType, VehicleType } from "../domain/vocabulary";
 
 /** How a trip is paid (the one list lives with payments). */
 export type PaymentMethod = PaymentMethodName;
@@ -43,6 +43,8 @@ export interface TripRecord {
   kind: "roadside" | "haulage";
   serviceType: ServiceType;
   vehicleType: VehicleType | null;
+  /** Kit the customer asked for; only providers carrying all of it are offered the trip (absent on older trips: none). */
+  equipment?: Equipment[];
   status: TripStatus;
   dispatchMode: "auto" | "choice";
   country: Country;

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PAYMENT_METHODS } from "../domain/payment-state";
-import { SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
+import { EQUIPMENT, SERVICE_TYPES, VEHICLE_TYPES } from "../domain/vocabulary";
 import { Latitude, Longitude } from "../lib/schemas";
 
 /**
@@ -28,6 +28,15 @@ export const NewTripBody = z
   .strictObject({
     service_type: z.enum(SERVICE_TYPES),
     vehicle_type: z.enum(VEHICLE_TYPES).optional(),
+    equipment: z
+      .array(z.enum(EQUIPMENT))
+      .max(EQUIPMENT.length)
+      .refine((list) => new Set(list).size === list.length, "equipment must not repeat")
+      .optional()
+      .openapi({
+        description: "Kit the job needs (e.g. a flatbed for a low car): only providers who carry all of it are offered it",
+        example: ["flatbed"],
+      }),
     pickup: Location,
     destination: Location.optional(),
     description: z.string().trim().max(500).optional().openapi({ example: "Car won't start" }),

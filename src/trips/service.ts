@@ -4,12 +4,13 @@ import { phoneUnverified } from "../accounts/verification";
 import { createDb, type Db } from "../db/client";
 import { trips, users } from "../db/schema";
 import { insertTripClaim, listTripRows, recordSocketRoom, tripByKey, tripParties } from "../db/trips";
+import { driverPhotos } from "../documents/photos";
 import { CITY_SPEED_KMH, haversineKm, ROAD_FACTOR } from "../domain/geo";
 import { type Quote, quote } from "../domain/pricing";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { countryAt } from "../domain/service-area";
 import { TERMINAL, type TripStatus } from "../domain/trip-state";
-import type { Country, ServiceType, VehicleType } from "../domain/vocabulary";
+import type { Country, Equipment, ServiceType, VehicleType } from "../domain/vocabulary";
 import { nearbyForTrip, type PublicCandidate, publicCandidate } from "../presence/service";
 import { raiseBreakdownAlert } from "../safety/service";
 import { CHOICE_CANDIDATES, type ContactCard, dispatchDeadline } from "./dispatch";
@@ -26,6 +27,8 @@ import { type DraftTrip, handoverRequest, type WatcherHandover } from "./watcher
 export interface NewTrip {
   serviceType: ServiceType;
   vehicleType: VehicleType | null;
+  /** Kit the job needs; none when absent. */
+  equipment?: Equipment[];
   pickup: Place;
   destination: Place | null;
   description: string | null;
@@ -39,6 +42,7 @@ export function toNewTrip(body: NewTripInput): NewTrip {
   return {
     serviceType: body.service_type,
     vehicleType: body.vehicle_type ?? null,
+    equipment: body.equipment ?? [],
     pickup: { lat: body.pickup.latitude, lng: body.pickup.longitude, address: body.pickup.address ?? null },
     destination: body.destination
       ? { lat: body.destination.latitude, lng: body.destination.longitude, address: body.destination.address ?? null }
@@ -128,6 +132,7 @@ export async function prepareTrip(
     kind: input.serviceType === "haulage" ? "haulage" : "roadside",
     serviceType: input.serviceType,
     vehicleType: input.vehicleType,
+    equipment: input.equipment ?? [],
     status: "requested",
     dispatchMode: input.dispatchMode,
     country: priced.country,
@@ -440,5 +445,10 @@ export async function findDrivers(env: Env, at: { lat: number; lng: number; vehi
     { pickup: at, serviceType: at.vehicleType ? "haulage" : undefined, vehicleType: at.vehicleType },
     { limit: 20 },
   );
-  return found.candidates.map((c) => tootaDriver(publicCandidate(c)));
+  const listed = found.candidates.map(publicCandidate);
+  const photos = await driverPhotos(
+    env,
+    listed.map((d) => d.provider_id),
+  );
+  return listed.map((d) => tootaDriver(d, photos));
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { DriverPhotos, PhotoBook } from "../documents/photos";
 import { PAYMENT_METHODS } from "../domain/payment-state";
 import { toMajorUnits } from "../domain/pricing";
 import type { TripStatus } from "../domain/trip-state";
@@ -95,8 +96,46 @@ type ListedDriver = z.infer<typeof ListedDriver>;
  * phone is null in lists: anyone signed in can ask for a list, so a driver's number is given only to
  * the customer whose trip they accepted (`trip_status_update.driver_info.phone`).
  */
-export function tootaDriver<T extends ListedDriver>(d: T) {
-  return { ...d, id: d.provider_id, ...nameParts(d.name), phone: null, distance: d.distance_km, is_available: true };
+export function tootaDriver<T extends ListedDriver>(d: T, photos?: PhotoBook) {
+  return {
+    ...d,
+    id: d.provider_id,
+    ...nameParts(d.name),
+    phone: null,
+    distance: d.distance_km,
+    is_available: true,
+    driver_details: driverDetails(d, photos?.get(d.provider_id), true),
+  };
+}
+
+/**
+ * Toota's `driver_details`: the driver's name fields, their approved profile and vehicle photos as
+ * signed links (null until an admin approved one: see documents/photos.ts), vehicle, rating and
+ * whether they take jobs now. Pure: the links come in `photos`.
+ */
+export function driverDetails(
+  d: { name: string; vehicle_type: string | null; rating: number | null },
+  photos: DriverPhotos | undefined,
+  isAvailable: boolean,
+) {
+  return {
+    ...nameParts(d.name),
+    profile_pic: photos?.profile_pic ?? null,
+    car_image: photos?.car_image ?? null,
+    vehicle_type: d.vehicle_type,
+    rating: d.rating,
+    is_available: isAvailable,
+  };
+}
+
+/** The providers a Toota frame for this event names (whose photos it needs). */
+export function driversNamed(e: TripEvent): string[] {
+  const parsed = TootaExtra.safeParse(e.data);
+  if (!parsed.success) return [];
+  return [
+    ...(parsed.data.driver ? [parsed.data.driver.id] : []),
+    ...(parsed.data.available_drivers ?? []).map((d) => d.provider_id),
+  ];
 }
 
 /** The `trip_status` words Toota's apps switch on (toota.md), and what our frames send. */
@@ -150,7 +189,7 @@ export function tootaTripDetails(t: TripRecord) {
  * Toota's reply to `create_trip`. Replies carry no `seq`: only events do, one per trip each, so a
  * client that de-duplicates by `seq` never drops a reply (the `created` event has its own seq 1).
  */
-export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
+export function tootaCreated(t: TripRecord, available: PublicCandidate[], photos?: PhotoBook) {
   return {
     message: "Trip created successfully - select a driver",
     trip_id: t.id,
@@ -162,7 +201,7 @@ export function tootaCreated(t: TripRecord, available: PublicCandidate[]) {
     vehicle_type: t.vehicleType,
     load_description: t.loadDescription,
     user_info: { id: t.customerId, name: t.customerName, phone: t.customerPhone },
-    available_drivers: available.map(tootaDriver),
+    available_drivers: available.map((d) => tootaDriver(d, photos)),
     status: "pending",
     currency: t.quote.currency,
   };
@@ -232,10 +271,14 @@ function driverInfo(d: z.infer<typeof EventDriver> | undefined) {
  * `trip_status` word when Toota had no message for it). The cash rule is said to each side in
  * Toota's own words: the driver collects, the shipper pays.
  */
-export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "customer") {
+export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "customer", photos?: PhotoBook) {
   const parsed = TootaExtra.safeParse(e.data);
   const extra = parsed.success ? parsed.data : {};
   const base = { trip_id: t.id, seq: e.seq };
+  // The offered driver still takes jobs; the accepting one is now on this trip.
+  const details = (isAvailable: boolean) =>
+    extra.driver ? driverDetails(extra.driver, photos?.get(extra.driver.id), isAvailable) : null;
+  const listed = () => (extra.available_drivers ?? []).map((d) => tootaDriver(d, photos));
   switch (e.type) {
     case "offered":
       return {
@@ -243,6 +286,7 @@ export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "cu
         message: "Awaiting driver response",
         status: "pending",
         driver_info: driverInfo(extra.driver),
+        driver_details: details(true),
         payment_info: paymentInfo(t),
       };
     case "accepted":
@@ -251,6 +295,7 @@ export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "cu
         type: "trip_status_update",
         status: "accepted",
         driver_info: driverInfo(extra.driver),
+        driver_details: details(false),
         trip_details: tootaTripDetails(t),
         payment_info: paymentInfo(t),
       };
@@ -259,10 +304,10 @@ export function tootaFrame(t: TripRecord, e: TripEvent, audience: Audience = "cu
         ...base,
         message: "Driver did not respond - select another driver",
         status: "pending",
-        available_drivers: (extra.available_drivers ?? []).map(tootaDriver),
+        available_drivers: listed(),
       };
     case "offer_rejected":
-      return { ...base, status: "rejected", available_drivers: (extra.available_drivers ?? []).map(tootaDriver) };
+      return { ...base, status: "rejected", available_drivers: listed() };
     case "cash_required":
       return {
         ...base,

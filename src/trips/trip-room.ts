@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import { sessionHolds } from "../db/sessions";
 import { claimProviderForTrip, providerShareSummary, releaseProviderFromTrip } from "../db/trips";
+import { driverPhotos, type PhotoBook } from "../documents/photos";
 import { haversineKm } from "../domain/geo";
 import type { PresenceProfile } from "../domain/matching";
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
@@ -42,7 +43,7 @@ import { type Caller, relationTo } from "./relation";
 import { roomMigrations } from "./room-storage";
 import { type TripDeadline, TripSchedule } from "./schedule";
 import { createTripFromToota, type OfferOutcome, providerPhone } from "./service";
-import { newTripRequest, tootaCreated, tootaDriver } from "./toota-protocol";
+import { driversNamed, newTripRequest, tootaCreated, tootaDriver } from "./toota-protocol";
 import { type Audience, type TripView, tripView } from "./view";
 import { parseHandover, WATCHER_HEADER, type WatcherAttachment, WatcherAttachmentSchema } from "./watchers";
 
@@ -95,6 +96,9 @@ export class TripRoom extends DurableObject<Env> {
   /** The assigned provider's last relayed position: soft state for share links, never stored. */
   private lastPosition: { lat: number; lng: number; heading: number | null; at: number } | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Frames that wait for drivers' photo links, in order, and how many are waiting (see `broadcast`). */
+  private outbox: Promise<void> = Promise.resolve();
+  private queued = 0;
   private readonly schedule: TripSchedule;
   private readonly providers: ProviderCells;
 
@@ -203,15 +207,45 @@ export class TripRoom extends DurableObject<Env> {
     return out;
   }
 
-  /** Sends the event to every watcher, in its protocol's shape for its side of the trip (each shape serialised once). */
+  /**
+   * Sends the event to every watcher, in its protocol's shape for its side of the trip. A Toota frame
+   * that names drivers carries their photos as signed links, which takes a D1 read: such a send, and
+   * every send after it until the queue drains, goes through `outbox`, so frames never overtake one
+   * another. Everything else goes out at once, as before. The trip is read now, not when sent.
+   */
   private broadcast(event: TripEvent) {
     const trip = this.current();
+    const named = this.watchers().some(({ a }) => a.flavor === "toota") ? driversNamed(event) : [];
+    if (named.length === 0 && this.queued === 0) return this.fanOut(trip, event, undefined);
+    this.enqueue(async () => this.fanOut(trip, event, await this.photosOf(named)));
+  }
+
+  private enqueue(send: () => Promise<void>) {
+    this.queued++;
+    // A failed send must not stop the queue: the frames behind it still go (a reconnect replays any lost).
+    this.outbox = this.outbox
+      .then(() => bestEffort("send queued trip frames", send, undefined, { tripId: this.trip?.id }))
+      .finally(() => {
+        this.queued--;
+      });
+  }
+
+  /** Drivers' photo links for Toota frames; without them (D1 failed) the frames still go out, with null photos. */
+  private photosOf(providerIds: string[]): Promise<PhotoBook | undefined> {
+    if (providerIds.length === 0) return Promise.resolve(undefined);
+    return bestEffort("sign driver photos", () => driverPhotos(this.env, providerIds), undefined, {
+      tripId: this.trip?.id,
+    });
+  }
+
+  /** Sends one event to every watcher (each shape serialised once). */
+  private fanOut(trip: TripRecord, event: TripEvent, photos: PhotoBook | undefined) {
     const frames = new Map<string, string>();
     for (const { ws, a } of this.watchers()) {
       const key = `${a.flavor}:${a.actor}`;
       let frame = frames.get(key);
       if (frame === undefined) {
-        frame = JSON.stringify(frameFor(a.flavor, trip, event, a.actor));
+        frame = JSON.stringify(frameFor(a.flavor, trip, event, a.actor, photos));
         frames.set(key, frame);
       }
       this.sendRaw(ws, frame);
@@ -714,7 +748,17 @@ export class TripRoom extends DurableObject<Env> {
       this.send(ws, { type: "snapshot", seq: trip.seq, trip: tripView(trip, a.actor) });
       return;
     }
-    for (const e of await eventsAfter(this.ctx.storage, since)) this.send(ws, frameFor(a.flavor, trip, e, a.actor));
+    const events = await eventsAfter(this.ctx.storage, since);
+    const named = a.flavor === "toota" ? events.flatMap(driversNamed) : [];
+    if (named.length === 0 && this.queued === 0) {
+      for (const e of events) this.send(ws, frameFor(a.flavor, trip, e, a.actor));
+      return;
+    }
+    // Queued like a broadcast, so a live event sent meanwhile cannot arrive before the replayed ones.
+    this.enqueue(async () => {
+      const photos = await this.photosOf(named);
+      for (const e of events) this.send(ws, frameFor(a.flavor, trip, e, a.actor, photos));
+    });
   }
 
   /** A frame from a watcher: rate-limited, parsed with zod, answered with an error frame when refused. */
@@ -762,7 +806,8 @@ export class TripRoom extends DurableObject<Env> {
         const created = await createTripFromToota(this.env, a.draft, caller, m);
         if (!created.ok) return fail(created.reason, created.message);
         await this.create(created.record);
-        this.send(ws, tootaCreated(this.current(), created.available));
+        const photos = await this.photosOf(created.available.map((d) => d.provider_id));
+        this.send(ws, tootaCreated(this.current(), created.available, photos));
         return;
       }
       if (!this.trip || m.trip_id !== this.trip.id) return fail("not_found", "Trip not found on this socket");
@@ -771,12 +816,14 @@ export class TripRoom extends DurableObject<Env> {
     if (m.type === "ping") return this.send(ws, { type: "pong", ts: Date.now() });
     if (m.type === "nearest") {
       const found = await nearbyForTrip(this.env, { pickup: { lat: m.latitude, lng: m.longitude } }, { limit: 10 });
+      const listed = found.candidates.map(publicCandidate);
+      const photos = a.flavor === "toota" ? await this.photosOf(listed.map((p) => p.provider_id)) : undefined;
       return this.send(ws, {
         type: "nearest_drivers",
-        nearest_drivers: found.candidates.map((c) => {
-          const p = publicCandidate(c);
-          return [a.flavor === "toota" ? tootaDriver(p) : p, { distance_km: p.distance_km, eta_minutes: p.eta_minutes }];
-        }),
+        nearest_drivers: listed.map((p) => [
+          a.flavor === "toota" ? tootaDriver(p, photos) : p,
+          { distance_km: p.distance_km, eta_minutes: p.eta_minutes },
+        ]),
       });
     }
     if (!this.trip) return fail("no_trip", "Create the trip first (action create_trip)");

@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
@@ -167,9 +167,7 @@ describe("the daily document expiry pass", () => {
   it("runs from the Worker's scheduled handler", async () => {
     const now = Date.now();
     const p = await documentedProvider(now - DAY);
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "0 6 * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "0 6 * * *" }), env);
     expect(await verification(p.id)).toBe("unverified");
   });
 });

@@ -402,6 +402,15 @@ export interface components {
                 vehicle_type: string | null;
                 rating: number | null;
             } | null;
+            driver_details: {
+                first_name: string;
+                last_name: string;
+                profile_pic: string | null;
+                car_image: string | null;
+                vehicle_type: string | null;
+                rating: number | null;
+                is_available: boolean;
+            } | null;
             payment_info: {
                 /** @enum {string} */
                 payment_method: "mpesa" | "card" | "cash";
@@ -426,6 +435,15 @@ export interface components {
                 phone: string | null;
                 vehicle_type: string | null;
                 rating: number | null;
+            } | null;
+            driver_details: {
+                first_name: string;
+                last_name: string;
+                profile_pic: string | null;
+                car_image: string | null;
+                vehicle_type: string | null;
+                rating: number | null;
+                is_available: boolean;
             } | null;
             trip_details: {
                 id: string;
@@ -480,6 +498,15 @@ export interface components {
                 phone: null;
                 distance: number;
                 is_available: boolean;
+                driver_details: {
+                    first_name: string;
+                    last_name: string;
+                    profile_pic: string | null;
+                    car_image: string | null;
+                    vehicle_type: string | null;
+                    rating: number | null;
+                    is_available: boolean;
+                };
             }[];
         };
         TootaDriverRejected: {
@@ -506,6 +533,15 @@ export interface components {
                 phone: null;
                 distance: number;
                 is_available: boolean;
+                driver_details: {
+                    first_name: string;
+                    last_name: string;
+                    profile_pic: string | null;
+                    car_image: string | null;
+                    vehicle_type: string | null;
+                    rating: number | null;
+                    is_available: boolean;
+                };
             }[];
         };
         TootaCashRequired: {
@@ -548,6 +584,15 @@ export interface components {
                     phone: null;
                     distance: number;
                     is_available: boolean;
+                    driver_details: {
+                        first_name: string;
+                        last_name: string;
+                        profile_pic: string | null;
+                        car_image: string | null;
+                        vehicle_type: string | null;
+                        rating: number | null;
+                        is_available: boolean;
+                    };
                 },
                 {
                     distance_km: number;
@@ -612,6 +657,15 @@ export interface components {
                 phone: null;
                 distance: number;
                 is_available: boolean;
+                driver_details: {
+                    first_name: string;
+                    last_name: string;
+                    profile_pic: string | null;
+                    car_image: string | null;
+                    vehicle_type: string | null;
+                    rating: number | null;
+                    is_available: boolean;
+                };
             }[];
             /** @constant */
             status: "pending";

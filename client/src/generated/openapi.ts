@@ -183,6 +183,29 @@ export interface paths {
                          *     ]
                          */
                         specializations?: string[];
+                        /**
+                         * @description Kit carried; trip requests can require it
+                         * @example [
+                         *       "wheel_lift",
+                         *       "jump_pack"
+                         *     ]
+                         */
+                        equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
+                        /**
+                         * @description Languages spoken (ISO 639-1)
+                         * @example [
+                         *       "en",
+                         *       "sw"
+                         *     ]
+                         */
+                        languages?: string[];
+                        /**
+                         * @description Named trade certificates, as the provider states them
+                         * @example [
+                         *       "NITA Grade II Motor Vehicle Mechanic"
+                         *     ]
+                         */
+                        certifications?: string[];
                     } | {
                         /** @enum {string} */
                         role: "partner";
@@ -1919,6 +1942,8 @@ export interface paths {
                     lng: number;
                     service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
                     vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+                    /** @description Only providers who carry all of this kit (comma-separated, or repeated) */
+                    equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
                     radius_km?: number;
                     limit?: number;
                 };
@@ -2054,6 +2079,8 @@ export interface paths {
                     longitude: number;
                     service_type?: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
                     vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+                    /** @description Only providers who carry all of this kit (comma-separated, or repeated) */
+                    equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
                     radius_km?: number;
                     limit?: number;
                 };
@@ -2171,6 +2198,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/providers/me/availability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Taking jobs or not (saved)
+         * @description The provider's own switch, kept in their profile: it survives reconnects, and the presence socket starts from it (unless its `available` query parameter says otherwise, which is saved too, as is the socket's `{type:'availability'}` message). An unavailable provider is not offered jobs and does not appear in search. A connected socket gets the change at once, with a `presence` frame.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AvailabilityRequest"];
+                };
+            };
+            responses: {
+                /** @description The saved switch */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            success: true;
+                            /** @example OK */
+                            message: string;
+                            data: components["schemas"]["Availability"];
+                            /** @example 2026-11-21T10:30:00.000Z */
+                            timestamp: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No provider profile */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Validation failed; `details` lists each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/providers/ws": {
         parameters: {
             query?: never;
@@ -2187,6 +2347,7 @@ export interface paths {
                 query: {
                     lat: number;
                     lng: number;
+                    /** @description Taking jobs or not; saved like PUT /api/providers/me/availability. Default: the saved switch */
                     available?: "true" | "false";
                     /** @description A socket ticket from POST /api/auth/socket-ticket */
                     ticket?: string;
@@ -11764,6 +11925,11 @@ export interface components {
                 service_radius_km: number;
                 license_number: string | null;
                 vehicle_registration: string | null;
+                equipment: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
+                languages: string[];
+                certifications: string[];
+                /** @description The provider's saved switch (PUT /api/providers/me/availability) */
+                is_available: boolean;
                 /** @enum {string} */
                 verification_status: "unverified" | "verified" | "rejected";
                 rating: number | null;
@@ -11877,6 +12043,29 @@ export interface components {
             vehicle_registration?: string;
             /** @description Providers: as vehicle_type, through review */
             load_capacity_kg?: number;
+            /**
+             * @description Providers: replaces the kit list
+             * @example [
+             *       "wheel_lift",
+             *       "jump_pack"
+             *     ]
+             */
+            equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
+            /**
+             * @description Providers: replaces the language list
+             * @example [
+             *       "en",
+             *       "sw"
+             *     ]
+             */
+            languages?: string[];
+            /**
+             * @description Providers: replaces the certification list
+             * @example [
+             *       "NITA Grade II Motor Vehicle Mechanic"
+             *     ]
+             */
+            certifications?: string[];
             company_name?: string;
             /** @enum {string} */
             partner_type?: "insurer" | "fleet_owner" | "corporate" | "garage" | "other";
@@ -11963,6 +12152,15 @@ export interface components {
             longitude: number;
             heading: number | null;
         };
+        Availability: {
+            available: boolean;
+            /** @description Whether a connected presence socket took the change at once */
+            online: boolean;
+        };
+        AvailabilityRequest: {
+            /** @description true: taking jobs; false: no offers, even while online */
+            available: boolean;
+        };
         Trip: {
             id: string;
             /** @enum {string} */
@@ -12035,6 +12233,13 @@ export interface components {
             service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
             /** @enum {string} */
             vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+            /**
+             * @description Kit the job needs (e.g. a flatbed for a low car): only providers who carry all of it are offered it
+             * @example [
+             *       "flatbed"
+             *     ]
+             */
+            equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
             pickup: components["schemas"]["Location"];
             destination?: components["schemas"]["Location"];
             /** @example Car won't start */
@@ -12148,6 +12353,18 @@ export interface components {
             phone: null;
             /** @description km, as Toota sent it */
             distance: number;
+            is_available: boolean;
+            driver_details: components["schemas"]["TootaDriverDetails"];
+        };
+        TootaDriverDetails: {
+            first_name: string;
+            last_name: string;
+            /** @description Signed link (5 minutes) to the approved profile photo */
+            profile_pic: string | null;
+            /** @description Signed link (5 minutes) to the approved vehicle photo */
+            car_image: string | null;
+            vehicle_type: string | null;
+            rating: number | null;
             is_available: boolean;
         };
         OfferRequest: {
@@ -12290,6 +12507,13 @@ export interface components {
             service_type: "breakdown" | "towing" | "fuel_delivery" | "battery_jump" | "tyre_change" | "lockout" | "mechanic_dispatch" | "haulage";
             /** @enum {string} */
             vehicle_type?: "motorbike" | "bakkie" | "truck_1t" | "truck_1_5t" | "truck_2t" | "truck_4t" | "truck_8t" | "tow_truck";
+            /**
+             * @description Kit the job needs (e.g. a flatbed for a low car): only providers who carry all of it are offered it
+             * @example [
+             *       "flatbed"
+             *     ]
+             */
+            equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
             pickup: components["schemas"]["Location"];
             destination?: components["schemas"]["Location"];
             /** @example Car won't start */
@@ -12366,6 +12590,16 @@ export interface components {
             verification_status: string | null;
             created_at: string;
             last_login_at: string | null;
+            /** @description What a provider does, carries and speaks; null for other roles */
+            provider: {
+                service_types: string[];
+                specializations: string[];
+                experience_years: number;
+                equipment: string[];
+                languages: string[];
+                certifications: string[];
+                is_available: boolean;
+            } | null;
         };
         ProviderVerification: {
             /** @enum {string} */

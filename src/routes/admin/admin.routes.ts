@@ -69,6 +69,18 @@ const AdminUser = z
     verification_status: z.string().nullable(),
     created_at: z.string(),
     last_login_at: z.string().nullable(),
+    provider: z
+      .object({
+        service_types: z.array(z.string()),
+        specializations: z.array(z.string()),
+        experience_years: z.number(),
+        equipment: z.array(z.string()),
+        languages: z.array(z.string()),
+        certifications: z.array(z.string()),
+        is_available: z.boolean(),
+      })
+      .nullable()
+      .openapi({ description: "What a provider does, carries and speaks; null for other roles" }),
   })
   .openapi("AdminUser");
 

@@ -6,8 +6,8 @@ import { ok } from "../../lib/envelope";
 import { ApiError } from "../../lib/errors";
 import { chooseProtocol, withProtocol } from "../../lib/subprotocol";
 import { CLOSE_REPLACED, HANDOVER_HEADER, PRESENCE_PROTOCOLS, type ProviderHandover } from "../../presence/cell-index";
-import { providerLink } from "../../presence/client";
-import { claimHomeCell, loadPresenceProfile, publicCandidate, searchNearby } from "../../presence/service";
+import { providerLink, setProviderAvailability } from "../../presence/client";
+import { claimHomeCell, loadPresenceProfile, publicCandidate, saveAvailability, searchNearby } from "../../presence/service";
 import type { AppRouteHandler } from "../../types";
 import type * as routes from "./providers.routes";
 
@@ -26,6 +26,7 @@ export const nearby: AppRouteHandler<typeof routes.nearby> = async (c) => {
     limit: q.limit,
     serviceType: q.service_type,
     vehicleType: q.vehicle_type,
+    equipment: q.equipment,
   };
   const result = await searchNearby(c.env, query);
   const providers = result.candidates.map(publicCandidate);
@@ -43,7 +44,14 @@ export const nearby: AppRouteHandler<typeof routes.nearby> = async (c) => {
 /** Fix On Call's "available mechanics": the nearby search under its own parameter names and vocabulary. */
 export const availableMechanics: AppRouteHandler<typeof routes.availableMechanics> = async (c) => {
   const q = c.req.valid("query");
-  const base = { lat: q.latitude, lng: q.longitude, radiusKm: q.radius_km, limit: q.limit, vehicleType: q.vehicle_type };
+  const base = {
+    lat: q.latitude,
+    lng: q.longitude,
+    radiusKm: q.radius_km,
+    limit: q.limit,
+    vehicleType: q.vehicle_type,
+    equipment: q.equipment,
+  };
   // "Mechanics" without a service type means anyone who repairs on the spot: both mechanic types,
   // searched together and merged so a provider offering both appears once.
   const types = q.service_type ? [q.service_type] : MECHANIC_TYPES;
@@ -70,6 +78,14 @@ export const availableMechanics: AppRouteHandler<typeof routes.availableMechanic
   );
 };
 
+/** The provider's saved "taking jobs" switch, applied to their live socket too. */
+export const setAvailability: AppRouteHandler<typeof routes.setAvailability> = async (c) => {
+  const { available } = c.req.valid("json");
+  const saved = await setProviderAvailability(c.env, c.get("db"), c.get("auth").userId, available);
+  if (!saved) throw new ApiError("NOT_FOUND", "Provider profile not found");
+  return ok(c, saved, available ? "You are taking jobs" : "You will not be offered jobs");
+};
+
 const REFUSALS = {
   not_provider: "Only provider accounts can go online",
   unverified: "Your account must be verified by an admin before you can go online",
@@ -91,6 +107,9 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
   const eligibility = await loadPresenceProfile(c.get("db"), userId);
   if (!eligibility.ok) throw new ApiError("FORBIDDEN", REFUSALS[eligibility.reason], { reason: eligibility.reason });
 
+  // The provider's saved switch decides, unless this connection says otherwise (which is saved too).
+  const available = q.available === undefined ? eligibility.available : q.available === "true";
+  if (available !== eligibility.available) await saveAvailability(c.get("db"), userId, available);
   const home = cellOf({ lat: q.lat, lng: q.lng });
   const previous = await claimHomeCell(c.get("db"), userId, home);
   const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"), PRESENCE_PROTOCOLS);
@@ -101,7 +120,7 @@ export const providerSocket: AppRouteHandler<typeof routes.providerSocket> = asy
     profile: eligibility.profile,
     lat: q.lat,
     lng: q.lng,
-    available: q.available === "true",
+    available,
     activeTripId: eligibility.activeTripId,
     sessionId,
   };

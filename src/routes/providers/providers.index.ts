@@ -6,4 +6,5 @@ import * as routes from "./providers.routes";
 export const providersRouter = newRouter()
   .openapi(routes.nearby, handlers.nearby)
   .openapi(routes.availableMechanics, handlers.availableMechanics)
+  .openapi(routes.setAvailability, handlers.setAvailability)
   .openapi(routes.providerSocket, handlers.providerSocket);

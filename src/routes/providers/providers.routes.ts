@@ -1,7 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { envelopeOf } from "../../lib/envelope";
-import { route } from "../../lib/route";
-import { AvailableMechanicsQuery, NearbyProvider, NearbyQuery, ProviderSocketQuery, SearchMeta } from "./providers.schemas";
+import { json, reply, route } from "../../lib/route";
+import {
+  Availability,
+  AvailabilityBody,
+  AvailableMechanicsQuery,
+  NearbyProvider,
+  NearbyQuery,
+  ProviderSocketQuery,
+  SearchMeta,
+} from "./providers.schemas";
 
 const tags = ["Providers"];
 const SEARCHERS = ["customer", "admin", "partner"] as const;
@@ -44,6 +52,18 @@ export const availableMechanics = route(SEARCHERS, {
       },
     },
   },
+});
+
+export const setAvailability = route(["provider"], {
+  method: "put",
+  path: "/providers/me/availability",
+  tags,
+  summary: "Taking jobs or not (saved)",
+  description:
+    "The provider's own switch, kept in their profile: it survives reconnects, and the presence socket starts from it (unless its `available` query parameter says otherwise, which is saved too, as is the socket's `{type:'availability'}` message). An unavailable provider is not offered jobs and does not appear in search. A connected socket gets the change at once, with a `presence` frame.",
+  request: { body: json(AvailabilityBody) },
+  errors: { 404: "No provider profile" },
+  responses: { 200: reply("The saved switch", Availability) },
 });
 
 export const providerSocket = route(["provider"], {

@@ -83,6 +83,17 @@ export const TootaDriver = NearbyProvider.extend({
   phone: z.null().openapi({ description: "Given only to the customer whose trip the driver accepted (trip_status_update)" }),
   distance: z.number().openapi({ description: "km, as Toota sent it" }),
   is_available: z.boolean(),
+  driver_details: z
+    .object({
+      first_name: z.string(),
+      last_name: z.string(),
+      profile_pic: z.string().nullable().openapi({ description: "Signed link (5 minutes) to the approved profile photo" }),
+      car_image: z.string().nullable().openapi({ description: "Signed link (5 minutes) to the approved vehicle photo" }),
+      vehicle_type: z.string().nullable(),
+      rating: z.number().nullable(),
+      is_available: z.boolean(),
+    })
+    .openapi("TootaDriverDetails"),
 }).openapi("TootaDriver");
 
 export { TripListItemSchema, TripViewSchema } from "../../trips/view";
