@@ -57,7 +57,8 @@ function uploadBody(bytes) {
 /** One timed request, body read to its last byte. */
 async function timed(url, init, expect) {
   const t0 = performance.now();
-  const res = await fetch(url, init);
+  // A hung request fails the run instead of stalling it.
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(120_000) });
   const body = Buffer.from(await res.arrayBuffer());
   const ms = performance.now() - t0;
   if (res.status !== expect)
@@ -154,6 +155,7 @@ async function main() {
     const phone = `+2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
     const registered = await fetch(`${ours}/api/auth/register`, {
       method: "POST",
+      signal: AbortSignal.timeout(120_000),
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         role: "provider",

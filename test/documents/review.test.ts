@@ -1,9 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
+import { reviewDocument } from "../../src/documents/service";
 import { refreshVerification } from "../../src/documents/verification";
 import { CLOSE_UNVERIFIED } from "../../src/lib/socket-close";
 import { call, callJson } from "../helpers";
+import { readsBeforeWrites } from "../invariants/interleave";
 import { FILES, KE_BREAKDOWN, makeAdmin, reviewAs, upload, uploadValid, verificationStatus } from "../support/documents";
 import { goOnline, makeProvider, NAIROBI_CBD, offset, openProviderSocket, type TestSocket } from "../support/presence";
 
@@ -104,6 +106,29 @@ describe("POST /api/admin/documents/{id}/review", () => {
     expect((await reviewAs(admin.token, next, "approve")).body.data.status).toBe("approved");
     expect((await auditOf(next))[0]?.action).toBe("document.approve");
     await waitForNotification(provider.token, "Document approved");
+  });
+
+  it("lets exactly one of two simultaneous decisions win, leaving one audit entry and one outcome", async () => {
+    const [first, second] = [await makeAdmin(), await makeAdmin()];
+    const provider = await makeProvider({ verified: false });
+    const id = await uploadValid(provider.token, "id_document");
+    // Both reviews read the pending row before either writes: only the compare-and-set can pick the winner.
+    const db = createDb(readsBeforeWrites(env.DB, 2));
+    const results = await Promise.all([
+      reviewDocument(env, db, first.id, id, { decision: "approve" }),
+      reviewDocument(env, db, second.id, id, { decision: "reject", reason: "The photo is blurred" }),
+    ]);
+    const winners = results.filter((r) => r.ok);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => !r.ok)).toEqual([expect.objectContaining({ code: "CONFLICT", reason: "already_reviewed" })]);
+    const audit = await auditOf(id);
+    expect(audit).toHaveLength(1);
+    const row = await env.DB.prepare("SELECT status, reviewed_by FROM documents WHERE id = ?").bind(id).first();
+    expect(row).toEqual(
+      audit[0]?.action === "document.approve"
+        ? { status: "approved", reviewed_by: first.id }
+        : { status: "rejected", reviewed_by: second.id },
+    );
   });
 
   it("supersedes the earlier approved document of the same kind", async () => {

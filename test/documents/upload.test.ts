@@ -114,6 +114,8 @@ describe("POST /api/documents", () => {
       } as RequestInit);
       const res = await fetchChecked(request);
       expect(res.status, `content-length ${lie ?? "absent"}`).toBe(413);
+      // The body's own limit cut it off, not the file check after a full read.
+      expect(((await res.json()) as { message: string }).message).toContain(`at most ${MAX_UPLOAD_BODY_BYTES} bytes`);
     }
     expect(await documentCount(provider.id)).toBe(0);
   });
