@@ -19,6 +19,8 @@ const DESCRIPTIONS: Record<string, string> = {
 
 /** The API's limit on a customer's unfinished trips (src/trips/service.ts MAX_OPEN_TRIPS). */
 const MAX_OPEN_PER_CUSTOMER = 3;
+/** Customer sign-ups at once (each costs the server a password hash). */
+const MAX_SIGNUPS = 4;
 /** Statuses from which the customer may still cancel. */
 const CANCELLABLE = new Set(["requested", "offered", "accepted", "en_route"]);
 const TERMINAL = new Set(["completed", "cancelled", "unfulfilled"]);
@@ -30,7 +32,9 @@ const TERMINAL = new Set(["completed", "cancelled", "unfulfilled"]);
  */
 export class CustomerPool {
   private readonly customers: SimCustomer[] = [];
-  private creating: Promise<SimCustomer> | null = null;
+  /** Sign-ups under way, by account index; a few at once keep up with a high request rate. */
+  private readonly signingUp = new Map<number, Promise<void>>();
+  private nextIndex = 0;
 
   constructor(
     private readonly ctx: SimContext,
@@ -39,7 +43,7 @@ export class CustomerPool {
 
   /** Signs in the first `n` customers ahead of the demand. */
   async warm(n: number) {
-    while (this.customers.length < n) this.customers.push(await onboardCustomer(this.ctx, this.city, this.customers.length));
+    while (this.customers.length < n) this.customers.push(await onboardCustomer(this.ctx, this.city, this.nextIndex++));
   }
 
   /** A customer with room for one more open trip (counted as taken until `release`). */
@@ -51,12 +55,17 @@ export class CustomerPool {
         free.open++;
         return free;
       }
-      // One sign-up at a time; requests arriving meanwhile wait for it rather than each making one.
-      this.creating ??= onboardCustomer(this.ctx, this.city, this.customers.length).finally(() => {
-        this.creating = null;
-      });
-      const created = await this.creating;
-      if (!this.customers.includes(created)) this.customers.push(created);
+      // Requests arriving while every account is busy wait for the next sign-up rather than each making one.
+      if (this.signingUp.size < MAX_SIGNUPS) {
+        const index = this.nextIndex++;
+        const signUp = onboardCustomer(this.ctx, this.city, index)
+          .then((customer) => {
+            this.customers.push(customer);
+          })
+          .finally(() => this.signingUp.delete(index));
+        this.signingUp.set(index, signUp);
+      }
+      await Promise.race(this.signingUp.values());
     }
   }
 
@@ -134,8 +143,9 @@ export async function requestTrip(ctx: SimContext, pool: CustomerPool, request: 
   });
 
   try {
-    await watch.ready();
+    // Pay first: the provider can take an M-Pesa or card trip only once the payment is authorised.
     if (request.paymentMethod !== "cash") await pay(ctx, customer, trip.id, request.paymentMethod);
+    await watch.ready();
     if (request.cancelAfter !== null) {
       const cancelAfter = request.cancelAfter * 1000;
       setTimeout(() => void cancel(ctx, customer, trip.id, () => status), cancelAfter);

@@ -193,12 +193,20 @@ export class ProviderAgent {
     if (!socket || this.job || this.ctx.stopping()) return;
     const response = choice === "accept" ? "accepted" : "rejected";
     try {
-      socket.send({ type: "offer_response", trip_id: tripId, response });
-      const result = await socket.next((f) => "type" in f && f.type === "offer_result" && f.trip_id === tripId, 15_000);
+      let result: PresenceIn;
+      for (let attempt = 1; ; attempt++) {
+        socket.send({ type: "offer_response", trip_id: tripId, response });
+        result = await socket.next((f) => "type" in f && f.type === "offer_result" && f.trip_id === tripId, 15_000);
+        // An M-Pesa or card trip can be taken once its payment is authorised, which the gateway
+        // confirms a moment after the request: the driver's app waits and taps again.
+        const waitingForPayment = "ok" in result && !result.ok && result.reason === "payment_not_authorised";
+        if (!waitingForPayment || attempt >= 6) break;
+        await sleep(3_000);
+      }
       if (!("ok" in result)) return;
       if (!result.ok) {
-        // The customer cancelled or the window closed while we read it: a race, not a fault.
-        stats.conflict(`offer ${response}: ${result.code}`);
+        // The customer cancelled, the window closed or the payment never came while we waited: a race, not a fault.
+        stats.conflict(`offer ${response}: ${result.reason}`);
         return;
       }
       if (response === "rejected") {
@@ -242,7 +250,13 @@ export class ProviderAgent {
       await step({ type: "status", status: "arrived" }, "arrived");
       if (trip.payment.method === "cash") await step({ type: "cash_collected" }, "cash_collected");
       const pin = this.ctx.pins.get(tripId);
-      if (!pin) throw new Error("the customer gave no PIN");
+      if (!pin) {
+        // A trip of a customer who is not in this run (left over from an earlier one): nobody is at
+        // the pickup to give the PIN, so the provider cancels, as a real one would after waiting.
+        await step({ type: "status", status: "cancelled", reason: "Nobody at the pickup" }, "cancelled");
+        this.ctx.stats.conflict("provider cancelled: nobody at the pickup (a trip from an earlier run)");
+        return;
+      }
       await step({ type: "status", status: "in_progress", pin }, "in_progress");
       const [min, max] = ON_SITE_MINUTES[trip.service_type] ?? [5, 15];
       await sleep((this.rng.between(min, max) * 60_000) / this.ctx.options.timeScale);

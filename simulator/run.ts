@@ -10,8 +10,12 @@ import { RunStats, type Summary } from "./stats";
 
 /** How often providers move and decide (wall clock). */
 const TICK_MS = 500;
-/** Sign-ups and sign-ins at once: each costs the server a password hash. */
-const ONBOARDING_CONCURRENCY = 4;
+/**
+ * Providers onboarded at once. Each one is a chain of small calls (sign-in, code, ~8 uploads and
+ * reviews), mostly waiting on the server, so several run side by side; the API's own limits (codes
+ * per address, admin writes per minute) pace them through 429s.
+ */
+const ONBOARDING_CONCURRENCY = 8;
 
 export interface RunHooks {
   /** Called about once a second while trips run. */
@@ -45,6 +49,7 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
   const whenStopping = new Promise<void>((resolve) => {
     stop = () => {
       stopping = true;
+      stats.closed = true;
       resolve();
     };
   });
@@ -140,6 +145,8 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
       providers_onboarded: ready.length,
       customers: [...pools.values()].reduce((n, p) => n + p.size, 0),
       rate_per_s: options.rate,
+      // Trips the API created per second of demand: below --rate when sign-ups or the API fell behind.
+      created_per_s: Math.round((stats.trips.filter((t) => t.tripId !== null).length / elapsed) * 1000) / 1000,
       duration_s: options.duration,
       elapsed_s: Math.round(elapsed * 10) / 10,
       seed: options.seed,

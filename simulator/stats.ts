@@ -71,8 +71,15 @@ export class RunStats {
     return trip;
   }
 
+  /**
+   * Set when the run starts winding down: calls cut short by the ending (sockets closing, a server
+   * stopped together with the simulator, as `npm start` does on Ctrl-C) are not the API's errors.
+   */
+  closed = false;
+
   /** Counts one failure under a short kind, e.g. `POST /api/trips 429 rate_limited` or `timeout: arrived`. */
   error(kind: string): void {
+    if (this.closed) return;
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
   }
 

@@ -29,6 +29,8 @@ describe("simulator stats", () => {
     stats.error("POST /api/trips 503 gateway_unavailable");
     stats.error("POST /api/trips 503 gateway_unavailable");
     stats.conflict("cancel: invalid_transition");
+    stats.closed = true;
+    stats.error("POST /api/trips: connection failed"); // the server went away with the run: not counted
     const s = stats.summary(10);
     expect(s.requests).toBe(3);
     expect(s.created).toBe(2);
