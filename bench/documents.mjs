@@ -37,6 +37,7 @@ const SMOKE = process.argv.includes("--smoke");
 const REF = process.env.BENCH_REF ?? "HEAD";
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? (SMOKE ? 3 : 30));
 const DOWNLOADS = Number(process.env.BENCH_DOWNLOADS ?? (SMOKE ? 5 : 200));
+const FLOOR_REQUESTS = SMOKE ? 3 : 30;
 const PHOTO_BYTES = Math.round(Number(process.env.BENCH_PHOTO_MB ?? (SMOKE ? 1 : 5)) * 1024 * 1024);
 const RESULTS = join(ROOT, "bench/results");
 
@@ -67,6 +68,19 @@ async function timed(url, init, expect) {
 }
 
 /** Uploads UPLOADS photos one at a time, then fetches their links DOWNLOADS times; checks the bytes once. */
+/** The floor under every figure: the cheapest request each server answers, and a 1 KiB upload (fixed cost). */
+async function floor(base, healthPath, token) {
+  const health = [];
+  const small = [];
+  for (let i = 0; i < FLOOR_REQUESTS; i++) health.push((await timed(`${base}${healthPath}`, undefined, 200)).ms);
+  const tiny = photo(1024);
+  for (let i = 0; i < FLOOR_REQUESTS; i++) {
+    const init = { method: "POST", headers: { authorization: `Bearer ${token}` }, body: uploadBody(tiny) };
+    small.push((await timed(`${base}/api/documents`, init, 201)).ms);
+  }
+  return { health: summarize(health), tinyUpload: summarize(small) };
+}
+
 async function measure(label, base, token, bytes) {
   const uploads = [];
   const links = [];
@@ -184,8 +198,8 @@ async function main() {
       201,
     );
     const rows = [
-      await measure("Worker (wrangler dev, R2 + D1)", ours, token, bytes),
-      await measure("peer (node:http, disk)", theirs, token, bytes),
+      { ...(await measure("Worker (wrangler dev, R2 + D1)", ours, token, bytes)), ...(await floor(ours, "/api/health", token)) },
+      { ...(await measure("peer (node:http, disk)", theirs, token, bytes)), ...(await floor(theirs, "/health", token)) },
     ];
     // The limit holds under load too: an 11 MB body is refused.
     const over = await fetch(`${ours}/api/documents`, {
@@ -203,11 +217,11 @@ async function main() {
       "",
       `${(PHOTO_BYTES / 2 ** 20).toFixed(1)} MiB photo; ${UPLOADS} uploads and ${DOWNLOADS} downloads each, one at a time.`,
       "",
-      "| server | upload p50 ms | upload p99 ms | serve p50 ms | serve p99 ms | upload MiB/s (p50) | serve MiB/s (p50) |",
-      "|---|---:|---:|---:|---:|---:|---:|",
+      "| server | upload p50 ms | upload p99 ms | serve p50 ms | serve p99 ms | upload MiB/s (p50) | serve MiB/s (p50) | 1 KiB upload p50 ms | health p50 ms |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...rows.map(
         (r) =>
-          `| ${r.label} | ${fmt(r.upload.p50)} | ${fmt(r.upload.p99)} | ${fmt(r.serve.p50)} | ${fmt(r.serve.p99)} | ${r.uploadMiBps} | ${r.serveMiBps} |`,
+          `| ${r.label} | ${fmt(r.upload.p50)} | ${fmt(r.upload.p99)} | ${fmt(r.serve.p50)} | ${fmt(r.serve.p99)} | ${r.uploadMiBps} | ${r.serveMiBps} | ${fmt(r.tinyUpload.p50)} | ${fmt(r.health.p50)} |`,
       ),
     ];
     const markdown = `${lines.join("\n")}\n`;
