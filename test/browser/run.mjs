@@ -103,13 +103,19 @@ async function main() {
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.once(signal, () => cleanUp().finally(() => process.exit(130)));
   }
+  // How long each step of the set-up took, printed once the API answers (the slow part on a busy machine).
+  const steps = [];
+  let stepStart = Date.now();
+  const stepDone = (name) => {
+    steps.push(`${name} ${((Date.now() - stepStart) / 1000).toFixed(1)} s`);
+    stepStart = Date.now();
+  };
   try {
     execFileSync("node", ["scripts/prepare-assets.mjs"], { stdio: "inherit" });
-    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, CI: "true" },
-    });
-    await seedLocal({ persistTo: state, quiet: true });
+    stepDone("assets");
+    // The tables and the demo seed in one `d1 execute` of a fresh state directory.
+    await seedLocal({ persistTo: state, schema: true, quiet: true });
+    stepDone("schema and seed");
     // A private dev registry: other `wrangler dev` servers on the machine would otherwise reload this one.
     const registry = { WRANGLER_REGISTRY_PATH: join(work, "registry") };
     server = startGroup(
@@ -124,7 +130,8 @@ async function main() {
       "wrangler dev",
     );
     await waitForHealth(base, server);
-    console.log(`browser tests: API on ${base} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    stepDone("server");
+    console.log(`browser tests: API on ${base} after ${((Date.now() - started) / 1000).toFixed(1)} s (${steps.join(", ")})`);
     if (selected.some((t) => t.needsFleet))
       simulator = startGroup(
         "npm",
