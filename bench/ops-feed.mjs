@@ -1,0 +1,243 @@
+// Ops feed benchmark (issue 12): `npm run bench:ops-feed` (add `-- --smoke` for a run of seconds).
+//
+// What the server sends one ops console while a fleet moves, without a browser (bench:console
+// measures the page): provider sockets over Nairobi send a position every BENCH_PING_S (3 s), one
+// admin socket on /api/admin/ws reads every frame, and for BENCH_WINDOW_S seconds it records
+//   bytes/s, frames/s   what one console costs (UTF-8 bytes of every frame);
+//   max cells frame     the largest `cells` frame (the bound is 64 KiB) and the shortest gap between two (≥ 1 s);
+//   shown               providers the console knows (snapshot + cells, replaced part by part) vs sockets open;
+//   age p50/p95         how old a provider's position is when it reaches the console (frame time - `at`):
+//                       the price of the bound, which grows with the fleet instead of the bytes.
+// Fleets of BENCH_FLEETS ("2000,5000") are measured in turn on one console (the fleet grows).
+// Seeding, tokens, the private wrangler dev and the clean-up are bench:console's (bench/lib).
+// Results: bench/results/ops-feed-<time>.json and a Markdown table on stdout.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SignJWT } from "jose";
+import {
+  benchEnv,
+  fmt,
+  HOST,
+  machineInfo,
+  makeLog,
+  openFileLimit,
+  percentile,
+  pickPort,
+  ROOT,
+  run,
+  startWrangler,
+  stopServers,
+  stopServersOnSignals,
+  waitReady,
+} from "./lib/common.mjs";
+import { Fleet } from "./lib/fleet.mjs";
+import { prepareSource, tokenSettings } from "./lib/source.mjs";
+import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
+
+const SMOKE = process.argv.includes("--smoke");
+const FLEETS = (process.env.BENCH_FLEETS ?? (SMOKE ? "40" : "2000,5000")).split(",").map(Number);
+const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? (SMOKE ? 6 : 30));
+const PING_S = Number(process.env.BENCH_PING_S ?? 3);
+const REF = process.env.BENCH_REF ?? "worktree";
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 240 : 1200)) * 1000;
+const NAIROBI = { lat: -1.2864, lng: 36.8172 };
+const FLEET_RADIUS_KM = 15;
+const RESULTS = join(ROOT, "bench/results");
+const log = makeLog("ops-feed");
+const env = benchEnv();
+const closers = [];
+const removals = [];
+
+/** An access token as src/accounts/tokens.ts signs one, for the API's 15-minute lifetime. */
+function mintAccessToken(key, vars, { id, sessionId }, role) {
+  return new SignJWT({ role, sid: sessionId, tv: 0 })
+    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
+    .setSubject(id)
+    .setIssuer(vars.JWT_ISSUER)
+    .setAudience(vars.JWT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("15m")
+    .setJti(crypto.randomUUID())
+    .sign(key.secret);
+}
+
+/** One ops console as a program: keeps the providers it was told about, part by part, and counts what it got. */
+class Console {
+  constructor(url, token) {
+    this.parts = new Map();
+    this.snapshot = new Map();
+    this.frames = [];
+    this.ws = new WebSocket(url, ["fixoncall.v1", `bearer.${token}`]);
+    this.ws.onmessage = (event) => this.receive(String(event.data));
+    this.ws.onclose = (event) => log(`ops socket closed: ${event.code} ${event.reason}`);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.onopen = resolve;
+      this.ws.onerror = () => reject(new Error("ops socket failed"));
+    });
+  }
+
+  receive(text) {
+    const at = Date.now();
+    const frame = JSON.parse(text);
+    const ages = [];
+    if (frame.type === "snapshot") for (const p of frame.providers) this.snapshot.set(p.id, p);
+    if (frame.type === "cells") {
+      for (const { cell, providers } of frame.cells) {
+        this.parts.set(cell, providers);
+        for (const p of providers) {
+          this.snapshot.delete(p.id); // now known through its part
+          ages.push(at - Date.parse(p.at));
+        }
+      }
+    }
+    this.frames.push({ at, type: frame.type, bytes: Buffer.byteLength(text), ages });
+  }
+
+  /** Providers known now: each part's latest list, plus snapshot entries no part has replaced yet. */
+  shown() {
+    const ids = new Set(this.snapshot.keys());
+    for (const list of this.parts.values()) for (const p of list) ids.add(p.id);
+    return ids.size;
+  }
+}
+
+async function until(check, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
+async function measure(ops, providers) {
+  let polls = 0;
+  const settled = await until(
+    () => {
+      if (++polls % 20 === 0) log(`settling: console shows ${ops.shown()} of ${providers}, ${ops.frames.length} frames so far`);
+      return ops.shown() >= providers * 0.98;
+    },
+    SMOKE ? 30_000 : 120_000,
+  );
+  if (!settled) log(`console shows ${ops.shown()} of ${providers} providers; measuring anyway`);
+  const from = Date.now();
+  await sleep(WINDOW_S * 1000);
+  const window = ops.frames.filter((f) => f.at >= from);
+  const seconds = (Date.now() - from) / 1000;
+  const cells = window.filter((f) => f.type === "cells");
+  const gaps = cells.slice(1).map((f, i) => f.at - cells[i].at);
+  const ages = window.flatMap((f) => f.ages).sort((a, b) => a - b);
+  return {
+    providers,
+    shown: ops.shown(),
+    seconds: Math.round(seconds * 10) / 10,
+    framesPerSecond: window.length / seconds,
+    bytesPerSecond: window.reduce((sum, f) => sum + f.bytes, 0) / seconds,
+    maxCellsFrameBytes: Math.max(0, ...cells.map((f) => f.bytes)),
+    minCellsGapMs: gaps.length ? Math.min(...gaps) : null,
+    ageMs: { p50: percentile(ages, 50), p95: percentile(ages, 95) },
+  };
+}
+
+async function main() {
+  mkdirSync(RESULTS, { recursive: true });
+  const startedAt = new Date();
+  const machine = machineInfo(startedAt);
+  machine.openFiles = openFileLimit();
+  machine.ref = REF === "worktree" ? "working tree" : REF;
+  const total = Math.max(...FLEETS);
+
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-ops-feed-src-", onCleanup: (f) => removals.push(f) });
+  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-ops-feed-"));
+  removals.push(() => rmSync(state, { recursive: true, force: true }));
+  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
+
+  const pop = tripsPopulation({ providers: total, customers: 0, admins: 1, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM });
+  log(`seeding ${total} providers and an admin into a private D1`);
+  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
+  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+  // Providers go online only with a verified phone (issue 11); the fleet's phones are taken as verified.
+  const phonesVerified = `UPDATE users SET phone_verified_at = ${Date.now()} WHERE role = 'provider';`;
+  writeFileSync(join(state, "seed.sql"), `${tripsSeedSql(pop)}${phonesVerified}\n`);
+  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", join(state, "seed.sql")], {
+    env,
+    cwd: source,
+  });
+  const { key, vars } = tokenSettings(source);
+  for (const p of pop.fleet) p.token = await mintAccessToken(key, vars, p, "provider");
+  const adminToken = await mintAccessToken(key, vars, pop.admins[0], "admin");
+
+  const taken = new Set();
+  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8798), taken);
+  const inspector = await pickPort(9340, taken);
+  const server = startWrangler(
+    "ops-feed-api",
+    ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state],
+    { env, logDir: RESULTS, cwd: source },
+  );
+  const base = `http://${HOST}:${port}`;
+  await waitReady(`${base}/api/health`, server);
+  log(`API on ${base}`);
+
+  const fleet = new Fleet({ wsBase: `ws://${HOST}:${port}`, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 12 });
+  closers.push(() => fleet.close(2_000));
+  const ops = new Console(`ws://${HOST}:${port}/api/admin/ws`, adminToken);
+  closers.push(() => ops.ws.close());
+  await ops.opened;
+
+  const windows = [];
+  let connected = 0;
+  for (const size of [...FLEETS].sort((a, b) => a - b)) {
+    log(`connecting providers ${connected + 1}..${size} (console has ${ops.frames.length} frames)`);
+    const result = await fleet.connect(pop.fleet.slice(connected, size), { concurrency: 50 });
+    connected = size;
+    log(`${result.ok} sockets open in ${fmt(result.seconds)} s`, result.failures);
+    fleet.start(PING_S * 1000);
+    const window = await measure(ops, fleet.members.length);
+    windows.push(window);
+    log(window);
+  }
+  const results = { machine, windowSeconds: WINDOW_S, pingSeconds: PING_S, windows };
+  const file = join(RESULTS, `ops-feed-${startedAt.toISOString().replaceAll(":", "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+
+  console.log(`\nOps feed to one console, ${WINDOW_S} s windows, positions every ${PING_S} s (${file.replace(ROOT, "")})\n`);
+  console.log("| providers | shown | frames/s | bytes/s | max cells frame | min gap ms | age p50 s | age p95 s |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const w of windows) {
+    console.log(
+      `| ${w.providers} | ${w.shown} | ${fmt(w.framesPerSecond, 2)} | ${fmt(w.bytesPerSecond, 0)} | ${w.maxCellsFrameBytes} | ${w.minCellsGapMs ?? "-"} | ${fmt(w.ageMs.p50 / 1000, 1)} | ${fmt(w.ageMs.p95 / 1000, 1)} |`,
+    );
+  }
+}
+
+async function cleanUp() {
+  const attempt = async (step) => {
+    try {
+      await step();
+    } catch (error) {
+      log("cleanup step failed (continuing):", error.message);
+    }
+  };
+  for (const close of closers.splice(0).reverse()) await attempt(close);
+  await attempt(stopServers);
+  for (const remove of removals.splice(0)) await attempt(remove);
+}
+
+stopServersOnSignals(cleanUp);
+const deadline = setTimeout(async () => {
+  log(`deadline of ${DEADLINE_MS / 1000} s reached: stopping`);
+  await cleanUp();
+  process.exit(1);
+}, DEADLINE_MS);
+try {
+  await main();
+} catch (error) {
+  log("failed:", error);
+  process.exitCode = 1;
+} finally {
+  clearTimeout(deadline);
+  await cleanUp();
+}
