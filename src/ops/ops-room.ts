@@ -102,8 +102,8 @@ export class OpsRoom extends DurableObject<Env> {
   async cellChanged(cell: string, providers: OpsProvider[]): Promise<boolean> {
     if (this.consoles().length === 0) return false;
     await this.ready();
+    // No alarm check here: while a console is open the tick re-arms itself (and alarms outlive restarts).
     this.putCell(cell, providers, Date.now());
-    await this.armTick();
     return true;
   }
 
@@ -121,7 +121,6 @@ export class OpsRoom extends DurableObject<Env> {
       this.trips.set(move.id, { ...card, seq });
     }
     this.broadcast({ type: "trip", trip: card });
-    this.countsAt = 0; // open trips changed: re-read at the next tick
   }
 
   /** A new alert: every console gets it, and its trip's card is raised to its priority. */
