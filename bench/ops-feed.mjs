@@ -66,23 +66,46 @@ function mintAccessToken(key, vars, { id, sessionId }, role) {
 /** One ops console as a program: keeps the providers it was told about, part by part, and counts what it got. */
 class Console {
   constructor(url, token) {
+    this.url = url;
+    this.token = token;
     this.parts = new Map();
     this.snapshot = new Map();
     this.frames = [];
-    this.ws = new WebSocket(url, ["fixoncall.v1", `bearer.${token}`]);
+    this.reconnects = 0;
+    this.closing = false;
+    this.opened = this.connect();
+  }
+
+  /** Opens the socket; a dropped one is opened again after a second, as the console page does. */
+  connect() {
+    this.ws = new WebSocket(this.url, ["fixoncall.v1", `bearer.${this.token}`]);
     this.ws.onmessage = (event) => this.receive(String(event.data));
-    this.ws.onclose = (event) => log(`ops socket closed: ${event.code} ${event.reason}`);
-    this.opened = new Promise((resolve, reject) => {
+    this.ws.onclose = (event) => {
+      if (this.closing) return;
+      log(`ops socket closed (${event.code}); reconnecting`);
+      this.reconnects++;
+      setTimeout(() => this.connect().catch((error) => log("reconnect failed:", error.message)), 1_000);
+    };
+    return new Promise((resolve, reject) => {
       this.ws.onopen = resolve;
       this.ws.onerror = () => reject(new Error("ops socket failed"));
     });
+  }
+
+  close() {
+    this.closing = true;
+    this.ws.close();
   }
 
   receive(text) {
     const at = Date.now();
     const frame = JSON.parse(text);
     const ages = [];
-    if (frame.type === "snapshot") for (const p of frame.providers) this.snapshot.set(p.id, p);
+    if (frame.type === "snapshot") {
+      // A (re)connected console starts again from the snapshot.
+      this.parts.clear();
+      this.snapshot = new Map(frame.providers.map((p) => [p.id, p]));
+    }
     if (frame.type === "cells") {
       for (const { cell, providers } of frame.cells) {
         this.parts.set(cell, providers);
@@ -138,6 +161,7 @@ async function measure(ops, providers) {
     maxCellsFrameBytes: Math.max(0, ...cells.map((f) => f.bytes)),
     minCellsGapMs: gaps.length ? Math.min(...gaps) : null,
     ageMs: { p50: percentile(ages, 50), p95: percentile(ages, 95) },
+    consoleReconnects: ops.reconnects,
   };
 }
 
@@ -184,7 +208,7 @@ async function main() {
   const fleet = new Fleet({ wsBase: `ws://${HOST}:${port}`, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 12 });
   closers.push(() => fleet.close(2_000));
   const ops = new Console(`ws://${HOST}:${port}/api/admin/ws`, adminToken);
-  closers.push(() => ops.ws.close());
+  closers.push(() => ops.close());
   await ops.opened;
 
   const windows = [];
