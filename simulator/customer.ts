@@ -43,7 +43,13 @@ export class CustomerPool {
 
   /** Signs in the first `n` customers ahead of the demand. */
   async warm(n: number) {
-    while (this.customers.length < n) this.customers.push(await onboardCustomer(this.ctx, this.city, this.nextIndex++));
+    try {
+      while (this.customers.length < n && !this.ctx.stopping())
+        this.customers.push(await onboardCustomer(this.ctx, this.city, this.nextIndex++));
+    } catch (error) {
+      // The rest sign up on demand (`acquire`); the run goes on.
+      this.ctx.stats.error(errorKind("customer sign-in", error));
+    }
   }
 
   /** A customer with room for one more open trip (counted as taken until `release`). */

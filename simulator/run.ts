@@ -96,7 +96,8 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
     }
   });
   const perCity = Math.max(2, Math.min(20, Math.ceil((options.rate / options.cities.length) * 30)));
-  await Promise.all([...pools.values()].map((pool) => pool.warm(perCity)));
+  // Interruptible: Ctrl-C during a slow first sign-in still ends the run and writes the results.
+  await Promise.race([Promise.all([...pools.values()].map((pool) => pool.warm(perCity))), whenStopping]);
   // Trips start once a first wave of providers is on the road (all of them on a second run).
   const firstWave = Math.min(providers.length, Math.max(1, Math.ceil(providers.length / 4)));
   const allOnboarded = onboarding.then(() => true);
