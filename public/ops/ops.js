@@ -40,6 +40,7 @@ async function request(path, { method = "GET", body, auth = true } = {}) {
   if (body !== undefined) headers["content-type"] = "application/json";
   if (auth && session.access) headers.authorization = `Bearer ${session.access}`;
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Not every answer is our JSON envelope (a proxy's error page, an empty 502): then the status text says it.
   const payload = await response.json().catch(() => null);
   return { status: response.status, ok: response.ok, data: payload?.data, message: payload?.message ?? response.statusText };
 }
