@@ -45,22 +45,25 @@ function startGroup(command, args, env, logName) {
   return { child, name: logName, tail: () => lines.join("\n") };
 }
 
-/** Stops a process group and waits for it to go (SIGKILL if it lingers). */
+/** Stops a process group: its leader gets 5 s to end after SIGTERM, then whatever is left in the group is killed. */
 async function stopGroup(group) {
-  if (!group || group.child.exitCode !== null || group.child.signalCode !== null) return;
-  const gone = new Promise((resolve) => group.child.once("exit", resolve));
+  if (!group) return;
   const signal = (name) => {
     try {
       process.kill(-group.child.pid, name);
     } catch (error) {
-      // ESRCH: the group ended between the check and the signal, which is what we wanted.
+      // ESRCH: nobody is left in the group, which is what we wanted.
       if (error.code !== "ESRCH") throw error;
     }
   };
+  const running = group.child.exitCode === null && group.child.signalCode === null;
+  const gone = running ? new Promise((resolve) => group.child.once("exit", resolve)) : null;
   signal("SIGTERM");
   const timer = setTimeout(() => signal("SIGKILL"), 5000);
   await gone;
   clearTimeout(timer);
+  // A leader that ended (or crashed) can leave a child behind, such as workerd.
+  signal("SIGKILL");
 }
 
 async function waitForHealth(base, server, timeoutMs = 90_000) {
@@ -93,13 +96,21 @@ async function main() {
   let simulator = null;
   let browser = null;
   const results = [];
+  // Each step on its own, servers first: one that fails must not leave the next running.
   const cleanUp = async () => {
-    await browser?.close();
-    await stopGroup(simulator);
-    await stopGroup(server);
-    rmSync(work, { recursive: true, force: true });
+    for (const [what, step] of [
+      ["stop the simulator", () => stopGroup(simulator)],
+      ["stop wrangler dev", () => stopGroup(server)],
+      ["close Chromium", () => browser?.close()],
+      ["remove the state directory", () => rmSync(work, { recursive: true, force: true })],
+    ]) {
+      await Promise.resolve()
+        .then(step)
+        .catch((error) => console.error(`browser tests: could not ${what}: ${error.message}`));
+    }
   };
-  // Interrupted (Ctrl-C, or CI's timeout): the server and the simulator must not outlive us.
+  // Interrupted (Ctrl-C, or CI's timeout): the server and the simulator must not outlive us. Chromium's
+  // own signal handling is off (below) so that it cannot exit the process before this has run.
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.once(signal, () => cleanUp().finally(() => process.exit(130)));
   }
@@ -144,6 +155,8 @@ async function main() {
       executablePath: CHROMIUM,
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+      handleSIGINT: false,
+      handleSIGTERM: false,
     });
     mkdirSync(SCREENSHOTS, { recursive: true });
     for (const test of selected) {
