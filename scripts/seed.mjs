@@ -5,7 +5,6 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashPassword } from "../src/accounts/password.ts";
 import { DOCUMENT_KINDS } from "../src/domain/vocabulary.ts";
-import { DOCUMENT_KINDS } from "../src/domain/vocabulary.ts";
 import { ensureDevVars } from "./dev-vars.mjs";
 
 export const DEMO_PASSWORD = "FixOnCall-Demo-2026";
@@ -206,83 +205,6 @@ function putDemoFiles(dir, state) {
   });
 }
 
-/** Demo document ids: one per provider and kind, in a block of their own (the 8001 group). */
-const docId = (n, kind) => `00000000-0000-4000-8001-${String(n * 100 + DOCUMENT_KINDS.indexOf(kind)).padStart(12, "0")}`;
-const PHOTO_KINDS = new Set(["profile_photo", "vehicle_photo"]);
-/** The smallest valid PNG (1x1) and PDF: what the demo documents' files hold. */
-const DEMO_PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
-  "base64",
-);
-const DEMO_PDF = Buffer.from(
-  "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n" +
-    "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
-);
-
-/**
- * A document of every kind the provider's country and service types require, read from the
- * requirement data itself (so the seed follows it): approved for verified providers, pending (the
- * review queue's first entry) for the unverified one. An expiring kind gets a date a year out.
- */
-function documentRows(u, now) {
-  const p = u.provider;
-  const types = p.types.map(q).join(",");
-  const required = (kind) =>
-    `FROM document_requirements WHERE country = ${q(u.country)} AND kind = ${q(kind)} AND service_type IN (${types})`;
-  return DOCUMENT_KINDS.map((kind) => {
-    const id = docId(u.n, kind);
-    const photo = PHOTO_KINDS.has(kind);
-    const values = [
-      id,
-      uuid(u.n),
-      kind,
-      p.verified ? "approved" : "pending",
-      `documents/${uuid(u.n)}/${id}`,
-      photo ? "image/png" : "application/pdf",
-      (photo ? DEMO_PNG : DEMO_PDF).length,
-      `${kind}.${photo ? "png" : "pdf"}`,
-      kind === "driving_licence" ? `DL-${u.n}000` : null,
-    ].map(q);
-    const expires = `CASE WHEN (SELECT MAX(expires) ${required(kind)}) THEN ${now + 365 * 86_400_000} END`;
-    const review = p.verified ? [q(uuid(1)), now] : ["NULL", "NULL"];
-    return `INSERT OR IGNORE INTO documents (id,owner_id,kind,status,object_key,content_type,size_bytes,filename,number,expires_at,reviewed_by,reviewed_at,created_at,updated_at) SELECT ${values.join(",")},${expires},${review.join(",")},${now},${now} WHERE EXISTS (SELECT 1 ${required(kind)});`;
-  });
-}
-
-/**
- * Puts the demo documents' files into the local R2 bucket (the one `wrangler dev` serves), for the
- * rows the seed made: their keys are read back from D1, so only required kinds get a file. One
- * bulk put; running it again overwrites the same keys with the same bytes.
- */
-function putDemoFiles(dir, state) {
-  const rows = JSON.parse(
-    execFileSync(
-      "wrangler",
-      [
-        "d1",
-        "execute",
-        "DB",
-        "--local",
-        ...state,
-        "--json",
-        "--command",
-        "SELECT object_key, content_type FROM documents WHERE id LIKE '00000000-0000-4000-8001-%'",
-      ],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-    ),
-  )[0].results;
-  const png = join(dir, "demo-document.png");
-  const pdf = join(dir, "demo-document.pdf");
-  writeFileSync(png, DEMO_PNG);
-  writeFileSync(pdf, DEMO_PDF);
-  const list = join(dir, "demo-documents.json");
-  writeFileSync(list, JSON.stringify(rows.map((r) => ({ key: r.object_key, file: r.content_type === "image/png" ? png : pdf }))));
-  // stderr is kept for the error (execFileSync throws with it): on success it only says the command is experimental.
-  execFileSync("wrangler", ["r2", "bulk", "put", "fix-on-call-documents", "--local", ...state, "--filename", list], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-}
-
 export async function buildSeedSql(pepper) {
   const now = Date.now();
   const lines = [];
@@ -303,7 +225,6 @@ export async function buildSeedSql(pepper) {
       lines.push(
         `INSERT OR IGNORE INTO provider_profiles (user_id,service_types,specializations,vehicle_type,load_capacity_kg,experience_years,service_radius_km,license_number,vehicle_registration,verification_status,verified_at,verified_by,rating_total,rating_count,created_at,updated_at) VALUES (${[uuid(u.n), JSON.stringify(p.types), JSON.stringify(p.specializations), p.vehicle, p.capacity ?? null, 5, p.radius, `DL-${u.n}000`, `REG-${u.n}00`, p.verified ? "verified" : "unverified", p.verified ? now : null, p.verified ? uuid(1) : null, p.verified ? 45 : 0, p.verified ? 10 : 0, now, now].map(q).join(",")});`,
       );
-      lines.push(...documentRows(u, now));
       lines.push(...documentRows(u, now));
     }
     if (u.partner)
@@ -348,7 +269,6 @@ export async function seedLocal({ persistTo, schema = false, quiet = false } = {
   execFileSync("wrangler", ["d1", "execute", "DB", "--local", ...state, "--file", file], {
     stdio: ["ignore", "ignore", "inherit"],
   });
-  putDemoFiles(persistTo ?? ".wrangler", state);
   putDemoFiles(persistTo ?? ".wrangler", state);
   if (quiet) return;
   console.log("\nDemo accounts (password for all but admin: %s; admin: %s)", DEMO_PASSWORD, ADMIN_PASSWORD);
