@@ -144,6 +144,43 @@ describe("GET /api/admin/trips/{id}/candidates", () => {
   });
 });
 
+describe("what the console's trip detail does through the trip routes", () => {
+  it("lets an admin offer a trip to a chosen provider, take it off them (reassign) and cancel it", async () => {
+    const admin = await makeAdminToken();
+    const origin = offset(NAIROBI_CBD, 16, 280);
+    const provider = await makeProvider({ serviceTypes: ["battery_jump"] });
+    sockets.push(await goOnline(provider.token, offset(origin, 0.4, 0)));
+    const customer = await registerCustomer();
+    const trip = await openTrip(customer.tokens.access_token, origin);
+
+    const offered = await callJson(`/api/trips/${trip.id}/offer`, {
+      method: "POST",
+      token: admin,
+      json: { provider_id: provider.id },
+    });
+    expect(offered.status).toBe(200);
+    expect((await callJson(`/api/trips/${trip.id}/accept`, { method: "POST", token: provider.token })).status).toBe(200);
+    const reassigned = await callJson(`/api/trips/${trip.id}/reassign`, {
+      method: "POST",
+      token: admin,
+      json: { reason: "provider stuck in traffic" },
+    });
+    expect(reassigned.status).toBe(200);
+    expect(reassigned.body.data.provider_id).toBeNull();
+    const cancelled = await callJson(`/api/trips/${trip.id}/cancel`, {
+      method: "POST",
+      token: admin,
+      json: { reason: "customer reached by phone: sorted" },
+    });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.data.status).toBe("cancelled");
+    const timeline = await callJson(`/api/admin/trips/${trip.id}/timeline`, { token: admin });
+    expect(
+      timeline.body.data.events.filter((e: { actor_role: string }) => e.actor_role === "admin").length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe("POST /api/admin/alerts/{id}/acknowledge", () => {
   it("acknowledges once, audited; a repeat or another admin's changes nothing; the alert stays open for resolving", async () => {
     const first = await makeAdminToken();
