@@ -108,7 +108,7 @@ export const TripNearestDriversFrame = z.strictObject({
  * Toota's `driver_details`: name fields, the approved profile and vehicle photos as signed links
  * (five minutes; null until an admin approved one), vehicle, rating, and whether they take jobs now.
  */
-export const TootaDriverDetails = z.strictObject({
+const TootaDriverDetails = z.strictObject({
   first_name: z.string(),
   last_name: z.string(),
   profile_pic: z.string().nullable(),
