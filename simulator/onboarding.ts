@@ -26,16 +26,38 @@ const DOCUMENT_PNG = Uint8Array.from(
 const missingRoute = (error: unknown) => error instanceof ApiRequestError && error.status === 404;
 
 /**
- * Registers the account, or signs in when it exists from an earlier run. Registering first matters:
- * a sign-in to an email that does not exist yet counts as a failed login, and a run's worth of those
- * from one address would trip the login guard's address throttle.
+ * How a group of accounts signs in this run. `register-first` costs an account that exists two
+ * password hashes (the register that answers 409, then the login) but never a failed login;
+ * `login-first` costs one, and a failed login for each account that does not exist yet. Failed
+ * logins from one address trip the login guard's address throttle after ten, so `login-first` is
+ * used only once the group's first account turned out to exist (a fleet from an earlier run).
  */
-async function signIn(client: FixOnCall, email: string, register: () => Promise<unknown>) {
+export type SignInOrder = "register-first" | "login-first";
+
+/** Signs in or registers; says which, so the caller can pick the order for the rest of the group. */
+async function signIn(
+  client: FixOnCall,
+  email: string,
+  register: () => Promise<unknown>,
+  order: SignInOrder,
+): Promise<"existing" | "new"> {
+  if (order === "login-first") {
+    try {
+      await client.login(email, SIM_PASSWORD);
+      return "existing";
+    } catch (error) {
+      // 401: not registered yet (a larger fleet than last time). 429: the address is being slowed
+      // down, which answers unknown accounts that way too; registering needs no login.
+      if (!(error instanceof ApiRequestError) || (error.status !== 401 && error.status !== 429)) throw error;
+    }
+  }
   try {
     await politely(register);
+    return "new";
   } catch (error) {
     if (!(error instanceof ApiRequestError) || error.status !== 409) throw error;
     await politely(() => client.login(email, SIM_PASSWORD));
+    return "existing";
   }
 }
 
@@ -136,36 +158,46 @@ const readVerification = (client: FixOnCall) => politely(() => unwrap(client.api
  * Signs a simulated provider in (registering the first time) and makes sure they may go online:
  * the full issue-11 onboarding where it exists, else the admin's one-step approval.
  */
-export async function onboardProvider(ctx: SimContext, client: FixOnCall, p: SimProvider): Promise<void> {
-  await signIn(client, p.email, () =>
-    client.register({
-      role: "provider",
-      email: p.email,
-      password: SIM_PASSWORD,
-      name: p.name,
-      phone: p.phone,
-      service_types: p.serviceTypes,
-      ...(p.vehicleType ? { vehicle_type: p.vehicleType } : {}),
-      ...(p.loadCapacityKg ? { load_capacity_kg: p.loadCapacityKg } : {}),
-      service_radius_km: p.radiusKm,
-    }),
+export async function onboardProvider(
+  ctx: SimContext,
+  client: FixOnCall,
+  p: SimProvider,
+  order: SignInOrder,
+): Promise<"existing" | "new"> {
+  const account = await signIn(
+    client,
+    p.email,
+    () =>
+      client.register({
+        role: "provider",
+        email: p.email,
+        password: SIM_PASSWORD,
+        name: p.name,
+        phone: p.phone,
+        service_types: p.serviceTypes,
+        ...(p.vehicleType ? { vehicle_type: p.vehicleType } : {}),
+        ...(p.loadCapacityKg ? { load_capacity_kg: p.loadCapacityKg } : {}),
+        service_radius_km: p.radiusKm,
+      }),
+    order,
   );
   await abandonLeftovers(client, "provider");
   const profile = await unwrap(client.api.GET("/api/auth/profile"));
   // `phone_verified_at` is absent (undefined) where the API has no phone verification.
   const phonePending = profile.phone_verified_at === null;
-  if (profile.provider?.verification_status === "verified" && !phonePending) return;
+  if (profile.provider?.verification_status === "verified" && !phonePending) return account;
   if (phonePending) await verifyPhone(ctx, client, p.phone);
   if (await verifyDocuments(ctx, client, p)) {
     // Approving the last document verifies the provider; an admin's one-step approval is needed only
     // where the API does not do that itself.
     const state = await readVerification(client);
-    if (state.verification_status === "verified") return;
+    if (state.verification_status === "verified") return account;
   }
   const id = profile.id;
   await politely(() =>
     unwrap(ctx.admin.api.POST("/api/admin/providers/{id}/verify", { params: { path: { id } }, body: { decision: "approve" } })),
   );
+  return account;
 }
 
 /** Statuses in which a trip still holds its customer (open-trip limit) or its provider (one job at a time). */
@@ -216,14 +248,19 @@ export async function onboardCustomer(ctx: SimContext, city: City, index: number
   const client = ctx.newClient();
   const email = simEmail(city, "c", index);
   const phone = simPhone(city, "c", index);
-  await signIn(client, email, () =>
-    client.register({
-      role: "customer",
-      email,
-      password: SIM_PASSWORD,
-      name: `Customer Sim${String(index).padStart(4, "0")}`,
-      phone,
-    }),
+  await signIn(
+    client,
+    email,
+    () =>
+      client.register({
+        role: "customer",
+        email,
+        password: SIM_PASSWORD,
+        name: `Customer Sim${String(index).padStart(4, "0")}`,
+        phone,
+      }),
+    // Customers grow with the load (new accounts most runs), so they never risk failed logins.
+    "register-first",
   );
   return { client, email, phone, phoneVerified: false, open: 0 };
 }

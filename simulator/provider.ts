@@ -12,7 +12,7 @@ import type { Point } from "../src/domain/geo";
 import { advance, citySpeedKmh, gridRoute, randomSpot } from "./city";
 import { errorKind, type SimContext, sleep } from "./context";
 import type { SimProvider } from "./fleet";
-import { onboardProvider } from "./onboarding";
+import { onboardProvider, type SignInOrder } from "./onboarding";
 import type { Random } from "./random";
 
 /** Minutes of work at the roadside, by service (a tow or a load is timed by its drive instead). */
@@ -65,14 +65,13 @@ export class ProviderAgent {
     this.position = randomSpot(profile.city, rng, 0.4);
   }
 
-  /** Signs in and gets verified; false (with the error counted) if that failed. */
-  async onboard(): Promise<boolean> {
+  /** Signs in and gets verified: whether the account existed, or null (with the error counted) if that failed. */
+  async onboard(order: SignInOrder): Promise<"existing" | "new" | null> {
     try {
-      await onboardProvider(this.ctx, this.client, this.profile);
-      return true;
+      return await onboardProvider(this.ctx, this.client, this.profile, order);
     } catch (error) {
       this.ctx.stats.error(errorKind("onboarding", error));
-      return false;
+      return null;
     }
   }
 

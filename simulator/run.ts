@@ -3,6 +3,7 @@ import { inParallel, type SimContext, sleep } from "./context";
 import { CustomerPool, requestTrip } from "./customer";
 import { demand } from "./demand";
 import { simProvider } from "./fleet";
+import type { SignInOrder } from "./onboarding";
 import type { SimOptions } from "./options";
 import { ProviderAgent } from "./provider";
 import { Random } from "./random";
@@ -88,13 +89,24 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
     const now = Date.now();
     for (const p of ready) p.tick(now, TICK_MS);
   }, TICK_MS);
-  const onboarding = inParallel(providers, ONBOARDING_CONCURRENCY, async (p) => {
-    if (stopping) return;
-    if (await p.onboard()) {
+  const onboard = async (p: ProviderAgent, order: SignInOrder) => {
+    if (stopping) return null;
+    const account = await p.onboard(order);
+    if (account) {
       p.start(Date.now());
       ready.push(p);
     }
-  });
+    return account;
+  };
+  // The first provider, alone, tells whether the fleet exists from an earlier run; if so the rest
+  // sign in directly, one password hash each instead of two (see SignInOrder).
+  const [first, ...rest] = providers;
+  const onboarding = (async () => {
+    const order = first && (await onboard(first, "login-first")) === "existing" ? "login-first" : "register-first";
+    await inParallel(rest, ONBOARDING_CONCURRENCY, async (p) => {
+      await onboard(p, order);
+    });
+  })();
   const perCity = Math.max(2, Math.min(20, Math.ceil((options.rate / options.cities.length) * 30)));
   // Interruptible: Ctrl-C during a slow first sign-in still ends the run and writes the results.
   await Promise.race([Promise.all([...pools.values()].map((pool) => pool.warm(perCity))), whenStopping]);
