@@ -50,6 +50,14 @@ describe("matches", () => {
     expect(matches(entry({}, { vehicleType: "bakkie" }), { ...query, vehicleType: "truck_1t" }, NOW)).toBeNull();
     expect(matches(entry({}, { vehicleType: "bakkie" }), { ...query, vehicleType: "bakkie" }, NOW)).not.toBeNull();
   });
+  it("needs all the equipment a query names; an entry from before equipment was carried has none", () => {
+    const kitted = entry({}, { equipment: ["flatbed", "jump_pack"] });
+    expect(matches(kitted, { ...query, equipment: ["flatbed"] }, NOW)).not.toBeNull();
+    expect(matches(kitted, { ...query, equipment: ["flatbed", "jump_pack"] }, NOW)).not.toBeNull();
+    expect(matches(kitted, { ...query, equipment: ["flatbed", "tyre_kit"] }, NOW)).toBeNull();
+    expect(matches(entry(), { ...query, equipment: ["jump_pack"] }, NOW)).toBeNull();
+    expect(matches(entry(), { ...query, equipment: [] }, NOW)).not.toBeNull();
+  });
 });
 
 describe("ranking and merging", () => {
