@@ -120,6 +120,27 @@ describe("POST /api/documents", () => {
     expect(await documentCount(provider.id)).toBe(0);
   });
 
+  it("refuses a caller who may not upload before reading a byte of the body", async () => {
+    const customer = await registerCustomer();
+    // A body that never ends: had anything read it, this request would never be answered.
+    const endless = () => new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+    for (const [token, status] of [
+      [undefined, 401],
+      ["not-a-token", 401],
+      [customer.tokens.access_token, 403],
+    ] as const) {
+      const headers: Record<string, string> = { "content-type": "multipart/form-data; boundary=x" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const request = new Request(`${BASE}/api/documents`, {
+        method: "POST",
+        headers,
+        body: endless(),
+        duplex: "half",
+      } as RequestInit);
+      expect((await fetchChecked(request)).status).toBe(status);
+    }
+  });
+
   it.each([
     ["html", FILES.html, "page.html", "text/html"],
     ["an exe renamed .pdf", FILES.exe, "licence.pdf", "application/pdf"],

@@ -1,4 +1,4 @@
-import { MAX_UPLOAD_BODY_BYTES } from "../../documents/service";
+import { MAX_UPLOAD_BODY_BYTES, UPLOADER_ROLES } from "../../documents/service";
 import { newRouter } from "../../lib/validation-hook";
 import * as handlers from "./documents.handlers";
 import * as routes from "./documents.routes";
@@ -10,7 +10,7 @@ import { uploadBody } from "./upload-body";
  */
 const router = newRouter();
 // Registered first, so it runs before the route's own middleware and form validator.
-router.use("/documents", uploadBody(MAX_UPLOAD_BODY_BYTES));
+router.use("/documents", uploadBody(MAX_UPLOAD_BODY_BYTES, UPLOADER_ROLES));
 
 export const documentsRouter = router
   .openapi(routes.requirements, handlers.requirements)

@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../lib/errors";
+import { type Access, authorize } from "../../middleware/auth";
 import type { AppEnv } from "../../types";
 
 /**
@@ -7,11 +8,14 @@ import type { AppEnv } from "../../types";
  * these routes). A Content-Length over the limit is refused before a byte is read; then the body is
  * counted as it arrives, so a Content-Length that lies, or a chunked body with none, is cut off at the
  * limit too. What was read replaces the request's body, parsed once for the form validator that follows.
+ *
+ * It runs before the route's own middleware, so it applies the route's access rule first: a caller who
+ * may not upload is refused before a byte of the body is read (the route checks again; one indexed read).
  */
-export function uploadBody(maxBytes: number) {
+export function uploadBody(maxBytes: number, access: Access) {
   const tooLarge = () => new ApiError("PAYLOAD_TOO_LARGE", `An upload body may be at most ${maxBytes} bytes`);
-  return createMiddleware<AppEnv>(async (c, next) => {
-    if (c.req.method !== "POST") return next();
+  const gate = authorize(access);
+  const limited = createMiddleware<AppEnv>(async (c, next) => {
     const type = c.req.header("content-type") ?? "";
     if (!/^multipart\/form-data\s*;/i.test(type)) {
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Send the upload as multipart/form-data (with a boundary)");
@@ -49,4 +53,11 @@ export function uploadBody(maxBytes: number) {
     }
     return next();
   });
+  return createMiddleware<AppEnv>((c, next) =>
+    c.req.method === "POST"
+      ? gate(c, async () => {
+          await limited(c, next);
+        })
+      : next(),
+  );
 }
