@@ -83,7 +83,7 @@ async function upload(req, res) {
   send(res, 201, { success: true, message: "Document uploaded for review", data: { id, content_type: type, url } });
 }
 
-async function download(req, res, url) {
+async function download(res, url) {
   const path = url.pathname;
   const id = path.split("/").pop();
   const expires = Number(url.searchParams.get("expires"));
@@ -111,7 +111,7 @@ createServer((req, res) => {
     if (!res.headersSent) send(res, 500, { success: false });
   };
   if (req.method === "POST" && url.pathname === "/api/documents") return upload(req, res).catch(done);
-  if (req.method === "GET" && url.pathname.startsWith("/api/files/")) return download(req, res, url).catch(done);
+  if (req.method === "GET" && url.pathname.startsWith("/api/files/")) return download(res, url).catch(done);
   if (url.pathname === "/health") return send(res, 200, { ok: true });
   send(res, 404, { success: false });
 }).listen(PORT, HOST, () => console.log(`files peer on ${HOST}:${PORT}`));
