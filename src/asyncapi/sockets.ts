@@ -157,7 +157,7 @@ export const SOCKETS: SocketSpec[] = [
     id: "presence",
     address: "/api/providers/ws",
     title: "Provider presence",
-    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s. ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically). With the \`toota.v1\` subprotocol the verdict on an answer to an offer comes in Toota's shape (TootaOfferAccepted, TootaOfferRejected) instead of \`offer_result\`.`,
+    description: `A provider's app holds this socket open while on duty: it sends positions every 2-5 s (positions expire after 30 s), receives job offers (\`new_trip_request\`, 30 s to answer) and answers them here. Only verified, active providers. The server sends \`{type:'ping'}\` every 30 s. ${PINGS} A newer socket of the same provider replaces this one (4001, do not reconnect automatically); a required document that expired closes it (4005) until an admin approves the renewal. With the \`toota.v1\` subprotocol the verdict on an answer to an offer comes in Toota's shape (TootaOfferAccepted, TootaOfferRejected) instead of \`offer_result\`.`,
     roles: ["provider"],
     protocols: ["fixoncall.v1", "toota.v1"],
     query: {

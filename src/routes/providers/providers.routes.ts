@@ -72,7 +72,7 @@ export const providerSocket = route(["provider"], {
   tags,
   summary: "Provider presence socket (WebSocket upgrade)",
   description:
-    "Authenticate with `Sec-WebSocket-Protocol: fixoncall.v1, bearer.<access token>` or `?ticket=` from POST /api/auth/socket-ticket. Only verified, active providers with a verified phone (POST /api/auth/phone/send-code). Send `{type:'position', latitude, longitude, heading?, speed?, accuracy?, timestamp?}` (or Toota's bare `{latitude, longitude}`) every 2-5 s and `{type:'availability', available}`. The text frame `ping` is answered `pong` without waking the server; the server sends `{type:'ping'}` every 30 s. A newer socket of the same provider replaces an older one (close code 4001); deactivation closes with 4003.",
+    "Authenticate with `Sec-WebSocket-Protocol: fixoncall.v1, bearer.<access token>` or `?ticket=` from POST /api/auth/socket-ticket. Only verified, active providers with a verified phone (POST /api/auth/phone/send-code). Send `{type:'position', latitude, longitude, heading?, speed?, accuracy?, timestamp?}` (or Toota's bare `{latitude, longitude}`) every 2-5 s and `{type:'availability', available}`. The text frame `ping` is answered `pong` without waking the server; the server sends `{type:'ping'}` every 30 s. A newer socket of the same provider replaces an older one (close code 4001); deactivation closes with 4003; a required document that expired (the daily expiry pass) with 4005.",
   request: { query: ProviderSocketQuery },
   errors: {
     403: "Not a verified, active provider (`unverified`, `inactive`), or the phone is not verified yet (`phone_unverified`)",
