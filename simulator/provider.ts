@@ -261,7 +261,8 @@ export class ProviderAgent {
       await sleep((this.rng.between(min, max) * 60_000) / this.ctx.options.timeScale);
       if (trip.destination) {
         await this.driveTo({ lat: trip.destination.latitude, lng: trip.destination.longitude });
-        await step({ type: "status", status: "arrived" }, "arrived_at_destination");
+        // Haulage reports the drop-off in Toota's words (a step, not a status); a tow simply completes.
+        if (trip.kind === "haulage") await step({ type: "status", status: "arrived at destination" }, "arrived_at_destination");
       }
       await step({ type: "status", status: "completed" }, "completed");
       if (this.rng.chance(0.5)) {
