@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { documents, providerProfiles } from "../db/schema";
+import { documents, providerPresence, providerProfiles } from "../db/schema";
 import { CLOSE_UNVERIFIED } from "../lib/socket-close";
 import type { ExpiringDocument, ExpiryStage } from "../notifications/messages";
 import { takeProviderOffline } from "../presence/service";
@@ -34,14 +34,16 @@ export interface ExpiryPassReport {
  * 1. warns each owner of an approved document expiring within 7 days, then within 30 days, once
  *    per window (`warned_7_at`, `warned_30_at`); a document first seen inside 7 days gets only the
  *    7-day notice;
- * 2. finds verified providers who hold an expired approved document of a kind their country and
- *    service types require, with no approved, unexpired one of that kind: they are marked
- *    unverified, told, taken offline (close code CLOSE_UNVERIFIED), and `refreshVerification`
- *    then recomputes them from their documents, which stays the authority.
+ * 2. finds providers who hold an expired approved document of a kind their country and service
+ *    types require, with no approved, unexpired one of that kind, and who are still verified or
+ *    still online: they are marked unverified (one statement a page, rather than a read and a write
+ *    per provider), told, taken offline (close code CLOSE_UNVERIFIED), and `refreshVerification`
+ *    then recomputes each from their documents, which stays the authority.
  *
  * Idempotent: marks are written after the notices are queued, and the notices have keys derived from
  * document and stage, so a pass that dies half way and runs again queues a notice again but the
- * consumer records and sends it once. Step 2 selects only providers still verified.
+ * consumer records and sends it once. A pass that died after marking someone unverified but before
+ * closing their socket finds them again by the socket (`provider_presence.online`).
  */
 export async function runExpiryPass(env: Env, db: Db, now: number): Promise<ExpiryPassReport> {
   const report: ExpiryPassReport = {
@@ -106,13 +108,14 @@ async function warnWindow(
 }
 
 /**
- * A verified provider's expired, required document that nothing replaces: the condition under which
- * they can no longer be verified, whatever else they hold. Written as SQL over the row `d` of
- * `documents` joined to their profile `p`, so one statement finds a page of providers.
+ * An expired, required document that nothing replaces, of a provider still verified or still online:
+ * the condition under which they can no longer be verified, whatever else they hold. Written as SQL
+ * over a row of `documents` joined to its owner's profile, so one statement finds a page of providers.
  */
 const lapsedRequirement = (now: number) => sql`
   ${documents.status} = 'approved' AND ${documents.expiresAt} <= ${now}
-  AND ${providerProfiles.verificationStatus} = 'verified'
+  AND (${providerProfiles.verificationStatus} = 'verified' OR EXISTS (
+    SELECT 1 FROM ${providerPresence} WHERE ${providerPresence.providerId} = ${documents.ownerId} AND ${providerPresence.online} = 1))
   AND EXISTS (
     SELECT 1 FROM json_each(${providerProfiles.serviceTypes}) AS st
     JOIN document_requirements AS r ON r.service_type = st.value AND r.kind = ${documents.kind}
@@ -168,9 +171,10 @@ async function expireProviders(env: Env, db: Db, report: ExpiryPassReport, now: 
     report.statements++;
     report.providersUnverified += dropped.length;
 
-    for (let i = 0; i < dropped.length; i += OFFLINE_CONCURRENCY) {
+    // Every provider of the page, not only those just dropped: one a dead pass left online is closed now.
+    for (let i = 0; i < ids.length; i += OFFLINE_CONCURRENCY) {
       const kicked = await Promise.all(
-        dropped.slice(i, i + OFFLINE_CONCURRENCY).map(async ({ id }) => {
+        ids.slice(i, i + OFFLINE_CONCURRENCY).map(async (id) => {
           const closed = await takeProviderOffline(env, db, id, EXPIRED_REASON, CLOSE_UNVERIFIED);
           // The authority on verification: with the status already written it finds nothing to take back.
           await refreshVerification(env, db, id, now);

@@ -132,6 +132,18 @@ describe("the daily document expiry pass", () => {
     expect(rerun.providersKicked).toBe(0);
   });
 
+  it("closes the socket of a provider a pass that died half way left unverified but online", async () => {
+    const now = Date.now();
+    const p = await documentedProvider(now - DAY);
+    const socket = await goOnline(p.token, NAIROBI_CBD);
+    sockets.push(socket);
+    // What a pass that died after its UPDATE and before closing the socket leaves behind.
+    await env.DB.prepare("UPDATE provider_profiles SET verification_status = 'unverified' WHERE user_id = ?").bind(p.id).run();
+    const report = await pass(now);
+    expect(report.providersKicked).toBeGreaterThanOrEqual(1);
+    expect((await socket.waitClosed(15_000))?.code).toBe(CLOSE_UNVERIFIED);
+  });
+
   it("leaves verified a provider whose expired document is not required, or is renewed", async () => {
     const now = Date.now();
     const spare = await documentedProvider(now + 400 * DAY);
