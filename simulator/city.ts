@@ -125,8 +125,7 @@ export function advance(
   let left = km;
   let heading: number | null = null;
   const remaining = [...route];
-  while (remaining.length > 0 && left > 0) {
-    const target = remaining[0] as Point;
+  for (let target = remaining[0]; target && left > 0; target = remaining[0]) {
     const leg = haversineKm(at, target);
     if (leg > 0) heading = bearing(at, target);
     if (leg <= left) {

@@ -88,9 +88,9 @@ export function simPhone(city: City, role: "p" | "c", index: number): string {
 
 /** Provider `index` of a city: the same seed always gives the same fleet. */
 export function simProvider(city: City, index: number, rng: Random): SimProvider {
-  const weights = Object.fromEntries(PROVIDER_KINDS.map((k) => [k.kind, k.weight]));
-  const chosen = rng.weighted(weights);
-  const kind = PROVIDER_KINDS.find((k) => k.kind === chosen) ?? (PROVIDER_KINDS[0] as ProviderKind);
+  const weights = Object.fromEntries(PROVIDER_KINDS.map((k, i) => [String(i), k.weight]));
+  const kind = PROVIDER_KINDS[Number(rng.weighted(weights))];
+  if (!kind) throw new Error("no provider kinds");
   const vehicleType = rng.pick(kind.vehicles);
   return {
     index,
