@@ -5,6 +5,7 @@ import { users, verificationCodes } from "../db/schema";
 import { type Outcome, refuse } from "../domain/refusal";
 import { maskEmail, maskPhone } from "../lib/mask";
 import { closeUserSockets } from "../trips/sign-out";
+import { loginGuard } from "./login-guard-client";
 import { hashPassword } from "./password";
 import { currentPepper, emailAsPassword } from "./service";
 import { revokeAllSessions } from "./sessions";
@@ -73,8 +74,8 @@ export async function forgotPassword(
  * `POST /api/auth/password/reset`: with the newest reset code sent to that address, sets a new
  * password (the registration rules), then ends every session of the account: the token version is
  * bumped (outstanding access tokens stop working), every session is revoked (and with it every
- * refresh token), and every socket is closed. The proven address is marked verified as well. An
- * unknown address is refused exactly like a wrong code.
+ * refresh token), and every socket is closed. The proven address is marked verified as well, and
+ * the account's login lock (if any) is lifted. An unknown address is refused exactly like a wrong code.
  */
 export async function resetPassword(
   env: Env,
@@ -106,6 +107,10 @@ export async function resetPassword(
     .where(eq(users.id, user.id))
     .run();
   await revokeAllSessions(db, user.id, "password_reset", now);
+  // Whoever proved the address owns the account: failed logins before the reset (often the owner's own
+  // guesses at the forgotten password) must not keep the new password locked out for 15 minutes. No
+  // address was counted here, so only the account's failures are cleared.
+  await loginGuard(env, user.email, "none").succeed();
   await closeUserSockets(env, { id: user.id, role: user.role }, { all: true }, PASSWORD_RESET);
   return { ok: true };
 }

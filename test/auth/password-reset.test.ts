@@ -127,6 +127,15 @@ describe("POST /api/auth/password/reset", () => {
     expect((await login(email, NEW_PASSWORD)).status).toBe(200);
   });
 
+  it("lifts a login lock: the owner who guessed wrong five times signs in with the new password at once", async () => {
+    const user = await registerCustomer();
+    for (let i = 0; i < 5; i++) await login(user.email, `Wrong-Guess-${i}0`);
+    expect((await login(user.email, user.password)).status).toBe(429);
+    await forgot({ email: user.email });
+    expect((await reset({ email: user.email, code: await resetCode(user.email), new_password: NEW_PASSWORD })).status).toBe(200);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+  });
+
   it("works by phone too, and proves the phone", async () => {
     const user = await registerCustomer({}, { phoneVerified: false });
     const phone = (await callJson("/api/auth/profile", { token: user.tokens.access_token })).body.data.phone as string;
