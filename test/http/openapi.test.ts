@@ -33,6 +33,10 @@ const PUBLIC = new Set([
   "POST /api/payments/stripe/webhook",
   // A share link is its own permission: an unguessable, expiring token a trusted contact opens without an account.
   "GET /api/share/{token}",
+  // What documents a provider needs is public data, so an app can show it before sign-up.
+  "GET /api/documents/requirements",
+  // A signed file link is its own permission: an HMAC over the path and a five-minute expiry.
+  "GET /api/files/{id}",
 ]);
 
 const METHODS = new Set(["get", "post", "put", "patch", "delete"]);
