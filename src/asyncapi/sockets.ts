@@ -227,7 +227,7 @@ export const SOCKETS: SocketSpec[] = [
     id: "tootaRequest",
     address: "/api/trips/ws",
     title: "Toota trip request (toota.v1)",
-    description: `Toota's trip-request socket for customers: ask for the nearest drivers, \`create_trip\` (the reply is TootaTripCreated), \`confirm_driver\`, then follow the trip on the same socket in Toota's shapes. A socket makes one trip; to resume after a disconnect, open the trip socket \`/api/trips/{trip_id}/ws?since=<seq>\` with \`toota.v1\`. ${PINGS}`,
+    description: `Toota's trip-request socket for customers: ask for the nearest drivers, \`create_trip\` (the reply is TootaTripCreated; an \`error\` frame with code \`phone_unverified\` until the customer's phone is verified, checked at each \`create_trip\`), \`confirm_driver\`, then follow the trip on the same socket in Toota's shapes. A socket makes one trip; to resume after a disconnect, open the trip socket \`/api/trips/{trip_id}/ws?since=<seq>\` with \`toota.v1\`. ${PINGS}`,
     roles: ["customer"],
     protocols: ["toota.v1", "fixoncall.v1"],
     query: { ticket: TICKET },
