@@ -235,16 +235,11 @@ export class OpsRoom extends DurableObject<Env> {
     this.counts = counts;
     this.countsAt = Date.now();
     const now = Date.now();
+    const ask = (cell: string) =>
+      bestEffort("ask a cell for the ops map", () => this.env.CELL_INDEX.getByName(cell).opsWatch(), null, { cell });
     await Promise.all(
       cells.results.map(async ({ cell }) => {
-        const providers = await bestEffort(
-          "ask a cell for the ops map",
-          () => this.env.CELL_INDEX.getByName(cell).opsWatch(),
-          null,
-          {
-            cell,
-          },
-        );
+        const providers = await ask(cell);
         if (providers) this.putCell(cell, providers, now, false);
       }),
     );
