@@ -152,6 +152,9 @@ const SeedMechanic = z.strictObject({
   specialization: Specializations.optional(),
   experience_years: ExperienceYears.optional(),
   service_radius_km: ServiceRadiusKm.optional(),
+  equipment: EquipmentList.optional(),
+  languages: Languages.optional(),
+  certifications: Certifications.optional(),
 });
 const SeedPartner = z.strictObject({
   user_type: z.literal("partner"),
@@ -203,6 +206,9 @@ export function toCanonical(input: RegisterInput): CanonicalInput | "admin" {
         specializations: input.specialization,
         experience_years: input.experience_years,
         service_radius_km: input.service_radius_km,
+        equipment: input.equipment,
+        languages: input.languages,
+        certifications: input.certifications,
       };
     case "partner":
       return {

@@ -51,6 +51,31 @@ describe("the fields real providers have", () => {
     expect(mine.body.data.provider.equipment).toEqual(["wheel_lift", "jump_pack"]);
   });
 
+  it("are taken in Fix On Call's own mechanic sign-up shape too", async () => {
+    const id = uniqueIdentity("mech");
+    const res = await callJson("/api/auth/register", {
+      method: "POST",
+      json: {
+        user_type: "mechanic",
+        email: id.email,
+        password: "Sunny-Kiwi-42",
+        name: "Otieno Fundi",
+        phone: id.phone,
+        specialization: ["engine"],
+        equipment: ["diagnostic_scanner"],
+        languages: ["sw"],
+        certifications: ["NITA Grade I"],
+      },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.data.user.provider).toMatchObject({
+      specializations: ["engine"],
+      equipment: ["diagnostic_scanner"],
+      languages: ["sw"],
+      certifications: ["NITA Grade I"],
+    });
+  });
+
   it("are replaced by a profile update, one list at a time", async () => {
     const token = (await registerProvider()).body.data.tokens.access_token;
     const res = await callJson("/api/auth/profile", {

@@ -296,6 +296,29 @@ export interface paths {
                         experience_years?: number;
                         /** @description How far from their position the provider will travel */
                         service_radius_km?: number;
+                        /**
+                         * @description Kit carried; trip requests can require it
+                         * @example [
+                         *       "wheel_lift",
+                         *       "jump_pack"
+                         *     ]
+                         */
+                        equipment?: ("flatbed" | "wheel_lift" | "jump_pack" | "fuel_bowser" | "jerry_cans" | "tyre_kit" | "lockout_kit" | "diagnostic_scanner" | "tail_lift" | "straps_and_blankets")[];
+                        /**
+                         * @description Languages spoken (ISO 639-1)
+                         * @example [
+                         *       "en",
+                         *       "sw"
+                         *     ]
+                         */
+                        languages?: string[];
+                        /**
+                         * @description Named trade certificates, as the provider states them
+                         * @example [
+                         *       "NITA Grade II Motor Vehicle Mechanic"
+                         *     ]
+                         */
+                        certifications?: string[];
                     } | {
                         /** @enum {string} */
                         user_type: "partner";
