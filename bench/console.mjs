@@ -226,6 +226,7 @@ async function routeSyntheticSocket(page, feeds) {
       ws.send(JSON.stringify(feed.frame()));
     }, 1_000);
     ws.onClose(() => clearInterval(timer));
+    timer.unref(); // a browser closed at the end may never report the close: do not keep the run alive
   });
 }
 
