@@ -61,9 +61,11 @@ if (await apiAnswers()) {
   if (process.env.SIMULATE === "0") console.log("Simulated fleet: off (SIMULATE=0)\n");
   else {
     console.log("Simulated fleet: starting (a first run also registers and verifies it through the API: a few minutes)\n");
+    // One process (Node with tsx's loader), not npm → tsx → node: a Ctrl-C reaches it once, and no
+    // wrapper force-kills it on a second signal while it writes its results.
     simulator = spawn(
-      "npm",
-      ["run", "--silent", "simulate", "--", "--base-url", base, ...FLEET, "--quiet", "--out", ".wrangler/sim-results.json"],
+      process.execPath,
+      ["--import", "tsx", "simulator/main.ts", "--base-url", base, ...FLEET, "--quiet", "--out", ".wrangler/sim-results.json"],
       { stdio: "inherit" },
     );
     simulator.on("exit", (code, signal) => {

@@ -73,9 +73,9 @@ async function main() {
       }
     },
   });
-  if (!options.quiet) write(`\n\n${summaryText(summary)}\n`);
+  // The file first: a run stopped together with its server may not get to print.
   await writeFile(options.out, `${JSON.stringify({ run, ...summary }, null, 2)}\n`);
-  if (!options.quiet) write(`results written to ${options.out}\n`);
+  if (!options.quiet) write(`\n\n${summaryText(summary)}\nresults written to ${options.out}\n`);
   // Reconnect timers of closed sockets and pending offer pauses must not keep the process alive.
   process.exit(summary.errors.total > 0 ? 1 : 0);
 }

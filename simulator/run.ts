@@ -54,7 +54,11 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
       resolve();
     };
   });
-  void hooks.interrupted?.then(stop);
+  let interruptedByUser = false;
+  void hooks.interrupted?.then(() => {
+    interruptedByUser = true;
+    stop();
+  });
   const log = hooks.log ?? (() => {});
   const newClient = () => new FixOnCall({ baseUrl: options.baseUrl });
   const admin = newClient();
@@ -143,8 +147,9 @@ export async function simulate(options: SimOptions, hooks: RunHooks = {}): Promi
     void trip.finally(() => trips.splice(trips.indexOf(trip), 1));
   }
 
-  // Wind down: trips stop waiting, sockets close, the figures are taken.
-  await Promise.race([Promise.allSettled(trips), sleep(5_000)]);
+  // Wind down: trips stop waiting, sockets close, the figures are taken. An interrupted run (Ctrl-C,
+  // or `npm start` stopping with its server) gives them a moment only: the server may be gone.
+  await Promise.race([Promise.allSettled(trips), sleep(interruptedByUser ? 500 : 5_000)]);
   clearInterval(progress);
   clearInterval(ticker);
   for (const p of providers) p.goOffline();
