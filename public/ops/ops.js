@@ -558,7 +558,13 @@ async function loadReviews() {
           el(
             "li",
             { "data-document-id": d.id },
-            el("span", {}, `${d.kind ?? "document"} · ${d.provider_name ?? d.user_name ?? d.user_id ?? ""}`),
+            el(
+              "span",
+              {},
+              // The signed link opens the file itself (it expires in minutes; the list refreshes every 30 s).
+              el("a", { href: d.url, target: "_blank", rel: "noopener" }, d.kind.replaceAll("_", " ")),
+              ` · ${d.owner?.name ?? d.owner_id}`,
+            ),
             el("button", { type: "button", onclick: () => review(d.id, { decision: "approve" }) }, "Approve"),
             el("button", { type: "button", onclick: () => review(d.id, { decision: "reject", reason: "Not readable, please upload again" }) }, "Reject"),
           ),
@@ -673,7 +679,8 @@ function setUpMap() {
             "#9aa5b1",
           ],
           "circle-stroke-color": "#ffffff",
-          "circle-stroke-width": 1,
+          // No outline when zoomed out: thousands of overlapping dots paint faster without it.
+          "circle-stroke-width": ["step", ["zoom"], 0, 10, 1],
         },
       });
     }
