@@ -1,7 +1,7 @@
 // `npm run simulate -- --base-url http://127.0.0.1:8787 --city both --providers 40 --rate 0.2 ...`:
 // a simulated fleet and its customers, driven through the typed client against a running API.
 import { writeFile } from "node:fs/promises";
-import { parseOptions, type SimOptions } from "./options";
+import { parseOptions, type SimOptions, USAGE } from "./options";
 import { type Progress, simulate } from "./run";
 import type { Summary } from "./stats";
 
@@ -43,6 +43,10 @@ function summaryText(summary: Summary): string {
 }
 
 async function main() {
+  if (process.argv.includes("--help")) {
+    process.stdout.write(`${USAGE}\n(see README.md, "Simulator")\n`);
+    return;
+  }
   const options = parseOptions(process.argv.slice(2));
   let interrupt: () => void = () => {};
   const interrupted = new Promise<void>((resolve) => {

@@ -51,7 +51,7 @@ export const DEFAULTS: SimOptions = {
 /** Dispatch modes the API can run: nearest-first ranking of the providers online around the pickup. */
 export const DISPATCH_MODES = ["nearest"] as const;
 
-const USAGE = `npm run simulate -- [--base-url URL] [--city nairobi|johannesburg|both] [--providers N] [--rate TRIPS_PER_S]
+export const USAGE = `npm run simulate -- [--base-url URL] [--city nairobi|johannesburg|both] [--providers N] [--rate TRIPS_PER_S]
   [--duration S (0 = forever)] [--seed N] [--dispatch nearest] [--accept P] [--decline P] [--cancel P] [--sos P]
   [--time-scale X] [--out FILE] [--admin-email E] [--admin-password P] [--quiet]`;
 
@@ -69,7 +69,6 @@ export function parseOptions(argv: readonly string[], base: SimOptions = DEFAULT
       options.quiet = true;
       continue;
     }
-    if (name === "help") fail("usage:");
     const value = inline ?? argv[++i];
     if (value === undefined) return fail(`--${name} needs a value`);
     const number = (min: number, max: number) => {
