@@ -6,7 +6,7 @@ import { emergencyAlerts, shareLinks, tripEvents, trips, users } from "../db/sch
 import { type Outcome, type Refusal, refuse } from "../domain/refusal";
 import { TERMINAL } from "../domain/trip-state";
 import { opsRoom } from "../ops/client";
-import { OPS_HANDOVER_HEADER } from "../ops/ops-room";
+import { OPS_HANDOVER_HEADER } from "../ops/protocol";
 import { relationTo } from "../trips/relation";
 import type { TripRoom } from "../trips/trip-room";
 import type { AuthContext } from "../types";
