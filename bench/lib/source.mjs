@@ -75,7 +75,7 @@ export function tokenSettings(source) {
   return { key: signingKey(readDevVars(join(source, ".dev.vars"))), vars: readTomlVars(join(source, "wrangler.toml")) };
 }
 
-/** An access token exactly as src/accounts/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), valid for an hour. */
+/** An access token exactly as src/accounts/tokens.ts signs one (HS256, at+jwt, kid, iss, aud), for its full 15 minutes (the API refuses longer). */
 export function mintToken(key, vars, { id, sessionId }, role) {
   return new SignJWT({ role, sid: sessionId, tv: 0 })
     .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
@@ -83,7 +83,7 @@ export function mintToken(key, vars, { id, sessionId }, role) {
     .setIssuer(vars.JWT_ISSUER)
     .setAudience(vars.JWT_AUDIENCE)
     .setIssuedAt()
-    .setExpirationTime("1h")
+    .setExpirationTime("15m")
     .setJti(randomUUID())
     .sign(key.secret);
 }
