@@ -16,7 +16,7 @@ export async function roadside({ newClient, admin, log, observe }: FlowContext) 
   await motorist.register({ role: "customer", email: m.email, password: PASSWORD, name: "Amina Motorist", phone: m.phone });
   await motorist.login(m.email, PASSWORD);
   const k = freshIdentity("mechanic");
-  const signedUp = await mechanic.register({
+  await mechanic.register({
     role: "provider",
     email: k.email,
     password: PASSWORD,

@@ -20,7 +20,6 @@ import {
 } from "./protocol";
 import { openTripCards, opsCounts, priorityOf, queueOrder, type TripMove } from "./queries";
 
-
 /** Storage versions, in order. Version 1: nothing stored (sockets and their attachments are all). */
 const STORAGE_MIGRATIONS: readonly StorageMigration[] = [() => undefined];
 
