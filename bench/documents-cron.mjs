@@ -19,15 +19,16 @@ import {
   pickPort,
   ROOT,
   run,
+  runBench,
   startWrangler,
-  stopServers,
-  stopServersOnSignals,
   waitReady,
 } from "./lib/common.mjs";
 
 const log = makeLog("documents-cron");
 const args = process.argv.slice(2);
 const SMOKE = args.includes("--smoke");
+/** The state directory, removed by runBench once the server is gone. */
+const removals = [];
 const at = args.indexOf("--providers");
 const PROVIDERS = at >= 0 ? Number(args[at + 1]) : SMOKE ? 200 : 10_000;
 const RESULTS = join(ROOT, "bench/results");
@@ -154,56 +155,52 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-cron-state-"));
-  const env = { ...benchEnv(), WRANGLER_REGISTRY_PATH: mkdtempSync(join(os.tmpdir(), "fix-on-call-cron-registry-")) };
-  stopServersOnSignals(async () => rmSync(state, { recursive: true, force: true }));
-  try {
-    const now = Date.now();
-    const file = join(state, "fleet.sql");
-    writeFileSync(file, `${schemaSql()}\n${fleetSql(now)}`);
-    log(`seeding ${PROVIDERS} providers, ${PROVIDERS * KINDS.length} documents`);
-    const seedStarted = performance.now();
-    run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], { env });
-    log(`seeded in ${fmt((performance.now() - seedStarted) / 1000)} s`);
+  removals.push(() => rmSync(state, { recursive: true, force: true }));
+  // A private dev registry inside the state: other `wrangler dev`s on the machine cannot reload ours.
+  const env = { ...benchEnv(), WRANGLER_REGISTRY_PATH: join(state, "registry") };
+  const now = Date.now();
+  const file = join(state, "fleet.sql");
+  writeFileSync(file, `${schemaSql()}\n${fleetSql(now)}`);
+  log(`seeding ${PROVIDERS} providers, ${PROVIDERS * KINDS.length} documents`);
+  const seedStarted = performance.now();
+  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], { env });
+  log(`seeded in ${fmt((performance.now() - seedStarted) / 1000)} s`);
 
-    const port = await pickPort(Number(process.env.BENCH_PORT ?? 8819), new Set());
-    const inspector = await pickPort(9340, new Set([port]));
-    const base = `http://${HOST}:${port}`;
-    const server = startWrangler(
-      "documents-cron",
-      ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state, "--test-scheduled"],
-      { env, logDir: RESULTS },
-    );
-    await waitReady(`${base}/api/health`, server);
-    const firstMs = await trigger(base);
-    const first = await waitForReport(server.logFile, 0);
-    log("waiting for the notification consumer to drain what the pass queued");
-    const consumer = await queueDrained(server.logFile);
-    const retryMs = await trigger(base);
-    const retry = await waitForReport(server.logFile, 1);
-    const expected = { expired: Math.ceil(PROVIDERS / 100) * 2 };
-    const result = {
-      bench: "documents-cron",
-      smoke: SMOKE,
-      providers: PROVIDERS,
-      documents: PROVIDERS * KINDS.length,
-      machine,
-      first: { ms: Math.round(firstMs), ...first },
-      consumer,
-      retry: { ms: Math.round(retryMs), ...retry },
-    };
-    console.log(JSON.stringify(result, null, 2));
-    if (first.providersUnverified < expected.expired * 0.9)
-      throw new Error(`expected about ${expected.expired} providers unverified, got ${first.providersUnverified}`);
-    if (retry.warned30 + retry.warned7 + retry.providersUnverified !== 0)
-      throw new Error("the retry of the same day did work again: the pass is not idempotent");
-    log(
-      `first pass ${fmt(firstMs / 1000, 2)} s (${first.warned7} + ${first.warned30} warnings, ${first.providersUnverified} unverified, ${first.statements} statements); consumer ${consumer.messages} messages in ${fmt(consumer.ms / 1000, 1)} s; retry ${fmt(retryMs / 1000, 2)} s`,
-    );
-    if (!SMOKE) appendFileSync(join(RESULTS, "documents-cron.jsonl"), `${JSON.stringify(result)}\n`);
-  } finally {
-    await stopServers();
-    rmSync(state, { recursive: true, force: true });
-  }
+  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8819), new Set());
+  const inspector = await pickPort(9340, new Set([port]));
+  const base = `http://${HOST}:${port}`;
+  const server = startWrangler(
+    "documents-cron",
+    ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state, "--test-scheduled"],
+    { env, logDir: RESULTS },
+  );
+  await waitReady(`${base}/api/health`, server);
+  const firstMs = await trigger(base);
+  const first = await waitForReport(server.logFile, 0);
+  log("waiting for the notification consumer to drain what the pass queued");
+  const consumer = await queueDrained(server.logFile);
+  const retryMs = await trigger(base);
+  const retry = await waitForReport(server.logFile, 1);
+  const expected = { expired: Math.ceil(PROVIDERS / 100) * 2 };
+  const result = {
+    bench: "documents-cron",
+    smoke: SMOKE,
+    providers: PROVIDERS,
+    documents: PROVIDERS * KINDS.length,
+    machine,
+    first: { ms: Math.round(firstMs), ...first },
+    consumer,
+    retry: { ms: Math.round(retryMs), ...retry },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  if (first.providersUnverified < expected.expired * 0.9)
+    throw new Error(`expected about ${expected.expired} providers unverified, got ${first.providersUnverified}`);
+  if (retry.warned30 + retry.warned7 + retry.providersUnverified !== 0)
+    throw new Error("the retry of the same day did work again: the pass is not idempotent");
+  log(
+    `first pass ${fmt(firstMs / 1000, 2)} s (${first.warned7} + ${first.warned30} warnings, ${first.providersUnverified} unverified, ${first.statements} statements); consumer ${consumer.messages} messages in ${fmt(consumer.ms / 1000, 1)} s; retry ${fmt(retryMs / 1000, 2)} s`,
+  );
+  if (!SMOKE) appendFileSync(join(RESULTS, "documents-cron.jsonl"), `${JSON.stringify(result)}\n`);
 }
 
-await main();
+await runBench({ log, deadlineMs: Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 120 : 900)) * 1000, main, removals });

@@ -23,10 +23,9 @@ import {
   pickPort,
   ROOT,
   run,
+  runBench,
   startProcess,
   startWrangler,
-  stopServers,
-  stopServersOnSignals,
   summarize,
   waitReady,
 } from "./lib/common.mjs";
@@ -34,6 +33,8 @@ import { prepareSource, readDevVars, readTomlVars } from "./lib/source.mjs";
 
 const log = makeLog("documents");
 const SMOKE = process.argv.includes("--smoke");
+/** Temporary source and state, removed by runBench once the server is gone. */
+const removals = [];
 const REF = process.env.BENCH_REF ?? "HEAD";
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? (SMOKE ? 3 : 30));
 const DOWNLOADS = Number(process.env.BENCH_DOWNLOADS ?? (SMOKE ? 5 : 200));
@@ -139,130 +140,117 @@ async function main() {
   const machine = { ...machineInfo(startedAt), ref: REF === "worktree" ? "working tree" : REF };
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   log("machine", machine);
-  const cleanups = [];
   const tempDir = (prefix) => {
     const dir = mkdtempSync(join(os.tmpdir(), prefix));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    removals.push(() => rmSync(dir, { recursive: true, force: true }));
     return dir;
   };
-  stopServersOnSignals(async () => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
+  const env = benchEnv();
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-documents-src-", onCleanup: (f) => removals.push(f) });
+  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
+  const state = tempDir("fix-on-call-documents-state-");
+  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+
+  const taken = new Set();
+  const ports = {
+    api: await pickPort(Number(process.env.BENCH_PORT ?? 8803), taken),
+    inspector: await pickPort(9330, taken),
+    peer: await pickPort(Number(process.env.BENCH_PEER_PORT ?? 8804), taken),
+  };
+  // A dev registry of its own: wrangler dev reloads whenever another wrangler dev on the machine starts or stops.
+  const api = startWrangler(
+    "documents-api",
+    ["--ip", HOST, "--port", String(ports.api), "--inspector-port", String(ports.inspector), "--persist-to", state],
+    { env: { ...env, WRANGLER_REGISTRY_PATH: tempDir("fix-on-call-documents-registry-") }, logDir: RESULTS, cwd: source },
+  );
+  const devVars = readDevVars(join(source, ".dev.vars"));
+  const vars = readTomlVars(join(source, "wrangler.toml"));
+  const peer = startProcess("files-peer", "node", [join(ROOT, "bench/peer/files-peer.mjs")], {
+    env: {
+      ...env,
+      PEER_PORT: String(ports.peer),
+      PEER_HOST: HOST,
+      PEER_DIR: tempDir("fix-on-call-documents-peer-"),
+      JWT_KEYS: devVars.JWT_KEYS,
+      JWT_ISSUER: vars.JWT_ISSUER,
+      JWT_AUDIENCE: vars.JWT_AUDIENCE,
+    },
+    logFile: join(RESULTS, "files-peer.log"),
   });
-  try {
-    const env = benchEnv();
-    const source = prepareSource({ ref: REF, prefix: "fix-on-call-documents-src-", onCleanup: (f) => cleanups.push(f) });
-    run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-    const state = tempDir("fix-on-call-documents-state-");
-    run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+  const ours = `http://${HOST}:${ports.api}`;
+  const theirs = `http://${HOST}:${ports.peer}`;
+  await Promise.all([waitReady(`${ours}/api/health`, api), waitReady(`${theirs}/health`, peer)]);
 
-    const taken = new Set();
-    const ports = {
-      api: await pickPort(Number(process.env.BENCH_PORT ?? 8803), taken),
-      inspector: await pickPort(9330, taken),
-      peer: await pickPort(Number(process.env.BENCH_PEER_PORT ?? 8804), taken),
-    };
-    // A dev registry of its own: wrangler dev reloads whenever another wrangler dev on the machine starts or stops.
-    const api = startWrangler(
-      "documents-api",
-      ["--ip", HOST, "--port", String(ports.api), "--inspector-port", String(ports.inspector), "--persist-to", state],
-      { env: { ...env, WRANGLER_REGISTRY_PATH: tempDir("fix-on-call-documents-registry-") }, logDir: RESULTS, cwd: source },
-    );
-    const devVars = readDevVars(join(source, ".dev.vars"));
-    const vars = readTomlVars(join(source, "wrangler.toml"));
-    const peer = startProcess("files-peer", "node", [join(ROOT, "bench/peer/files-peer.mjs")], {
-      env: {
-        ...env,
-        PEER_PORT: String(ports.peer),
-        PEER_HOST: HOST,
-        PEER_DIR: tempDir("fix-on-call-documents-peer-"),
-        JWT_KEYS: devVars.JWT_KEYS,
-        JWT_ISSUER: vars.JWT_ISSUER,
-        JWT_AUDIENCE: vars.JWT_AUDIENCE,
-      },
-      logFile: join(RESULTS, "files-peer.log"),
-    });
-    const ours = `http://${HOST}:${ports.api}`;
-    const theirs = `http://${HOST}:${ports.peer}`;
-    await Promise.all([waitReady(`${ours}/api/health`, api), waitReady(`${theirs}/health`, peer)]);
+  // A provider registered through the API: its token passes our session check and the peer's JWT check.
+  const phone = `+2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+  const registered = await fetch(`${ours}/api/auth/register`, {
+    method: "POST",
+    signal: AbortSignal.timeout(120_000),
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      role: "provider",
+      email: `bench.${randomUUID().slice(0, 8)}@example.com`,
+      password: "Sunny-Kiwi-42",
+      name: "Bench Provider",
+      phone,
+      service_types: ["towing"],
+      vehicle_type: "tow_truck",
+    }),
+  });
+  const account = await registered.json();
+  if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(account)}`);
+  const token = account.data.tokens.access_token;
 
-    // A provider registered through the API: its token passes our session check and the peer's JWT check.
-    const phone = `+2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
-    const registered = await fetch(`${ours}/api/auth/register`, {
-      method: "POST",
-      signal: AbortSignal.timeout(120_000),
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        role: "provider",
-        email: `bench.${randomUUID().slice(0, 8)}@example.com`,
-        password: "Sunny-Kiwi-42",
-        name: "Bench Provider",
-        phone,
-        service_types: ["towing"],
-        vehicle_type: "tow_truck",
-      }),
-    });
-    const account = await registered.json();
-    if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(account)}`);
-    const token = account.data.tokens.access_token;
+  const bytes = photo(PHOTO_BYTES);
+  // One warm-up each, so neither side's first request (module load, JIT) is in the sample.
+  await timed(
+    `${ours}/api/documents`,
+    { method: "POST", headers: { authorization: `Bearer ${token}` }, body: uploadBody(bytes) },
+    201,
+  );
+  await timed(
+    `${theirs}/api/documents`,
+    { method: "POST", headers: { authorization: `Bearer ${token}` }, body: uploadBody(bytes) },
+    201,
+  );
+  const rows = [
+    { ...(await measure("Worker (wrangler dev, R2 + D1)", ours, token, bytes)), ...(await floor(ours, "/api/health", token)) },
+    { ...(await measure("peer (node:http, disk)", theirs, token, bytes)), ...(await floor(theirs, "/health", token)) },
+  ];
+  const where = await split(ours, token, bytes);
+  // The limit holds under load too: an 11 MB body is refused.
+  const over = await fetch(`${ours}/api/documents`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: uploadBody(photo(11 * 1024 * 1024)),
+  });
+  await over.arrayBuffer();
+  if (over.status !== 413) throw new Error(`an 11 MB upload answered ${over.status}`);
 
-    const bytes = photo(PHOTO_BYTES);
-    // One warm-up each, so neither side's first request (module load, JIT) is in the sample.
-    await timed(
-      `${ours}/api/documents`,
-      { method: "POST", headers: { authorization: `Bearer ${token}` }, body: uploadBody(bytes) },
-      201,
-    );
-    await timed(
-      `${theirs}/api/documents`,
-      { method: "POST", headers: { authorization: `Bearer ${token}` }, body: uploadBody(bytes) },
-      201,
-    );
-    const rows = [
-      { ...(await measure("Worker (wrangler dev, R2 + D1)", ours, token, bytes)), ...(await floor(ours, "/api/health", token)) },
-      { ...(await measure("peer (node:http, disk)", theirs, token, bytes)), ...(await floor(theirs, "/health", token)) },
-    ];
-    const where = await split(ours, token, bytes);
-    // The limit holds under load too: an 11 MB body is refused.
-    const over = await fetch(`${ours}/api/documents`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}` },
-      body: uploadBody(photo(11 * 1024 * 1024)),
-    });
-    await over.arrayBuffer();
-    if (over.status !== 413) throw new Error(`an 11 MB upload answered ${over.status}`);
-
-    const lines = [
-      `# Documents: upload and signed-link serving (${startedAt.toISOString()}${SMOKE ? ", smoke" : ""})`,
-      "",
-      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}, wrangler ${machine.wrangler}; code ${machine.ref} (${machine.commit}); load average before ${machine.loadavgBefore.join(" / ")}.`,
-      "",
-      `${(PHOTO_BYTES / 2 ** 20).toFixed(1)} MiB photo; ${UPLOADS} uploads and ${DOWNLOADS} downloads each, one at a time.`,
-      "",
-      "| server | upload p50 ms | upload p99 ms | serve p50 ms | serve p99 ms | upload MiB/s (p50) | serve MiB/s (p50) | 1 KiB upload p50 ms | health p50 ms |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-      ...rows.map(
-        (r) =>
-          `| ${r.label} | ${fmt(r.upload.p50)} | ${fmt(r.upload.p99)} | ${fmt(r.serve.p50)} | ${fmt(r.serve.p99)} | ${r.uploadMiBps} | ${r.serveMiBps} | ${fmt(r.tinyUpload.p50)} | ${fmt(r.health.p50)} |`,
-      ),
-      "",
-      `Where the Worker's upload time goes (p50, ms): the body sent and refused unread ${fmt(where.unread.p50)}; refused after the multipart parse ${fmt(where.parsed.p50)}; the whole upload ${fmt(rows[0].upload.p50)}.`,
-    ];
-    const markdown = `${lines.join("\n")}\n`;
-    console.log(markdown);
-    const stamp = startedAt.toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    appendFileSync(
-      join(RESULTS, "documents.jsonl"),
-      `${JSON.stringify({ machine, smoke: SMOKE, photoBytes: PHOTO_BYTES, rows, where })}\n`,
-    );
-    writeFileSync(join(RESULTS, `documents-${stamp}.md`), markdown);
-  } finally {
-    await stopServers();
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  }
+  const lines = [
+    `# Documents: upload and signed-link serving (${startedAt.toISOString()}${SMOKE ? ", smoke" : ""})`,
+    "",
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}, wrangler ${machine.wrangler}; code ${machine.ref} (${machine.commit}); load average before ${machine.loadavgBefore.join(" / ")}.`,
+    "",
+    `${(PHOTO_BYTES / 2 ** 20).toFixed(1)} MiB photo; ${UPLOADS} uploads and ${DOWNLOADS} downloads each, one at a time.`,
+    "",
+    "| server | upload p50 ms | upload p99 ms | serve p50 ms | serve p99 ms | upload MiB/s (p50) | serve MiB/s (p50) | 1 KiB upload p50 ms | health p50 ms |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${fmt(r.upload.p50)} | ${fmt(r.upload.p99)} | ${fmt(r.serve.p50)} | ${fmt(r.serve.p99)} | ${r.uploadMiBps} | ${r.serveMiBps} | ${fmt(r.tinyUpload.p50)} | ${fmt(r.health.p50)} |`,
+    ),
+    "",
+    `Where the Worker's upload time goes (p50, ms): the body sent and refused unread ${fmt(where.unread.p50)}; refused after the multipart parse ${fmt(where.parsed.p50)}; the whole upload ${fmt(rows[0].upload.p50)}.`,
+  ];
+  const markdown = `${lines.join("\n")}\n`;
+  console.log(markdown);
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  appendFileSync(
+    join(RESULTS, "documents.jsonl"),
+    `${JSON.stringify({ machine, smoke: SMOKE, photoBytes: PHOTO_BYTES, rows, where })}\n`,
+  );
+  writeFileSync(join(RESULTS, `documents-${stamp}.md`), markdown);
 }
 
-main().catch(async (error) => {
-  console.error(error);
-  await stopServers();
-  process.exit(1);
-});
+await runBench({ log, deadlineMs: Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 120 : 900)) * 1000, main, removals });

@@ -15,7 +15,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SignJWT } from "jose";
 import {
   benchEnv,
   fmt,
@@ -26,14 +25,13 @@ import {
   percentile,
   pickPort,
   ROOT,
-  run,
+  runBench,
   startWrangler,
-  stopServers,
-  stopServersOnSignals,
+  until,
   waitReady,
 } from "./lib/common.mjs";
 import { Fleet } from "./lib/fleet.mjs";
-import { prepareSource, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -49,19 +47,6 @@ const log = makeLog("ops-feed");
 const env = benchEnv();
 const closers = [];
 const removals = [];
-
-/** An access token as src/accounts/tokens.ts signs one, for the API's 15-minute lifetime. */
-function mintAccessToken(key, vars, { id, sessionId }, role) {
-  return new SignJWT({ role, sid: sessionId, tv: 0 })
-    .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.id })
-    .setSubject(id)
-    .setIssuer(vars.JWT_ISSUER)
-    .setAudience(vars.JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("15m")
-    .setJti(crypto.randomUUID())
-    .sign(key.secret);
-}
 
 /** One ops console as a program: keeps the providers it was told about, part by part, and counts what it got. */
 class Console {
@@ -126,15 +111,6 @@ class Console {
   }
 }
 
-async function until(check, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(500);
-  }
-  return false;
-}
-
 async function measure(ops, providers) {
   let polls = 0;
   const settled = await until(
@@ -144,7 +120,12 @@ async function measure(ops, providers) {
     },
     SMOKE ? 30_000 : 120_000,
   );
-  if (!settled) log(`console shows ${ops.shown()} of ${providers} providers; measuring anyway`);
+  if (!settled) {
+    const message = `console shows ${ops.shown()} of ${providers} providers`;
+    // A smoke run exists to notice a console that stops learning of providers; a full run measures anyway.
+    if (SMOKE) throw new Error(message);
+    log(`${message}; measuring anyway`);
+  }
   const from = Date.now();
   await sleep(WINDOW_S * 1000);
   const window = ops.frames.filter((f) => f.at >= from);
@@ -180,18 +161,10 @@ async function main() {
 
   const pop = tripsPopulation({ providers: total, customers: 0, admins: 1, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM });
   log(`seeding ${total} providers and an admin into a private D1`);
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
-  // Providers go online only with a verified phone (issue 11); the fleet's phones are taken as verified.
-  const phonesVerified = `UPDATE users SET phone_verified_at = ${Date.now()} WHERE role = 'provider';`;
-  writeFileSync(join(state, "seed.sql"), `${tripsSeedSql(pop)}${phonesVerified}\n`);
-  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", join(state, "seed.sql")], {
-    env,
-    cwd: source,
-  });
+  seedDatabase({ source, state, env, sql: tripsSeedSql(pop) });
   const { key, vars } = tokenSettings(source);
-  for (const p of pop.fleet) p.token = await mintAccessToken(key, vars, p, "provider");
-  const adminToken = await mintAccessToken(key, vars, pop.admins[0], "admin");
+  for (const p of pop.fleet) p.token = await mintToken(key, vars, p, "provider");
+  const adminToken = await mintToken(key, vars, pop.admins[0], "admin");
 
   const taken = new Set();
   const port = await pickPort(Number(process.env.BENCH_PORT ?? 8798), taken);
@@ -215,9 +188,11 @@ async function main() {
   let connected = 0;
   for (const size of [...FLEETS].sort((a, b) => a - b)) {
     log(`connecting providers ${connected + 1}..${size} (console has ${ops.frames.length} frames)`);
-    const result = await fleet.connect(pop.fleet.slice(connected, size), { concurrency: 50 });
+    const joining = pop.fleet.slice(connected, size);
+    const result = await fleet.connect(joining, { concurrency: 50 });
     connected = size;
     log(`${result.ok} sockets open in ${fmt(result.seconds)} s`, result.failures);
+    if (SMOKE && result.ok < joining.length) throw new Error(`only ${result.ok} of ${joining.length} provider sockets opened`);
     fleet.start(PING_S * 1000);
     const window = await measure(ops, fleet.members.length);
     windows.push(window);
@@ -237,31 +212,4 @@ async function main() {
   }
 }
 
-async function cleanUp() {
-  const attempt = async (step) => {
-    try {
-      await step();
-    } catch (error) {
-      log("cleanup step failed (continuing):", error.message);
-    }
-  };
-  for (const close of closers.splice(0).reverse()) await attempt(close);
-  await attempt(stopServers);
-  for (const remove of removals.splice(0)) await attempt(remove);
-}
-
-stopServersOnSignals(cleanUp);
-const deadline = setTimeout(async () => {
-  log(`deadline of ${DEADLINE_MS / 1000} s reached: stopping`);
-  await cleanUp();
-  process.exit(1);
-}, DEADLINE_MS);
-try {
-  await main();
-} catch (error) {
-  log("failed:", error);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await cleanUp();
-}
+await runBench({ log, deadlineMs: DEADLINE_MS, main, closers, removals });

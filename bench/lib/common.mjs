@@ -3,7 +3,7 @@
 // and the machine description every result carries.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -276,4 +276,60 @@ export async function cannon(url, connections, seconds, options = {}) {
     mean: s.mean,
     max: s.max,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frame every benchmark runs in
+
+/** Waits until `check()` is true (polled every 500 ms), up to `ms`; returns whether it became true. */
+export async function until(check, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
+/**
+ * Runs a benchmark's `main()` under a deadline, then cleans up whatever happened (success, error,
+ * deadline, SIGINT/SIGTERM): `closers` newest first (sockets, browsers, which talk to the servers),
+ * then every server, and only then `removals` (temporary source and state the servers were using).
+ * Exits 0 on success, 1 on a failure (an error in main, or main setting process.exitCode), 2 past
+ * the deadline, 130 on a signal: the smoke runs (scripts/bench-smoke.mjs) count on a non-zero exit.
+ */
+export async function runBench({ log, deadlineMs, main, closers = [], removals = [] }) {
+  const attempt = async (step) => {
+    try {
+      await step();
+    } catch (error) {
+      // A failed step must not keep the servers running or the temporary files around: say so, go on.
+      log("cleanup step failed (continuing):", error?.message ?? error);
+    }
+  };
+  const cleanUp = async () => {
+    for (const close of closers.splice(0).reverse()) await attempt(close);
+    await attempt(stopServers);
+    for (const remove of removals.splice(0)) await attempt(remove);
+  };
+  const finish = async (code) => {
+    await cleanUp();
+    process.exit(code);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => finish(130));
+  const watchdog = setTimeout(() => {
+    log(`deadline of ${deadlineMs / 1000} s reached: stopping`);
+    finish(2);
+  }, deadlineMs);
+  let code = 0;
+  try {
+    if (!existsSync(join(ROOT, "node_modules/.bin/wrangler"))) throw new Error("run npm install first");
+    await main();
+    code = process.exitCode ?? 0;
+  } catch (error) {
+    log("failed:", error);
+    code = 1;
+  }
+  clearTimeout(watchdog);
+  await finish(code);
 }

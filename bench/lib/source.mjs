@@ -3,7 +3,7 @@
 // access tokens signed exactly as src/accounts/tokens.ts signs them.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { SignJWT } from "jose";
@@ -38,6 +38,19 @@ export function prepareSource({ ref, prefix, onCleanup }) {
   ensureDevVars();
   copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
   return dir;
+}
+
+/**
+ * A private local D1 in `state` for the copied `source`, ready for `wrangler dev --persist-to state`:
+ * the static assets built (the Worker serves them), the migrations applied, then `sql` (the
+ * benchmark's seed, kept as `state`/seed.sql) executed.
+ */
+export function seedDatabase({ source, state, env, sql }) {
+  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
+  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+  const file = join(state, "seed.sql");
+  writeFileSync(file, sql);
+  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], { env, cwd: source });
 }
 
 /** The `[vars]` table of a wrangler.toml: its `KEY = "value"` lines, which is all the benchmarks read. */

@@ -77,7 +77,8 @@ const sql = (v) => (v === null ? "NULL" : typeof v === "number" ? String(v) : `'
 export function tripsSeedSql({ fleet, customers, admins }) {
   const now = Date.now();
   const expires = now + 30 * 24 * 3600 * 1000;
-  const user = (p, email, phone, name, role) => [p.id, email, phone, name, role, "KE", "bench-not-a-hash", 1, 0, now, now];
+  // Phones taken as verified: providers go online, and customers book, only with a verified phone.
+  const user = (p, email, phone, name, role) => [p.id, email, phone, now, name, role, "KE", "bench-not-a-hash", 1, 0, now, now];
   const users = [
     ...fleet.map((p) =>
       user(p, `trips.p${p.n}@bench.fixoncall.test`, `+2547${pad(p.n, 8)}`, `Bench Provider ${p.n}`, "provider"),
@@ -123,7 +124,11 @@ export function tripsSeedSql({ fleet, customers, admins }) {
       lines.push(`INSERT INTO ${table} (${columns}) VALUES\n${values.join(",\n")};`);
     }
   };
-  insert("users", "id,email,phone,name,role,country,password_hash,is_active,token_version,created_at,updated_at", users);
+  insert(
+    "users",
+    "id,email,phone,phone_verified_at,name,role,country,password_hash,is_active,token_version,created_at,updated_at",
+    users,
+  );
   insert(
     "provider_profiles",
     "user_id,service_types,specializations,vehicle_type,load_capacity_kg,experience_years,service_radius_km,license_number,vehicle_registration,verification_status,verified_at,verified_by,rating_total,rating_count,created_at,updated_at",
