@@ -25,7 +25,7 @@
 // BENCH_DEADLINE_S (900: everything is stopped after that). Only 127.0.0.1 is used; a busy port is
 // replaced by a free one. Needs redis-server (apt-get install -y redis-server) for the peer.
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -44,39 +44,46 @@ import {
   processInfo,
   ROOT,
   run,
+  runBench,
   startProcess,
   startWrangler,
   stopServer,
-  stopServers,
-  stopServersOnSignals,
   summarize,
 } from "./lib/common.mjs";
 import { distanceKm, Fleet, openProviderSocket, prng, randomPoint } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
 
 const RESULTS = join(ROOT, "bench/results");
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
 const FLEET_RADIUS_KM = 15;
 const SEARCH_AREA_KM = 12;
 
-const SOCKETS_WANTED = Number(process.env.BENCH_SOCKETS ?? 10_000);
-const INGEST_SOCKETS = Number(process.env.BENCH_INGEST_SOCKETS ?? 2_000);
-const INGEST_STEPS = (process.env.BENCH_INGEST_STEPS ?? "2000:30,1500:15,1000:15,500:15").split(",").map((step) => {
-  const [intervalMs, seconds] = step.split(":").map(Number);
-  return { intervalMs, seconds };
-});
+/**
+ * --smoke: our API only (no Redis peer, no floor), 60 sockets, one 6-second ingest step and 1-second
+ * search runs (what `npm test` runs); it fails when a socket does not open, a position is never
+ * processed or never becomes searchable, or a search answers non-2xx, where a full run only reports.
+ */
+const SMOKE = process.argv.includes("--smoke");
+const SOCKETS_WANTED = Number(process.env.BENCH_SOCKETS ?? (SMOKE ? 60 : 10_000));
+const INGEST_SOCKETS = Number(process.env.BENCH_INGEST_SOCKETS ?? (SMOKE ? 40 : 2_000));
+const INGEST_STEPS = (process.env.BENCH_INGEST_STEPS ?? (SMOKE ? "2000:6" : "2000:30,1500:15,1000:15,500:15"))
+  .split(",")
+  .map((step) => {
+    const [intervalMs, seconds] = step.split(":").map(Number);
+    return { intervalMs, seconds };
+  });
 const IDLE_INTERVAL_MS = Number(process.env.BENCH_IDLE_INTERVAL_S ?? 15) * 1000;
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const WARMUP_S = 2;
-const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "1,10,50").split(",").map(Number);
-const TARGETS = new Set((process.env.BENCH_TARGETS ?? "ours,peer,floor").split(","));
+const DURATION_S = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10));
+const WARMUP_S = SMOKE ? 1 : 2;
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? (SMOKE ? "1,5" : "1,10,50")).split(",").map(Number);
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? (SMOKE ? "ours" : "ours,peer,floor")).split(","));
 const REF = process.env.BENCH_REF ?? "";
 const CONNECT_CONCURRENCY = 50;
 const PROBE_TIMEOUT_MS = 10_000;
 /** Descriptors wrangler dev's proxy workerd holds per provider socket (measured, see main()). */
 const FDS_PER_SOCKET = 4.2;
 /** Everything ends by then, whatever happens. */
-const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? 900) * 1000;
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 150 : 900)) * 1000;
 
 const env = benchEnv();
 // wrangler's local tracing (the trace store behind its local observability view) streams every event,
@@ -133,6 +140,7 @@ function seedSql({ fleet, probes, customer }) {
     p.id,
     `bench.p${p.n}@bench.fixoncall.test`,
     `+2547${pad(p.n, 8)}`,
+    now, // phone verified: providers go online only with one
     `Bench Provider ${p.n}`,
     "provider",
     "KE",
@@ -146,6 +154,7 @@ function seedSql({ fleet, probes, customer }) {
     customer.id,
     "bench.customer@bench.fixoncall.test",
     "+254799999999",
+    now,
     "Bench Customer",
     "customer",
     "KE",
@@ -191,7 +200,11 @@ function seedSql({ fleet, probes, customer }) {
       lines.push(`INSERT INTO ${table} (${columns}) VALUES\n${values.join(",\n")};`);
     }
   };
-  insert("users", "id,email,phone,name,role,country,password_hash,is_active,token_version,created_at,updated_at", users);
+  insert(
+    "users",
+    "id,email,phone,phone_verified_at,name,role,country,password_hash,is_active,token_version,created_at,updated_at",
+    users,
+  );
   insert(
     "provider_profiles",
     "user_id,service_types,specializations,vehicle_type,load_capacity_kg,experience_years,service_radius_km,license_number,vehicle_registration,verification_status,verified_at,verified_by,rating_total,rating_count,created_at,updated_at",
@@ -560,13 +573,7 @@ async function main() {
   const pop = population(socketsTotal);
   log(`seeding ${pop.fleet.length + pop.probes.length} providers and a customer into a private D1`);
   let t = performance.now();
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
-  writeFileSync(join(state, "seed.sql"), seedSql(pop));
-  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", join(state, "seed.sql")], {
-    env,
-    cwd: source,
-  });
+  seedDatabase({ source, state, env, sql: seedSql(pop) });
   writeFileSync(join(state, "peer-seed.json"), JSON.stringify(peerSeed(pop)));
   const seedSeconds = (performance.now() - t) / 1000;
   t = performance.now();
@@ -717,6 +724,31 @@ async function main() {
   writeFileSync(join(RESULTS, `presence-${stamp}.md`), markdown);
   console.log(markdown);
   log(`appended to bench/results/presence.jsonl; tables in bench/results/presence-${stamp}.md`);
+  if (SMOKE) {
+    const failures = smokeFailures(results.ours, socketsTotal);
+    if (failures.length) throw new Error(`smoke: ${failures.join("; ")}`);
+  }
+}
+
+/** What makes a smoke run fail: anything of ours that did not work at all, however small the run. */
+function smokeFailures(ours, socketsTotal) {
+  if (!ours) return ["our API was not measured"];
+  if (ours.error) return [ours.error];
+  const failures = [];
+  const opened = ours.connectIngest.ok + ours.connectSearch.ok;
+  if (opened < socketsTotal) failures.push(`${opened} of ${socketsTotal} provider sockets opened`);
+  for (const row of ours.ingest) {
+    if (row.skipped || row.unacked > 0 || !row.sent)
+      failures.push(`ingest every ${row.intervalMs} ms not held: ${JSON.stringify(row)}`);
+    else if (!row.probe.count || row.probe.timeouts)
+      failures.push(`probes: ${row.probe.count} found, ${row.probe.timeouts} never searchable`);
+  }
+  if (ours.sample.ok < 30) failures.push(`${30 - ours.sample.ok} of 30 sample searches failed`);
+  for (const r of [...ours.breakdown, ...ours.search]) {
+    if (!r.ok || r.non2xx || r.errors || r.timeouts)
+      failures.push(`${r.label ?? `search c=${r.connections}`}: ${r.ok} ok, ${r.non2xx} non-2xx, ${r.errors} errors`);
+  }
+  return failures;
 }
 
 /** Runs one target's measurements; a failure is recorded and the other targets still run. */
@@ -897,36 +929,4 @@ function render(results) {
 
 // ---------------------------------------------------------------------------------------------
 
-let exitCode = 0;
-const cleanUp = async () => {
-  await stopServers();
-  for (const cleanup of cleanups.splice(0)) {
-    try {
-      cleanup();
-    } catch {}
-  }
-};
-stopServersOnSignals(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-});
-const watchdog = setTimeout(async () => {
-  log(`deadline of ${DEADLINE_MS / 1000} s reached: stopping`);
-  await cleanUp();
-  process.exit(2);
-}, DEADLINE_MS);
-process.on("uncaughtException", async (error) => {
-  log("uncaught:", error);
-  await cleanUp();
-  process.exit(1);
-});
-try {
-  if (!existsSync(join(ROOT, "node_modules/.bin/wrangler"))) throw new Error("run npm install first");
-  await main();
-} catch (error) {
-  log("failed:", error);
-  exitCode = 1;
-} finally {
-  clearTimeout(watchdog);
-  await cleanUp();
-}
-process.exit(exitCode);
+await runBench({ log, deadlineMs: DEADLINE_MS, main, removals: cleanups });

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,13 +14,13 @@ import {
   pickPort,
   ROOT,
   run,
+  runBench,
   startWrangler,
   stopServer,
-  stopServers,
   summarize,
 } from "./lib/common.mjs";
 import { distanceKm, offset, prng } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import {
   api,
   checkSequence,
@@ -38,15 +38,20 @@ const RESULTS = join(ROOT, "bench/results");
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
 const FLEET_RADIUS_KM = 15;
 
-const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 2_000);
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
-const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 50);
-const FANOUT_CYCLES = Number(process.env.BENCH_FANOUT_CYCLES ?? 13);
-const TIMEOUT_TRIPS = Number(process.env.BENCH_TIMEOUT_TRIPS ?? 20);
-const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 500);
+/**
+ * --smoke: every phase with a handful of trips (what `npm test` runs; the offer timeouts still take
+ * their 30 s); it fails when any trip, offer, event or D1 row went wrong, where a full run only reports.
+ */
+const SMOKE = process.argv.includes("--smoke");
+const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? (SMOKE ? 80 : 2_000));
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? (SMOKE ? 4 : 100));
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? (SMOKE ? 2 : 10));
+const WATCHERS = Number(process.env.BENCH_WATCHERS ?? (SMOKE ? 5 : 50));
+const FANOUT_CYCLES = Number(process.env.BENCH_FANOUT_CYCLES ?? (SMOKE ? 2 : 13));
+const TIMEOUT_TRIPS = Number(process.env.BENCH_TIMEOUT_TRIPS ?? (SMOKE ? 2 : 20));
+const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? (SMOKE ? 10 : 500));
 const PING_MS = Number(process.env.BENCH_PING_S ?? 10) * 1000;
-const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? 720) * 1000;
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 150 : 720)) * 1000;
 const REF = process.env.BENCH_REF ?? "HEAD";
 const CREATE_CONCURRENCY = Number(process.env.BENCH_CREATE_CONCURRENCY ?? 20);
 const INFLIGHT_LIMIT_MS = Number(process.env.BENCH_INFLIGHT_LIMIT_S ?? 300) * 1000;
@@ -66,9 +71,14 @@ env.X_LOCAL_OBSERVABILITY ??= "false";
 const log = makeLog("trips");
 process.chdir(ROOT);
 
-const cleanups = [];
-const stateDirs = [];
 const openWatchers = new Set();
+/** For runBench: sockets (fleet, watchers) close first, the server stops, then source and state go. */
+const closers = [
+  () => {
+    for (const w of openWatchers) closeWatcher(w);
+  },
+];
+const removals = [];
 
 /** A watcher that is closed at the end whatever happens. */
 async function openWatcher(wsBase, tripId, token, options) {
@@ -152,9 +162,14 @@ async function reference(ctx) {
       { token },
     );
   });
-  await measure("POST /api/trips, dispatch choice (quote, search, D1 claim, room create + D1 mirror)", () =>
-    api(httpBase, "POST", "/api/trips", { token, body: tripBody(point(), "choice") }),
-  );
+  await measure("POST /api/trips, dispatch choice (quote, search, D1 claim, room create + D1 mirror)", async () => {
+    const created = await api(httpBase, "POST", "/api/trips", { token, body: tripBody(point(), "choice") });
+    // Cancelled after the timing: a customer may hold only 3 open trips (src/trips/service.ts
+    // MAX_OPEN_TRIPS), and the 4th request onwards would be timing the 409.
+    const tripId = created.body?.data?.trip?.id;
+    if (tripId) await api(httpBase, "POST", `/api/trips/${tripId}/cancel`, { token, body: { reason: "bench cleanup" } });
+    return created;
+  });
   return rows;
 }
 
@@ -650,7 +665,7 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   machine.openFiles = openFileLimit();
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-trips-src-", onCleanup: (f) => cleanups.push(f) });
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-trips-src-", onCleanup: (f) => removals.push(f) });
   machine.ref = REF === "worktree" ? "working tree" : REF;
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   const srcHashBefore = hashTree(join(source, "src"));
@@ -660,7 +675,7 @@ async function main() {
     log(`WARNING: open-file limit ${machine.openFiles.soft} may be short of ~${need} (run through npm run bench:trips)`);
 
   const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-trips-"));
-  stateDirs.push(state);
+  removals.push(() => rmSync(state, { recursive: true, force: true }));
   env.WRANGLER_REGISTRY_PATH = join(state, "registry");
 
   const { key, vars } = tokenSettings(source);
@@ -673,13 +688,7 @@ async function main() {
   });
   log(`seeding ${pop.fleet.length} providers, ${pop.customers.length} customers and an admin into a private D1`);
   const t = performance.now();
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
-  writeFileSync(join(state, "seed.sql"), tripsSeedSql(pop));
-  run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", join(state, "seed.sql")], {
-    env,
-    cwd: source,
-  });
+  seedDatabase({ source, state, env, sql: tripsSeedSql(pop) });
   const seedSeconds = (performance.now() - t) / 1000;
   for (const p of pop.fleet) p.token = await mintToken(key, vars, p, "provider");
   for (const c of pop.customers) c.token = await mintToken(key, vars, c, "customer");
@@ -701,7 +710,7 @@ async function main() {
   await waitHealthy(`${httpBase}/api/health`, server);
 
   const fleet = new TripFleet({ wsBase, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 4 });
-  cleanups.push(() => fleet.close(2_000));
+  closers.push(() => fleet.close(2_000));
   log(`connecting ${pop.fleet.length} provider sockets`);
   const connect = await fleet.connect(pop.fleet, { concurrency: 50 });
   log(`${connect.ok} open in ${fmt(connect.seconds)} s`, connect.failures);
@@ -761,7 +770,7 @@ async function main() {
   };
 
   // What the online fleet alone costs (positions every PING_MS): subtracted from the phases' CPU.
-  await timed("idle", () => sleep(5_000));
+  await timed("idle", () => sleep(SMOKE ? 1_000 : 5_000));
   results.reference = await timed("reference", () => reference(ctx));
   results.offerSequential = await timed("offer sequential", () => offerPhase(ctx, "sequential", 1, take(SAMPLES)));
   results.offerConcurrent = await timed("offer concurrent", () =>
@@ -799,6 +808,38 @@ async function main() {
   writeFileSync(join(RESULTS, `trips-${stamp}.md`), markdown);
   console.log(markdown);
   log(`appended to bench/results/trips.jsonl; tables in bench/results/trips-${stamp}.md`);
+  if (SMOKE) {
+    const failures = smokeFailures(results);
+    if (failures.length) throw new Error(`smoke: ${failures.join("; ")}`);
+  }
+}
+
+/** What makes a smoke run fail: any phase where something went wrong at all, however few the trips. */
+function smokeFailures(r) {
+  const failures = [];
+  for (const [name, phase] of Object.entries({
+    "offer sequential": r.offerSequential,
+    "offer concurrent": r.offerConcurrent,
+    "fan-out": r.fanout,
+    timeouts: r.timeouts,
+    "in flight": r.inflight,
+  })) {
+    if (Object.keys(phase.failures).length) failures.push(`${name}: ${errorsText(phase.failures)}`);
+  }
+  for (const x of r.reference)
+    if (!x.count || Object.keys(x.failures).length) failures.push(`${x.label}: ${errorsText(x.failures)}`);
+  if (!r.offerSequential.createToOffer.count) failures.push("no offer reached a provider");
+  if (!r.fanout.deliveries || r.fanout.sequenceProblems)
+    failures.push(`fan-out: ${r.fanout.deliveries} deliveries, ${r.fanout.sequenceProblems} sockets with gaps`);
+  if (r.timeouts.ok < r.timeouts.trips)
+    failures.push(`${r.timeouts.trips - r.timeouts.ok} of ${r.timeouts.trips} offers did not time out`);
+  const fl = r.inflight;
+  if (fl.completed < fl.trips || fl.failed || fl.unfinished) failures.push(`in flight: ${fl.completed} of ${fl.trips} completed`);
+  if (fl.sequence.ok < fl.sequence.trips)
+    failures.push(`in flight: ${fl.sequence.trips - fl.sequence.ok} trips with wrong event sequences`);
+  if (!r.d1.allConsistent || r.d1.inflightMatch < r.d1.inflightChecked) failures.push("D1 trip_events do not match the rooms");
+  if (r.reloads) failures.push(`wrangler reloaded ${r.reloads} time(s)`);
+  return failures;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -909,45 +950,4 @@ function render(r) {
 
 // ---------------------------------------------------------------------------------------------
 
-let exitCode = 0;
-/** Sockets first, then the server, then its state directory. */
-const cleanUp = async () => {
-  for (const w of openWatchers) closeWatcher(w);
-  for (const cleanup of cleanups.splice(0)) {
-    try {
-      await cleanup();
-    } catch {}
-  }
-  await stopServers();
-  for (const dir of stateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-};
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, async () => {
-    await cleanUp();
-    process.exit(130);
-  });
-}
-const watchdog = setTimeout(async () => {
-  log(`deadline of ${DEADLINE_MS / 1000} s reached: stopping`);
-  await stopServers();
-  await cleanUp();
-  process.exit(2);
-}, DEADLINE_MS);
-process.on("uncaughtException", async (error) => {
-  log("uncaught:", error);
-  await stopServers();
-  await cleanUp();
-  process.exit(1);
-});
-try {
-  if (!existsSync(join(ROOT, "node_modules/.bin/wrangler"))) throw new Error("run npm install first");
-  await main();
-} catch (error) {
-  log("failed:", error);
-  exitCode = 1;
-} finally {
-  clearTimeout(watchdog);
-  await stopServers();
-  await cleanUp();
-}
-process.exit(exitCode);
+await runBench({ log, deadlineMs: DEADLINE_MS, main, closers, removals });
