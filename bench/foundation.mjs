@@ -30,10 +30,10 @@ import {
   pickPort,
   ROOT,
   run,
+  runBench,
   startProcess,
   startWrangler as startWranglerIn,
   stopServers,
-  stopServersOnSignals,
   summarize,
   waitReady,
 } from "./lib/common.mjs";
@@ -44,10 +44,16 @@ const STATE = join(RESULTS, "foundation-state");
 const FLOOR_STATE = join(RESULTS, "foundation-floor-state");
 const SEED_FILE = join(RESULTS, "foundation-seed.sql");
 
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const WARMUP_S = 2;
-const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "1,10,50").split(",").map(Number);
-const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 40);
+/**
+ * --smoke: the same steps with 1-second runs and a handful of sign-ups (what `npm test` runs); it fails
+ * on any non-2xx answer or error, where a full run only reports them. The bundle size is left to
+ * `npm run bench:bundle`, which the tests run anyway.
+ */
+const SMOKE = process.argv.includes("--smoke");
+const DURATION_S = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10));
+const WARMUP_S = SMOKE ? 1 : 2;
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? (SMOKE ? "10" : "1,10,50")).split(",").map(Number);
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? (SMOKE ? 5 : 40));
 const AUTH_CONCURRENCY = [2, 4];
 /** Hard cap on requests in one timed auth run, whatever the duration. */
 const MAX_REQUESTS_PER_RUN = 2_000;
@@ -232,7 +238,7 @@ async function main() {
     registerRuns.push(await closedLoop({ concurrency, seconds: DURATION_S, maxCount: MAX_REQUESTS_PER_RUN, request: register }));
   }
   for (const r of registerRuns) log(`register c=${r.concurrency}: ${fmt(r.rps)} req/s mean ${fmt(r.mean)} ms`);
-  if (accounts.length < 10) throw new Error(`only ${accounts.length} accounts registered`);
+  if (accounts.length < (SMOKE ? 5 : 10)) throw new Error(`only ${accounts.length} accounts registered`);
 
   // (c) login, round-robin over those accounts, each request from its own address.
   let loginNo = 0;
@@ -259,6 +265,15 @@ async function main() {
 
   await stopServers();
   log("servers stopped");
+  if (SMOKE) {
+    const failedHealth = health.filter((h) => !h.ok || h.non2xx || h.errors || h.timeouts);
+    const failedAuth = [...registerRuns, ...loginRuns, warmLoginRun].filter((r) => !r.ok || Object.keys(r.failures).length);
+    if (failedHealth.length || failedAuth.length) {
+      throw new Error(`failed answers: ${JSON.stringify({ health: failedHealth, auth: failedAuth })}`);
+    }
+    log("smoke: every answer 2xx");
+    return;
+  }
 
   // (d) bundle size, built into a temporary folder so a developer's dist/ is left alone (and the
   // 1.4 MB bundle never sits under bench/, which biome checks).
@@ -361,14 +376,6 @@ function render({ machine, health, registerRuns, loginRuns, warmLoginRun, bundle
   return lines.join("\n");
 }
 
-let exitCode = 0;
-stopServersOnSignals();
-try {
-  await main();
-} catch (error) {
-  log("failed:", error);
-  exitCode = 1;
-} finally {
-  await stopServers();
-}
-process.exit(exitCode);
+// A smoke leaves nothing behind; a full run keeps its state for a look afterwards.
+const removals = SMOKE ? [STATE, FLOOR_STATE, SEED_FILE].map((path) => () => rmSync(path, { recursive: true, force: true })) : [];
+await runBench({ log, deadlineMs: Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 150 : 900)) * 1000, main, removals });

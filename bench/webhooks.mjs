@@ -13,18 +13,23 @@ import {
   pickPort,
   ROOT,
   run,
+  runBench,
   startWrangler,
   stopServers,
-  stopServersOnSignals,
   summarize,
   waitReady,
 } from "./lib/common.mjs";
 import { prepareSource } from "./lib/source.mjs";
 
 const log = makeLog("webhooks");
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20_000);
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** The source copy, removed at the end once its server is gone. */
+const removals = [];
+/** --smoke: the same steps with a few hundred iterations and 2-second runs (what `npm test` runs). */
+const SMOKE = process.argv.includes("--smoke");
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? (SMOKE ? 200 : 20_000));
+const DURATION_S = Number(process.env.BENCH_DURATION ?? (SMOKE ? 2 : 10));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (SMOKE ? 2 : 10));
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 120 : 600)) * 1000;
 const REF = process.env.BENCH_REF ?? "HEAD";
 const RESULTS = join(ROOT, "bench/results");
 const WEBHOOK_SECRET = `whsec_bench_${randomUUID().replace(/-/g, "")}`;
@@ -286,54 +291,42 @@ async function main() {
   machine.ref = REF === "worktree" ? "working tree" : REF;
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   log("machine", machine);
-  const cleanups = [];
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-webhooks-src-", onCleanup: (f) => cleanups.push(f) });
-  stopServersOnSignals(async () => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  });
-  try {
-    log(`in process: ${ITERATIONS} iterations per case`);
-    const local = await inProcess();
-    const http = await endToEnd(source);
-    const results = { machine, settings: { ITERATIONS, DURATION_S, CONNECTIONS }, local, http };
-    const lines = [
-      `# Webhook verification (${startedAt.toISOString()})`,
-      "",
-      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}, wrangler ${machine.wrangler}; code ${machine.ref} (${machine.commit}); load average before ${machine.loadavgBefore.join(" / ")}, after ${os
-        .loadavg()
-        .map((v) => v.toFixed(2))
-        .join(" / ")}.`,
-      "",
-      `## In process (Node, ${ITERATIONS} iterations; Stripe body ${local.bodyBytes} B, M-Pesa callback ${local.callbackBytes} B)`,
-      "",
-      "| check | µs/op | ops/s | p50 µs | p99 µs |",
-      "|---|---:|---:|---:|---:|",
-      ...local.rows.map(
-        (r) => `| ${r.label} | ${fmt(r.perOpUs, 2)} | ${fmt(r.opsPerS, 0)} | ${fmt(r.p50Us, 2)} | ${fmt(r.p99Us, 2)} |`,
-      ),
-      "",
-      `## End to end (wrangler dev, ${CONNECTIONS} connections, ${DURATION_S} s each)`,
-      "",
-      "| request | req/s | p50 ms | p99 ms | statuses |",
-      "|---|---:|---:|---:|---|",
-      ...http.map(
-        (r) => `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${JSON.stringify(r.statuses)} |`,
-      ),
-    ];
-    const markdown = `${lines.join("\n")}\n`;
-    console.log(markdown);
-    const stamp = startedAt.toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    appendFileSync(join(RESULTS, "webhooks.jsonl"), `${JSON.stringify(results)}\n`);
-    writeFileSync(join(RESULTS, `webhooks-${stamp}.md`), markdown);
-    const bad = http.filter((r) => r.unexpected || r.errors);
-    if (bad.length) throw new Error(`unexpected answers: ${JSON.stringify(bad.map((r) => [r.label, r.unexpected, r.errors]))}`);
-  } finally {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  }
+  const source = prepareSource({ ref: REF, prefix: "fix-on-call-webhooks-src-", onCleanup: (f) => removals.push(f) });
+  log(`in process: ${ITERATIONS} iterations per case`);
+  const local = await inProcess();
+  const http = await endToEnd(source);
+  const results = { machine, settings: { ITERATIONS, DURATION_S, CONNECTIONS }, local, http };
+  const lines = [
+    `# Webhook verification (${startedAt.toISOString()})`,
+    "",
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}, wrangler ${machine.wrangler}; code ${machine.ref} (${machine.commit}); load average before ${machine.loadavgBefore.join(" / ")}, after ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(" / ")}.`,
+    "",
+    `## In process (Node, ${ITERATIONS} iterations; Stripe body ${local.bodyBytes} B, M-Pesa callback ${local.callbackBytes} B)`,
+    "",
+    "| check | µs/op | ops/s | p50 µs | p99 µs |",
+    "|---|---:|---:|---:|---:|",
+    ...local.rows.map(
+      (r) => `| ${r.label} | ${fmt(r.perOpUs, 2)} | ${fmt(r.opsPerS, 0)} | ${fmt(r.p50Us, 2)} | ${fmt(r.p99Us, 2)} |`,
+    ),
+    "",
+    `## End to end (wrangler dev, ${CONNECTIONS} connections, ${DURATION_S} s each)`,
+    "",
+    "| request | req/s | p50 ms | p99 ms | statuses |",
+    "|---|---:|---:|---:|---|",
+    ...http.map((r) => `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${JSON.stringify(r.statuses)} |`),
+  ];
+  const markdown = `${lines.join("\n")}\n`;
+  console.log(markdown);
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  appendFileSync(join(RESULTS, "webhooks.jsonl"), `${JSON.stringify(results)}\n`);
+  writeFileSync(join(RESULTS, `webhooks-${stamp}.md`), markdown);
+  // Zero answers in a run is as broken as wrong ones (a server that stopped answering).
+  const bad = http.filter((r) => r.unexpected || r.errors || !r.rps);
+  if (bad.length)
+    throw new Error(`unexpected answers: ${JSON.stringify(bad.map((r) => [r.label, r.unexpected, r.errors, r.rps]))}`);
 }
 
-main().catch(async (error) => {
-  console.error(error);
-  await stopServers();
-  process.exit(1);
-});
+await runBench({ log, deadlineMs: DEADLINE_MS, main, removals });
