@@ -35,12 +35,10 @@ import {
   makeLog,
   openFileLimit,
   percentile,
-  pickPort,
   ROOT,
   runBench,
-  startWrangler,
+  startApi,
   until,
-  waitReady,
 } from "./lib/common.mjs";
 import { Fleet, prng, randomPoint } from "./lib/fleet.mjs";
 import { mintToken, prepareSource, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
@@ -310,16 +308,14 @@ async function main() {
   const { key, vars } = tokenSettings(source);
   for (const p of pop.fleet) p.token = await mintToken(key, vars, p, "provider");
 
-  const taken = new Set();
-  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8797), taken);
-  const inspector = await pickPort(9330, taken);
-  const server = startWrangler(
-    "console-api",
-    ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state],
-    { env, logDir: RESULTS, cwd: source },
-  );
-  const base = `http://${HOST}:${port}`;
-  await waitReady(`${base}/api/health`, server);
+  const { port, base } = await startApi("console-api", {
+    source,
+    state,
+    env,
+    logDir: RESULTS,
+    port: Number(process.env.BENCH_PORT ?? 8797),
+    inspector: 9330,
+  });
   log(`API on ${base}`);
 
   const fleet = new Fleet({ wsBase: `ws://${HOST}:${port}`, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 12 });

@@ -51,7 +51,8 @@ const SEED_FILE = join(RESULTS, "foundation-seed.sql");
  */
 const SMOKE = process.argv.includes("--smoke");
 const DURATION_S = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10));
-const WARMUP_S = SMOKE ? 1 : 2;
+/** No warm-up in a smoke: it checks the answers, not the timings. */
+const WARMUP_S = SMOKE ? 0 : 2;
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? (SMOKE ? "10" : "1,10,50")).split(",").map(Number);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? (SMOKE ? 5 : 40));
 const AUTH_CONCURRENCY = [2, 4];
@@ -205,7 +206,7 @@ async function main() {
       ["floor", `${floorBase}/`],
       ["api", `${apiBase}/api/health`],
     ]) {
-      await cannon(url, connections, WARMUP_S);
+      if (WARMUP_S) await cannon(url, connections, WARMUP_S);
       const r = await cannon(url, connections, DURATION_S);
       log(`health ${target} c=${connections}: ${fmt(r.rps, 0)} req/s p50 ${fmt(r.p50, 2)} ms p99 ${fmt(r.p99, 2)} ms`);
       health.push({ target, ...r });

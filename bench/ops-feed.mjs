@@ -23,12 +23,10 @@ import {
   makeLog,
   openFileLimit,
   percentile,
-  pickPort,
   ROOT,
   runBench,
-  startWrangler,
+  startApi,
   until,
-  waitReady,
 } from "./lib/common.mjs";
 import { Fleet } from "./lib/fleet.mjs";
 import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
@@ -166,16 +164,14 @@ async function main() {
   for (const p of pop.fleet) p.token = await mintToken(key, vars, p, "provider");
   const adminToken = await mintToken(key, vars, pop.admins[0], "admin");
 
-  const taken = new Set();
-  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8798), taken);
-  const inspector = await pickPort(9340, taken);
-  const server = startWrangler(
-    "ops-feed-api",
-    ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state],
-    { env, logDir: RESULTS, cwd: source },
-  );
-  const base = `http://${HOST}:${port}`;
-  await waitReady(`${base}/api/health`, server);
+  const { port, base } = await startApi("ops-feed-api", {
+    source,
+    state,
+    env,
+    logDir: RESULTS,
+    port: Number(process.env.BENCH_PORT ?? 8798),
+    inspector: 9340,
+  });
   log(`API on ${base}`);
 
   const fleet = new Fleet({ wsBase: `ws://${HOST}:${port}`, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 12 });

@@ -49,9 +49,10 @@ import {
   startWrangler,
   stopServer,
   summarize,
+  waitReady,
 } from "./lib/common.mjs";
 import { distanceKm, Fleet, openProviderSocket, prng, randomPoint } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareSource, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
 
 const RESULTS = join(ROOT, "bench/results");
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
@@ -74,7 +75,8 @@ const INGEST_STEPS = (process.env.BENCH_INGEST_STEPS ?? (SMOKE ? "2000:6" : "200
   });
 const IDLE_INTERVAL_MS = Number(process.env.BENCH_IDLE_INTERVAL_S ?? 15) * 1000;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? (SMOKE ? 1 : 10));
-const WARMUP_S = SMOKE ? 1 : 2;
+/** No warm-up in a smoke: it checks the answers, not the timings. */
+const WARMUP_S = SMOKE ? 0 : 2;
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? (SMOKE ? "1,5" : "1,10,50")).split(",").map(Number);
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? (SMOKE ? "ours" : "ours,peer,floor")).split(","));
 const REF = process.env.BENCH_REF ?? "";
@@ -475,7 +477,7 @@ async function measureTarget(name, { httpBase, wsBase, memoryGroups, population:
     const headers = { authorization: `Bearer ${customerToken}` };
     const requests = [{ method: "GET", setupRequest: (req) => ({ ...req, path: searchPath(random) }) }];
     for (const connections of CONNECTIONS) {
-      await cannon(httpBase, connections, WARMUP_S, { headers, requests });
+      if (WARMUP_S) await cannon(httpBase, connections, WARMUP_S, { headers, requests });
       const r = await cannon(httpBase, connections, DURATION_S, { headers, requests });
       result.search.push(r);
       log(
@@ -520,20 +522,6 @@ async function waitRedis(port, server) {
     await sleep(100);
   }
   throw new Error("redis-server did not answer PING");
-}
-
-async function waitHttp(url, server, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) throw new Error(`${server.name} exited early; see ${server.logFile}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {}
-    await sleep(250);
-  }
-  throw new Error(`${url} not ready after ${timeoutMs / 1000} s`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,7 +600,7 @@ async function main() {
       ["--ip", HOST, "--port", String(ports.api), "--inspector-port", String(ports.apiInspector), "--persist-to", state],
       { env, logDir: RESULTS, cwd: source },
     );
-    await waitHttp(`http://${HOST}:${ports.api}/api/health`, api);
+    await waitReady(`http://${HOST}:${ports.api}/api/health`, api);
     results.ours = await attempt("ours", () =>
       measureTarget("ours", {
         ...common,
@@ -660,13 +648,13 @@ async function main() {
           PEER_HOST: HOST,
           REDIS_URL: `redis://${HOST}:${ports.redis}`,
           PEER_SEED: join(state, "peer-seed.json"),
-          JWT_KEYS: devVars.JWT_KEYS,
+          JWT_KEYS: readDevVars(join(source, ".dev.vars")).JWT_KEYS,
           JWT_ISSUER: vars.JWT_ISSUER,
           JWT_AUDIENCE: vars.JWT_AUDIENCE,
         },
         logFile: join(RESULTS, "presence-peer.log"),
       });
-      await waitHttp(`http://${HOST}:${ports.peer}/api/health`, peer, 30_000);
+      await waitReady(`http://${HOST}:${ports.peer}/api/health`, peer, 30_000);
       results.peer = await attempt("peer", () =>
         measureTarget("peer", {
           ...common,
@@ -702,12 +690,12 @@ async function main() {
       ],
       { env, logDir: RESULTS },
     );
-    await waitHttp(`http://${HOST}:${ports.floor}/`, floor);
+    await waitReady(`http://${HOST}:${ports.floor}/`, floor);
     const random = prng(7);
     const requests = [{ method: "GET", setupRequest: (req) => ({ ...req, path: searchPath(random) }) }];
     results.floor = [];
     for (const connections of CONNECTIONS) {
-      await cannon(`http://${HOST}:${ports.floor}`, connections, WARMUP_S, { requests });
+      if (WARMUP_S) await cannon(`http://${HOST}:${ports.floor}`, connections, WARMUP_S, { requests });
       const r = await cannon(`http://${HOST}:${ports.floor}`, connections, DURATION_S, { requests });
       results.floor.push(r);
       log(`floor c=${connections}: ${fmt(r.rps, 0)} req/s p50 ${fmt(r.p50, 2)} ms p99 ${fmt(r.p99, 2)} ms`);

@@ -11,11 +11,10 @@ import {
   machineInfo,
   makeLog,
   openFileLimit,
-  pickPort,
   ROOT,
   run,
   runBench,
-  startWrangler,
+  startApi,
   stopServer,
   summarize,
 } from "./lib/common.mjs";
@@ -57,7 +56,7 @@ const CREATE_CONCURRENCY = Number(process.env.BENCH_CREATE_CONCURRENCY ?? 20);
 const INFLIGHT_LIMIT_MS = Number(process.env.BENCH_INFLIGHT_LIMIT_S ?? 300) * 1000;
 /** Longest wait for one request or frame in the in-flight phase (the server may be saturated). */
 const SLOW_MS = 120_000;
-const REFERENCE_SAMPLES = 30;
+const REFERENCE_SAMPLES = SMOKE ? 5 : 30;
 const OFFER_WINDOW_MS = 30_000;
 
 const env = benchEnv();
@@ -95,25 +94,6 @@ function closeWatcher(w) {
 const count = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
 const counts = (map) => Object.fromEntries(map);
 const stats = (values) => summarize(values);
-
-/**
- * Polls `url` until it answers 2xx, each attempt raced against its own timer (a response whose body
- * never ends cannot stall the loop); fails if the server exits or after `timeoutMs`.
- */
-async function waitHealthy(url, server, timeoutMs = 180_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) throw new Error(`${server.name} exited early; see ${server.logFile}`);
-    const attempt = fetch(url, { signal: AbortSignal.timeout(10_000) }).then(async (res) => {
-      await res.arrayBuffer();
-      return res.ok;
-    });
-    const ok = await Promise.race([attempt.catch(() => false), sleep(11_000).then(() => false)]);
-    if (ok) return;
-    await sleep(500);
-  }
-  throw new Error(`${url} not ready after ${timeoutMs / 1000} s; see ${server.logFile}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Phases
@@ -696,18 +676,21 @@ async function main() {
   admin.token = await mintToken(key, vars, admin, "admin");
   log(`seeded in ${fmt(seedSeconds)} s`);
 
-  const taken = new Set();
-  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8796), taken);
-  const inspector = await pickPort(9320, taken);
-  log(`starting our API (wrangler dev) on ${HOST}:${port}`);
-  const server = startWrangler(
-    "trips-api",
-    ["--ip", HOST, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state],
-    { env, logDir: RESULTS, cwd: source },
-  );
-  const httpBase = `http://${HOST}:${port}`;
+  log("starting our API (wrangler dev)");
+  const {
+    server,
+    port,
+    base: httpBase,
+  } = await startApi("trips-api", {
+    source,
+    state,
+    env,
+    logDir: RESULTS,
+    port: Number(process.env.BENCH_PORT ?? 8796),
+    inspector: 9320,
+    readyTimeoutMs: 180_000,
+  });
   const wsBase = `ws://${HOST}:${port}`;
-  await waitHealthy(`${httpBase}/api/health`, server);
 
   const fleet = new TripFleet({ wsBase, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM, seed: 4 });
   closers.push(() => fleet.close(2_000));

@@ -181,20 +181,40 @@ export async function stopServers() {
   await Promise.all([...servers].map(stopServer));
 }
 
-/** Polls `url` until it answers 2xx; fails early if the server exits. */
+/**
+ * Polls `url` until it answers 2xx, each attempt raced against its own timer (a response whose body
+ * never ends cannot stall the loop); fails early if the server exits, or after `timeoutMs`.
+ */
 export async function waitReady(url, server, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   const where = server.logFile ? `; see ${server.logFile.replace(ROOT, "")}` : "";
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`${server.name} exited early${where}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const attempt = fetch(url, { signal: AbortSignal.timeout(2_000) }).then(async (res) => {
       await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {}
+      return res.ok;
+    });
+    // A refused connection or an attempt that timed out only means "not yet".
+    if (await Promise.race([attempt.catch(() => false), sleep(3_000).then(() => false)])) return;
     await sleep(250);
   }
   throw new Error(`${url} not ready after ${timeoutMs / 1000} s${where}`);
+}
+
+/**
+ * Our API under `wrangler dev` from the copied `source`, on the local D1 and Durable Object state in
+ * `state`: on `port` and `inspector` if they are free (else on free ones), resolved once /api/health
+ * answers. Logs in `<logDir>/<name>.log`. Returns { server, port, base }.
+ */
+export async function startApi(name, { source, state, env, logDir, port, inspector, readyTimeoutMs }) {
+  const taken = new Set();
+  const apiPort = await pickPort(port, taken);
+  const inspectorPort = await pickPort(inspector, taken);
+  const args = ["--ip", HOST, "--port", String(apiPort), "--inspector-port", String(inspectorPort), "--persist-to", state];
+  const server = startWrangler(name, args, { env, logDir, cwd: source });
+  const base = `http://${HOST}:${apiPort}`;
+  await waitReady(`${base}/api/health`, server, readyTimeoutMs);
+  return { server, port: apiPort, base };
 }
 
 /** Process ids of every process in `pid`'s process group, from /proc. */
