@@ -1,3 +1,7 @@
+// Admin and notifications benchmark (issue 6): `npm run bench:admin` (add `-- --smoke` for a small run).
+// Seeds BENCH_TRIPS trips and BENCH_USERS users into a private D1, reads the query plans (as migrated,
+// after PRAGMA optimize, and with the proposed indexes) and times the dashboard, notification and
+// trip-list endpoints against the floor Worker. Method, knobs and figures: BENCHMARKS.md, "Admin".
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// Foundation benchmark (issue 2): `npm run bench:foundation`.
+// Foundation benchmark (issue 2): `npm run bench:foundation` (add `-- --smoke` for a run of seconds).
 //
 // Starts its own servers on 127.0.0.1 (our API with `wrangler dev` on a fresh local D1, and the bare
 // floor Worker in bench/floor/), then measures, with bounded loops only:
@@ -12,7 +12,8 @@
 //
 // Knobs (environment): BENCH_DURATION seconds per timed run (10), BENCH_CONNECTIONS for health
 // ("1,10,50"), BENCH_SEQUENTIAL requests per sequential run (40), BENCH_PORT (8788) and
-// BENCH_FLOOR_PORT (8789); a busy port is replaced by a free one. Everything else in the environment
+// BENCH_FLOOR_PORT (8789), a busy port being replaced by a free one; BENCH_DEADLINE_S (900, smoke 150)
+// stops everything after that. Everything else in the environment
 // reaches wrangler as is (e.g. X_LOCAL_OBSERVABILITY=false switches off wrangler's local tracing).
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";

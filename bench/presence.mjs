@@ -1,4 +1,4 @@
-// Presence benchmark (issue 3): `npm run bench:presence`.
+// Presence benchmark (issue 3): `npm run bench:presence` (add `-- --smoke` for a run of seconds: ours only).
 //
 // In one run, against (1) our API under `wrangler dev` and (2) a peer with the same HTTP/WebSocket
 // shape over Redis GEOADD/GEOSEARCH (bench/peer/redis-peer.mjs), then (3) the floor Worker:

@@ -1,3 +1,7 @@
+// Trips benchmark (issue 4): `npm run bench:trips` (add `-- --smoke` for a run of about a minute).
+// Provider sockets over Nairobi on our API under `wrangler dev` (a copy of BENCH_REF, private D1 and
+// registry); then create → offer → accept, fan-out to trip watchers, offer timeouts, and trips in
+// flight to completion, checked against D1 at the end. Method, knobs and figures: BENCHMARKS.md, "Trips".
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";

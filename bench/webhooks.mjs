@@ -1,3 +1,6 @@
+// Webhook verification benchmark (issue 5): `npm run bench:webhooks` (add `-- --smoke` for seconds).
+// Stripe signature and M-Pesa callback checks in process, then end to end against our API under
+// `wrangler dev` (a copy of BENCH_REF). Method, knobs and figures: BENCHMARKS.md, "Payments".
 import { createHmac, randomUUID } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
