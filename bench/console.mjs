@@ -20,7 +20,7 @@
 // registry and state, all removed at the end. Chromium is /usr/bin/chromium (BENCH_CHROMIUM), headless
 // with software WebGL: figures are an upper bound of what a desktop with a GPU spends.
 // Results: bench/results/console-<time>.json and a Markdown table on stdout.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
@@ -41,7 +41,7 @@ import {
   until,
 } from "./lib/common.mjs";
 import { Fleet, prng, randomPoint } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareWorkspace, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -283,10 +283,7 @@ async function main() {
   if (machine.openFiles.soft < total * 6)
     log(`WARNING: open-file limit ${machine.openFiles.soft} may be short (run through npm)`);
 
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-console-src-", onCleanup: (f) => removals.push(f) });
-  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-console-"));
-  removals.push(() => rmSync(state, { recursive: true, force: true }));
-  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
+  const { source, state } = prepareWorkspace({ ref: REF, name: "console", env, onCleanup: (f) => removals.push(f) });
 
   const pop = tripsPopulation({
     providers: SYNTHETIC ? 0 : total,
@@ -353,12 +350,8 @@ async function main() {
   // The console opens before the fleet, as an operator's would; providers arrive by `cells` frames.
   const ops = await openConsole(browser, base);
   for (const size of [...FLEETS].sort((a, b) => a - b)) {
-    log(`connecting providers ${connected + 1}..${size}`);
-    const joining = pop.fleet.slice(connected, size);
-    const result = await fleet.connect(joining, { concurrency: 50 });
+    await fleet.grow(pop.fleet.slice(connected, size), { log, strict: SMOKE });
     connected = size;
-    log(`${result.ok} sockets open in ${fmt(result.seconds)} s`, result.failures);
-    if (SMOKE && result.ok < joining.length) throw new Error(`only ${result.ok} of ${joining.length} provider sockets opened`);
     fleet.start(PING_S * 1000);
     const window = await measure(ops.page, fleet.members.length);
     windows.push(window);

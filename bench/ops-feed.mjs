@@ -11,8 +11,7 @@
 // Fleets of BENCH_FLEETS ("2000,5000") are measured in turn on one console (the fleet grows).
 // Seeding, tokens, the private wrangler dev and the clean-up are bench:console's (bench/lib).
 // Results: bench/results/ops-feed-<time>.json and a Markdown table on stdout.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -29,7 +28,7 @@ import {
   until,
 } from "./lib/common.mjs";
 import { Fleet } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareWorkspace, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -152,10 +151,7 @@ async function main() {
   machine.ref = REF === "worktree" ? "working tree" : REF;
   const total = Math.max(...FLEETS);
 
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-ops-feed-src-", onCleanup: (f) => removals.push(f) });
-  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-ops-feed-"));
-  removals.push(() => rmSync(state, { recursive: true, force: true }));
-  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
+  const { source, state } = prepareWorkspace({ ref: REF, name: "ops-feed", env, onCleanup: (f) => removals.push(f) });
 
   const pop = tripsPopulation({ providers: total, customers: 0, admins: 1, centre: NAIROBI, radiusKm: FLEET_RADIUS_KM });
   log(`seeding ${total} providers and an admin into a private D1`);
@@ -183,12 +179,8 @@ async function main() {
   const windows = [];
   let connected = 0;
   for (const size of [...FLEETS].sort((a, b) => a - b)) {
-    log(`connecting providers ${connected + 1}..${size} (console has ${ops.frames.length} frames)`);
-    const joining = pop.fleet.slice(connected, size);
-    const result = await fleet.connect(joining, { concurrency: 50 });
+    await fleet.grow(pop.fleet.slice(connected, size), { log, strict: SMOKE });
     connected = size;
-    log(`${result.ok} sockets open in ${fmt(result.seconds)} s`, result.failures);
-    if (SMOKE && result.ok < joining.length) throw new Error(`only ${result.ok} of ${joining.length} provider sockets opened`);
     fleet.start(PING_S * 1000);
     const window = await measure(ops, fleet.members.length);
     windows.push(window);

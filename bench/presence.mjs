@@ -25,7 +25,7 @@
 // BENCH_DEADLINE_S (900: everything is stopped after that). Only 127.0.0.1 is used; a busy port is
 // replaced by a free one. Needs redis-server (apt-get install -y redis-server) for the peer.
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -52,7 +52,7 @@ import {
   waitReady,
 } from "./lib/common.mjs";
 import { distanceKm, Fleet, openProviderSocket, prng, randomPoint } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareWorkspace, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
 
 const RESULTS = join(ROOT, "bench/results");
 const NAIROBI = { lat: -1.2864, lng: 36.8172 };
@@ -532,7 +532,7 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   machine.openFiles = openFileLimit();
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-src-", onCleanup: (f) => cleanups.push(f) });
+  const { source, state } = prepareWorkspace({ ref: REF, name: "presence", env, onCleanup: (f) => cleanups.push(f) });
   machine.ref = REF || "working tree (copied at start)";
   machine.localObservability = env.X_LOCAL_OBSERVABILITY;
   if (REF) machine.commit = run("git", ["rev-parse", "--short", REF]).trim();
@@ -549,12 +549,6 @@ async function main() {
       `open-file limit ${machine.openFiles.soft} (hard ${machine.openFiles.hard}) allows ${socketsTotal} sockets, not ${SOCKETS_WANTED}`,
     );
   const ingestSockets = Math.min(INGEST_SOCKETS, socketsTotal);
-
-  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-presence-"));
-  cleanups.push(() => rmSync(state, { recursive: true, force: true }));
-  // A private dev registry: wrangler reloads a server whenever the machine-wide registry changes,
-  // i.e. whenever anyone else starts or stops a `wrangler dev`.
-  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
 
   const { key, vars } = tokenSettings(source);
 

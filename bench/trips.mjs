@@ -2,7 +2,7 @@
 // Provider sockets over Nairobi on our API under `wrangler dev` (a copy of BENCH_REF, private D1 and
 // registry); then create → offer → accept, fan-out to trip watchers, offer timeouts, and trips in
 // flight to completion, checked against D1 at the end. Method, knobs and figures: BENCHMARKS.md, "Trips".
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,7 +23,7 @@ import {
   summarize,
 } from "./lib/common.mjs";
 import { distanceKm, offset, prng } from "./lib/fleet.mjs";
-import { mintToken, prepareSource, seedDatabase, tokenSettings } from "./lib/source.mjs";
+import { mintToken, prepareWorkspace, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import {
   api,
   checkSequence,
@@ -649,7 +649,7 @@ async function main() {
   const startedAt = new Date();
   const machine = machineInfo(startedAt);
   machine.openFiles = openFileLimit();
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-trips-src-", onCleanup: (f) => removals.push(f) });
+  const { source, state } = prepareWorkspace({ ref: REF, name: "trips", env, onCleanup: (f) => removals.push(f) });
   machine.ref = REF === "worktree" ? "working tree" : REF;
   if (REF !== "worktree") machine.commit = git(["rev-parse", "--short", REF]);
   const srcHashBefore = hashTree(join(source, "src"));
@@ -657,10 +657,6 @@ async function main() {
   const need = PROVIDERS * 5 + INFLIGHT * 3 + 2_000;
   if (machine.openFiles.soft < need)
     log(`WARNING: open-file limit ${machine.openFiles.soft} may be short of ~${need} (run through npm run bench:trips)`);
-
-  const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-trips-"));
-  removals.push(() => rmSync(state, { recursive: true, force: true }));
-  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
 
   const { key, vars } = tokenSettings(source);
   const pop = tripsPopulation({

@@ -1,6 +1,7 @@
 // A fleet of simulated provider phones for bench/presence.mjs: WebSockets (Node's global WebSocket)
 // to GET /api/providers/ws that send positions on a schedule, spread evenly over each interval.
 import { setTimeout as sleep } from "node:timers/promises";
+import { fmt } from "./common.mjs";
 
 export const SUBPROTOCOL = "fixoncall.v1";
 const KM_PER_DEG_LAT = 111.32;
@@ -106,6 +107,19 @@ export class Fleet {
     if (frame.type === "pong") member.waiters.shift()?.(true);
     else if (frame.type === "error") this.errors[frame.code] = (this.errors[frame.code] ?? 0) + 1;
     else if (frame.type === "replaced") this.errors.replaced = (this.errors.replaced ?? 0) + 1;
+  }
+
+  /**
+   * Connects the fleet's next `providers` (50 handshakes in flight) and logs how it went; `strict` (a
+   * smoke run) fails unless every one of them got its welcome. Returns connect()'s result.
+   */
+  async grow(providers, { log, strict }) {
+    log(`connecting ${providers.length} more providers (${this.members.length} online)`);
+    const result = await this.connect(providers, { concurrency: 50 });
+    log(`${result.ok} sockets open in ${fmt(result.seconds)} s`, result.failures);
+    if (strict && result.ok < providers.length)
+      throw new Error(`only ${result.ok} of ${providers.length} provider sockets opened`);
+    return result;
   }
 
   /** Connects `providers` (each {id, token, point}) with at most `concurrency` handshakes in flight. */

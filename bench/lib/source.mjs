@@ -41,6 +41,20 @@ export function prepareSource({ ref, prefix, onCleanup }) {
 }
 
 /**
+ * Where a benchmark's server runs: a copy of the code (prepareSource) and a temporary `state` directory
+ * for its D1 and Durable Objects, which also holds a private dev registry (set in `env`): wrangler
+ * reloads a server whenever the machine-wide registry changes, i.e. whenever anyone else starts or
+ * stops a `wrangler dev`. `onCleanup` receives the removal of both.
+ */
+export function prepareWorkspace({ ref, name, env, onCleanup }) {
+  const source = prepareSource({ ref, prefix: `fix-on-call-${name}-src-`, onCleanup });
+  const state = mkdtempSync(join(os.tmpdir(), `fix-on-call-${name}-`));
+  onCleanup(() => rmSync(state, { recursive: true, force: true }));
+  env.WRANGLER_REGISTRY_PATH = join(state, "registry");
+  return { source, state };
+}
+
+/**
  * A private local D1 in `state` for the copied `source`, ready for `wrangler dev --persist-to state`:
  * the static assets built (the Worker serves them), the migrations applied, then `sql` (the
  * benchmark's seed, kept as `state`/seed.sql) executed.
