@@ -22,14 +22,13 @@ import {
   makeLog,
   pickPort,
   ROOT,
-  run,
   runBench,
+  startApi,
   startProcess,
-  startWrangler,
   summarize,
   waitReady,
 } from "./lib/common.mjs";
-import { prepareSource, readDevVars, readTomlVars } from "./lib/source.mjs";
+import { prepareWorkspace, readDevVars, readTomlVars, seedDatabase } from "./lib/source.mjs";
 
 const log = makeLog("documents");
 const SMOKE = process.argv.includes("--smoke");
@@ -146,29 +145,24 @@ async function main() {
     return dir;
   };
   const env = benchEnv();
-  const source = prepareSource({ ref: REF, prefix: "fix-on-call-documents-src-", onCleanup: (f) => removals.push(f) });
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-  const state = tempDir("fix-on-call-documents-state-");
-  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+  const { source, state } = prepareWorkspace({ ref: REF, name: "documents", env, onCleanup: (f) => removals.push(f) });
+  seedDatabase({ source, state, env });
 
-  const taken = new Set();
-  const ports = {
-    api: await pickPort(Number(process.env.BENCH_PORT ?? 8803), taken),
-    inspector: await pickPort(9330, taken),
-    peer: await pickPort(Number(process.env.BENCH_PEER_PORT ?? 8804), taken),
-  };
-  // A dev registry of its own: wrangler dev reloads whenever another wrangler dev on the machine starts or stops.
-  const api = startWrangler(
-    "documents-api",
-    ["--ip", HOST, "--port", String(ports.api), "--inspector-port", String(ports.inspector), "--persist-to", state],
-    { env: { ...env, WRANGLER_REGISTRY_PATH: tempDir("fix-on-call-documents-registry-") }, logDir: RESULTS, cwd: source },
-  );
+  const { port: apiPort, base: ours } = await startApi("documents-api", {
+    source,
+    state,
+    env,
+    logDir: RESULTS,
+    port: Number(process.env.BENCH_PORT ?? 8803),
+    inspector: 9330,
+  });
+  const peerPort = await pickPort(Number(process.env.BENCH_PEER_PORT ?? 8804), new Set([apiPort]));
   const devVars = readDevVars(join(source, ".dev.vars"));
   const vars = readTomlVars(join(source, "wrangler.toml"));
   const peer = startProcess("files-peer", "node", [join(ROOT, "bench/peer/files-peer.mjs")], {
     env: {
       ...env,
-      PEER_PORT: String(ports.peer),
+      PEER_PORT: String(peerPort),
       PEER_HOST: HOST,
       PEER_DIR: tempDir("fix-on-call-documents-peer-"),
       JWT_KEYS: devVars.JWT_KEYS,
@@ -177,9 +171,8 @@ async function main() {
     },
     logFile: join(RESULTS, "files-peer.log"),
   });
-  const ours = `http://${HOST}:${ports.api}`;
-  const theirs = `http://${HOST}:${ports.peer}`;
-  await Promise.all([waitReady(`${ours}/api/health`, api), waitReady(`${theirs}/health`, peer)]);
+  const theirs = `http://${HOST}:${peerPort}`;
+  await waitReady(`${theirs}/health`, peer);
 
   // A provider registered through the API: its token passes our session check and the peer's JWT check.
   const phone = `+2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;

@@ -6,23 +6,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "n
 import os from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import {
-  benchEnv,
-  fmt,
-  git,
-  HOST,
-  machineInfo,
-  makeLog,
-  pickPort,
-  ROOT,
-  run,
-  runBench,
-  startWrangler,
-  stopServers,
-  summarize,
-  waitReady,
-} from "./lib/common.mjs";
-import { prepareSource } from "./lib/source.mjs";
+import { benchEnv, fmt, git, machineInfo, makeLog, ROOT, runBench, startApi, stopServers, summarize } from "./lib/common.mjs";
+import { prepareSource, seedDatabase } from "./lib/source.mjs";
 
 const log = makeLog("webhooks");
 /** The source copy, removed at the end once its server is gone. */
@@ -193,28 +178,18 @@ async function load(url, make, expectStatus) {
 
 async function endToEnd(source) {
   const state = mkdtempSync(join(os.tmpdir(), "fix-on-call-webhooks-state-"));
+  removals.push(() => rmSync(state, { recursive: true, force: true }));
   const env = benchEnv();
-  run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
-  run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env: { ...env, CI: "true" },
-    cwd: source,
-  });
-  const taken = new Set();
-  const port = await pickPort(Number(process.env.BENCH_PORT ?? 8797), taken);
-  const inspector = await pickPort(9330, taken);
-  const base = `http://${HOST}:${port}`;
-  log(`starting our API (wrangler dev) on ${base}`);
-  const server = startWrangler(
-    "webhooks-api",
-    [
-      "--ip",
-      HOST,
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspector),
-      "--persist-to",
-      state,
+  seedDatabase({ source, state, env });
+  log("starting our API (wrangler dev)");
+  const { base } = await startApi("webhooks-api", {
+    source,
+    state,
+    env,
+    logDir: RESULTS,
+    port: Number(process.env.BENCH_PORT ?? 8797),
+    inspector: 9330,
+    extraArgs: [
       "--var",
       "PAYMENTS_SANDBOX:true",
       "--var",
@@ -222,10 +197,8 @@ async function endToEnd(source) {
       "--var",
       `PAYMENTS_CALLBACK_SECRET:${CALLBACK_SECRET}`,
     ],
-    { env, logDir: RESULTS, cwd: source },
-  );
+  });
   try {
-    await waitReady(`${base}/api/health`, server);
     const json = { "content-type": "application/json" };
     const duplicate = stripeEvent("evt_bench_duplicate");
     const probe = await fetch(`${base}/api/payments/stripe/webhook`, {
@@ -280,7 +253,6 @@ async function endToEnd(source) {
     return runs;
   } finally {
     await stopServers();
-    rmSync(state, { recursive: true, force: true });
   }
 }
 

@@ -204,14 +204,15 @@ export async function waitReady(url, server, timeoutMs = 120_000) {
 /**
  * Our API under `wrangler dev` from the copied `source`, on the local D1 and Durable Object state in
  * `state`: on `port` and `inspector` if they are free (else on free ones), resolved once /api/health
- * answers. Logs in `<logDir>/<name>.log`. Returns { server, port, base }.
+ * answers. `extraArgs` go to wrangler dev as they are (e.g. `--var` overrides). Logs in
+ * `<logDir>/<name>.log`. Returns { server, port, base }.
  */
-export async function startApi(name, { source, state, env, logDir, port, inspector, readyTimeoutMs }) {
+export async function startApi(name, { source, state, env, logDir, port, inspector, readyTimeoutMs, extraArgs = [] }) {
   const taken = new Set();
   const apiPort = await pickPort(port, taken);
   const inspectorPort = await pickPort(inspector, taken);
   const args = ["--ip", HOST, "--port", String(apiPort), "--inspector-port", String(inspectorPort), "--persist-to", state];
-  const server = startWrangler(name, args, { env, logDir, cwd: source });
+  const server = startWrangler(name, [...args, ...extraArgs], { env, logDir, cwd: source });
   const base = `http://${HOST}:${apiPort}`;
   await waitReady(`${base}/api/health`, server, readyTimeoutMs);
   return { server, port: apiPort, base };

@@ -57,11 +57,12 @@ export function prepareWorkspace({ ref, name, env, onCleanup }) {
 /**
  * A private local D1 in `state` for the copied `source`, ready for `wrangler dev --persist-to state`:
  * the static assets built (the Worker serves them), the migrations applied, then `sql` (the
- * benchmark's seed, kept as `state`/seed.sql) executed.
+ * benchmark's seed, kept as `state`/seed.sql), if any, executed.
  */
 export function seedDatabase({ source, state, env, sql }) {
   run("node", ["scripts/prepare-assets.mjs"], { env, cwd: source });
   run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, cwd: source });
+  if (sql === undefined) return;
   const file = join(state, "seed.sql");
   writeFileSync(file, sql);
   run("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", state, "--file", file], { env, cwd: source });
