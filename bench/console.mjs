@@ -20,42 +20,23 @@
 // registry and state, all removed at the end. Chromium is /usr/bin/chromium (BENCH_CHROMIUM), headless
 // with software WebGL: figures are an upper bound of what a desktop with a GPU spends.
 // Results: bench/results/console-<time>.json and a Markdown table on stdout.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { latLngToCell } from "h3-js";
 import { ADMIN_PASSWORD, buildSeedSql, DEMO_USERS } from "../scripts/seed.mjs";
-import {
-  benchEnv,
-  fmt,
-  HOST,
-  machineInfo,
-  makeLog,
-  openFileLimit,
-  percentile,
-  ROOT,
-  runBench,
-  startApi,
-  until,
-} from "./lib/common.mjs";
+import { benchEnv, fmt, HOST, makeLog, percentile, ROOT, runBench, startApi, until } from "./lib/common.mjs";
 import { Fleet, prng, randomPoint } from "./lib/fleet.mjs";
+import { FLEET_RADIUS_KM, FLEETS, NAIROBI, PING_S, REF, RESULTS, SMOKE, startRun, WINDOW_S } from "./lib/ops-bench.mjs";
 import { mintToken, prepareWorkspace, readDevVars, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
 
-const SMOKE = process.argv.includes("--smoke");
 /** --synthetic: the page's socket is fed by this script (Playwright's routeWebSocket), not the server. */
 const SYNTHETIC = process.argv.includes("--synthetic");
-const FLEETS = (process.env.BENCH_FLEETS ?? (SMOKE ? "40" : "2000,5000")).split(",").map(Number);
-const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? (SMOKE ? 6 : 30));
-const PING_S = Number(process.env.BENCH_PING_S ?? 3);
-const REF = process.env.BENCH_REF ?? "worktree";
 const CHROMIUM = process.env.BENCH_CHROMIUM ?? "/usr/bin/chromium";
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 300 : 2700)) * 1000;
-const NAIROBI = { lat: -1.2864, lng: 36.8172 };
-const FLEET_RADIUS_KM = 15;
-const RESULTS = join(ROOT, "bench/results");
 const log = makeLog("console");
 const env = benchEnv();
 /** Fleet and browser; then the server stops; then the temporary directories go. */
@@ -274,12 +255,7 @@ async function measure(page, providers) {
 }
 
 async function main() {
-  mkdirSync(RESULTS, { recursive: true });
-  const startedAt = new Date();
-  const machine = machineInfo(startedAt);
-  machine.openFiles = openFileLimit();
-  machine.ref = REF === "worktree" ? "working tree" : REF;
-  const total = Math.max(...FLEETS);
+  const { startedAt, machine, total } = startRun();
   if (machine.openFiles.soft < total * 6)
     log(`WARNING: open-file limit ${machine.openFiles.soft} may be short (run through npm)`);
 

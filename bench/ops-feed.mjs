@@ -11,35 +11,16 @@
 // Fleets of BENCH_FLEETS ("2000,5000") are measured in turn on one console (the fleet grows).
 // Seeding, tokens, the private wrangler dev and the clean-up are bench:console's (bench/lib).
 // Results: bench/results/ops-feed-<time>.json and a Markdown table on stdout.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  benchEnv,
-  fmt,
-  HOST,
-  machineInfo,
-  makeLog,
-  openFileLimit,
-  percentile,
-  ROOT,
-  runBench,
-  startApi,
-  until,
-} from "./lib/common.mjs";
+import { benchEnv, fmt, HOST, makeLog, percentile, ROOT, runBench, startApi, until } from "./lib/common.mjs";
 import { Fleet } from "./lib/fleet.mjs";
+import { FLEET_RADIUS_KM, FLEETS, NAIROBI, PING_S, REF, RESULTS, SMOKE, startRun, WINDOW_S } from "./lib/ops-bench.mjs";
 import { mintToken, prepareWorkspace, seedDatabase, tokenSettings } from "./lib/source.mjs";
 import { tripsPopulation, tripsSeedSql } from "./lib/trips-harness.mjs";
 
-const SMOKE = process.argv.includes("--smoke");
-const FLEETS = (process.env.BENCH_FLEETS ?? (SMOKE ? "40" : "2000,5000")).split(",").map(Number);
-const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? (SMOKE ? 6 : 30));
-const PING_S = Number(process.env.BENCH_PING_S ?? 3);
-const REF = process.env.BENCH_REF ?? "worktree";
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_S ?? (SMOKE ? 240 : 1200)) * 1000;
-const NAIROBI = { lat: -1.2864, lng: 36.8172 };
-const FLEET_RADIUS_KM = 15;
-const RESULTS = join(ROOT, "bench/results");
 const log = makeLog("ops-feed");
 const env = benchEnv();
 const closers = [];
@@ -144,12 +125,7 @@ async function measure(ops, providers) {
 }
 
 async function main() {
-  mkdirSync(RESULTS, { recursive: true });
-  const startedAt = new Date();
-  const machine = machineInfo(startedAt);
-  machine.openFiles = openFileLimit();
-  machine.ref = REF === "worktree" ? "working tree" : REF;
-  const total = Math.max(...FLEETS);
+  const { startedAt, machine, total } = startRun();
 
   const { source, state } = prepareWorkspace({ ref: REF, name: "ops-feed", env, onCleanup: (f) => removals.push(f) });
 
