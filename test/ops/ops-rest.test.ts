@@ -71,16 +71,22 @@ describe("GET /api/admin/ops/queue", () => {
   });
 });
 
+/** A trip its customer opened and then cancelled: ended, with a created and a cancelled event. */
+async function customerCancelledTrip() {
+  const customer = await registerCustomer();
+  const trip = await openTrip(customer.tokens.access_token);
+  await callJson(`/api/trips/${trip.id}/cancel`, {
+    method: "POST",
+    token: customer.tokens.access_token,
+    json: { reason: "changed my mind" },
+  });
+  return trip;
+}
+
 describe("GET /api/admin/trips/{id}/timeline", () => {
   it("lists the trip's events in order", async () => {
     const admin = await makeAdminToken();
-    const customer = await registerCustomer();
-    const trip = await openTrip(customer.tokens.access_token);
-    await callJson(`/api/trips/${trip.id}/cancel`, {
-      method: "POST",
-      token: customer.tokens.access_token,
-      json: { reason: "changed my mind" },
-    });
+    const trip = await customerCancelledTrip();
     const res = await callJson(`/api/admin/trips/${trip.id}/timeline`, { token: admin });
     expect(res.status).toBe(200);
     expect(res.body.data.trip_id).toBe(trip.id);
@@ -131,13 +137,7 @@ describe("GET /api/admin/trips/{id}/candidates", () => {
 
   it("refuses an ended trip with 409", async () => {
     const admin = await makeAdminToken();
-    const customer = await registerCustomer();
-    const trip = await openTrip(customer.tokens.access_token);
-    await callJson(`/api/trips/${trip.id}/cancel`, {
-      method: "POST",
-      token: customer.tokens.access_token,
-      json: { reason: "no need" },
-    });
+    const trip = await customerCancelledTrip();
     const res = await callJson(`/api/admin/trips/${trip.id}/candidates`, { token: admin });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONFLICT");
